@@ -1,0 +1,128 @@
+"""One typed settings object, read from the environment and `.env`.
+
+Names and defaults are a contract (shared/formats.md): scripts outside the
+project set them. Created once in `bot.__main__` and passed down; never at import.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SUPPORTED_LOCALES: tuple[str, ...] = ("nl", "en")
+
+MIDDEN_LIMBURG = (
+    "Echt-Susteren",
+    "Leudal",
+    "Maasgouw",
+    "Nederweert",
+    "Roerdalen",
+    "Roermond",
+    "Weert",
+)
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form, used to compare names of places."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
+
+
+class SettingsError(Exception):
+    """A missing or invalid setting; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VHBOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    database_url: str = "sqlite:///vhbot.sqlite3"
+    partner_chat_id: int | None = None
+    key_file: Path = Path("vhbot.keys")
+    timezone: str = "Europe/Amsterdam"
+    locale: Literal["nl", "en"] = "nl"
+    municipalities: Annotated[tuple[str, ...], NoDecode] = MIDDEN_LIMBURG
+    inbox_dir: Path = Path("inbox")
+    retention_days: int = Field(default=730, ge=1)
+    public_url: str = "http://127.0.0.1:8080"
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("telegram_api_url", "public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("is not a known IANA time zone") from exc
+        return value
+
+    @field_validator("municipalities", mode="before")
+    @classmethod
+    def _split_municipalities(cls, value: object) -> object:
+        if isinstance(value, str):
+            names = tuple(part.strip() for part in value.split(",") if part.strip())
+            if not names:
+                raise ValueError("must name at least one municipality")
+            return names
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if value.startswith("postgresql://"):
+            # psycopg 3 is the driver we ship; plain postgresql:// would pick psycopg2.
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        if not value.startswith(("sqlite://", "postgresql+psycopg://")):
+            raise ValueError("must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def require_telegram(self) -> tuple[str, int]:
+        """The token and partner chat id, or a SettingsError naming what is missing."""
+        if self.telegram_token is None or not self.telegram_token.get_secret_value().strip():
+            raise SettingsError("VHBOT_TELEGRAM_TOKEN is not set (the bot token from BotFather)")
+        if self.partner_chat_id is None:
+            raise SettingsError("VHBOT_PARTNER_CHAT_ID is not set (id of the partner group)")
+        return self.telegram_token.get_secret_value().strip(), self.partner_chat_id
+
+    def is_region_municipality(self, name: str) -> str | None:
+        """The configured spelling of `name` when it is one of the region's municipalities."""
+        wanted = fold(name)
+        for municipality in self.municipalities:
+            if fold(municipality) == wanted:
+                return municipality
+        return None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; a problem becomes one SettingsError line naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        raise SettingsError(f"VHBOT_{field.upper()}: {first['msg']}") from None
