@@ -1,0 +1,22 @@
+"""Telegram handlers: parse the update, ask the command table, call a service, reply.
+
+Registered in one place, in this order:
+  group -1  the gate: drops updates from chats that are not ours;
+  group 0   commands and buttons.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from telegram.ext import Application
+
+from bot.handlers import gate, start
+
+if TYPE_CHECKING:
+    from bot.app import Core
+
+
+def register_all(application: Application[Any, Any, Any, Any, Any, Any], core: Core) -> None:
+    gate.register(application, core)
+    start.register(application, core)

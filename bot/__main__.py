@@ -1,0 +1,283 @@
+"""`vhbot` command line. Every failure is one line on stderr and a non-zero exit.
+
+Exit codes: 0 done; 1 the work failed (e.g. a broken audit chain); 2 wrong
+configuration or input (missing setting, key file, unreachable database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from bot.config import Settings, SettingsError, load_settings
+from bot.domain.roles import Role, Theme
+from bot.logs import configure_logging
+from bot.privacy.keys import KeyFileError
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class CommandFailed(Exception):
+    """The command ran but could not do its work; the message is the one line to show."""
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import open_core
+    from bot.runner import run_forever
+
+    token, _chat = settings.require_telegram()
+    configure_logging(settings.log_level, secrets=[token])
+    run_forever(open_core(settings))
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.sandbox.demo import run_demo
+
+    return run_demo()
+
+
+def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import open_database
+    from bot.storage import migrate
+    from bot.storage.engine import safe_url
+
+    db = open_database(settings, require_current=False)
+    try:
+        before, after = migrate.upgrade(db.engine)
+    finally:
+        db.dispose()
+    where = safe_url(settings.database_url)
+    if before == after:
+        print(f"{where}: schema already at {after}")
+    else:
+        print(f"{where}: schema upgraded from {before or 'empty'} to {after}")
+    return 0
+
+
+def _keys_init(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.privacy.keys import create_key_file
+
+    ring = create_key_file(settings.key_file)
+    print(
+        f"created {settings.key_file} (mode 0600) with data key {ring.primary.key_id} and a "
+        "pseudonym key. Back it up apart from the database: without it the data is unreadable."
+    )
+    return 0
+
+
+def _keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import open_core
+    from bot.privacy.keys import add_data_key, load_key_file
+    from bot.services.audit import CLI
+    from bot.services.keys import reencrypt_all
+
+    if not args.resume:
+        load_key_file(settings.key_file)  # refuse early on a bad file, before adding a key
+        ring = add_data_key(settings.key_file)
+        print(f"added data key {ring.primary.key_id}; re-encrypting")
+    core = open_core(settings)
+    try:
+        report = reencrypt_all(core.db, core.cipher, core.audit, actor=CLI, batch=args.batch)
+    finally:
+        core.db.dispose()
+    print(
+        f"re-encrypted {report.persons} persons and {report.members} members under key "
+        f"{report.primary_key_id}; every field now uses it"
+    )
+    return 0
+
+
+def _keys_retire(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import open_core
+    from bot.privacy.keys import retire_data_key
+    from bot.services.audit import CLI
+    from bot.services.keys import reencrypt_all
+
+    core = open_core(settings)
+    try:
+        # Never drop a key a row still needs: finish any interrupted rotation first.
+        reencrypt_all(core.db, core.cipher, core.audit, actor=CLI)
+        ring = retire_data_key(settings.key_file, args.key_id)
+        with core.db.session() as session:
+            core.audit.record(
+                session, actor=CLI, action="keys.retire", subject=f"key:{args.key_id}"
+            )
+    finally:
+        core.db.dispose()
+    print(f"retired key {args.key_id}; keys left: {', '.join(k.key_id for k in ring.data_keys)}")
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import open_database
+    from bot.clock import SystemClock
+    from bot.services.audit import AuditLog
+
+    db = open_database(settings)
+    try:
+        checked, broken = AuditLog(SystemClock()).verify(db)
+    finally:
+        db.dispose()
+    if broken is not None:
+        raise CommandFailed(f"audit chain broken at entry {broken.seq}: {broken.reason}")
+    print(f"audit chain intact: {checked} entries")
+    return 0
+
+
+def _org_add(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import open_core
+    from bot.services.audit import CLI
+    from bot.services.members import MembershipError
+
+    core = open_core(settings)
+    try:
+        with core.db.session() as session:
+            organisation = core.memberships.add_organisation(
+                session,
+                name=args.name,
+                code=args.short,
+                themes=[Theme(t) for t in args.theme] if args.theme else None,
+                actor=CLI,
+            )
+            print(f"added {organisation.code}: {organisation.name} (themes: {organisation.themes})")
+    except MembershipError as exc:
+        raise CommandFailed(str(exc)) from None
+    finally:
+        core.db.dispose()
+    return 0
+
+
+def _org_list(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import open_core
+
+    core = open_core(settings)
+    try:
+        with core.db.session() as session:
+            organisations = core.memberships.organisations(session)
+            if not organisations:
+                print("no organisations yet; add one with `vhbot org add NAME`")
+            for organisation in organisations:
+                print(f"{organisation.code:<10} {organisation.name}  [{organisation.themes}]")
+    finally:
+        core.db.dispose()
+    return 0
+
+
+def _member_add(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import open_core
+    from bot.services.audit import CLI
+    from bot.services.members import MembershipError
+
+    core = open_core(settings)
+    try:
+        with core.db.session() as session:
+            member = core.memberships.add_member(
+                session,
+                telegram_id=args.telegram_id,
+                name=args.name,
+                organisation_code=args.org,
+                roles=[Role(r) for r in args.role or ["partner"]],
+                actor=CLI,
+            )
+            print(f"added member {member.id} to {args.org.upper()} as {member.roles}")
+    except MembershipError as exc:
+        raise CommandFailed(str(exc)) from None
+    finally:
+        core.db.dispose()
+    return 0
+
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vhbot",
+        description="Partner bot of a Zorg- en Veiligheidshuis (pseudonymised messages only).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(
+        parent: argparse._SubParsersAction[argparse.ArgumentParser],
+        name: str,
+        handler: Handler,
+        help_text: str,
+    ) -> argparse.ArgumentParser:
+        sub = parent.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    add(commands, "run", _run, "run the bot (long polling) with its scheduler until SIGTERM")
+    add(commands, "demo", _demo, "run the bot against a local simulated Telegram; no token needed")
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True, metavar="COMMAND"
+    )
+    add(db, "upgrade", _db_upgrade, "create or migrate the database to the newest schema")
+
+    keys = commands.add_parser("keys", help="encryption and pseudonym keys").add_subparsers(
+        dest="keys_command", required=True, metavar="COMMAND"
+    )
+    add(keys, "init", _keys_init, "create the key file (mode 0600); never overwrites one")
+    rotate = add(keys, "rotate", _keys_rotate, "add a data key and re-encrypt every field with it")
+    rotate.add_argument(
+        "--resume", action="store_true", help="only finish re-encrypting (no new key)"
+    )
+    rotate.add_argument("--batch", type=int, default=500, help="rows per transaction")
+    retire = add(keys, "retire", _keys_retire, "remove an old data key no row uses any more")
+    retire.add_argument("key_id")
+
+    audit = commands.add_parser("audit", help="the audit log").add_subparsers(
+        dest="audit_command", required=True, metavar="COMMAND"
+    )
+    add(audit, "verify", _audit_verify, "check the hash chain; reports the first broken entry")
+
+    org = commands.add_parser("org", help="partner organisations").add_subparsers(
+        dest="org_command", required=True, metavar="COMMAND"
+    )
+    org_add = add(org, "add", _org_add, "register a partner organisation")
+    org_add.add_argument("name")
+    org_add.add_argument("--short", help="short code, e.g. POL (default: from the name)")
+    org_add.add_argument(
+        "--theme",
+        action="append",
+        choices=[t.value for t in Theme],
+        help="a theme it may see (repeatable; default: all but restricted ones)",
+    )
+    add(org, "list", _org_list, "list organisations")
+
+    member = commands.add_parser("member", help="members").add_subparsers(
+        dest="member_command", required=True, metavar="COMMAND"
+    )
+    member_add = add(member, "add", _member_add, "register a member directly")
+    member_add.add_argument("--telegram-id", type=int, required=True)
+    member_add.add_argument("--name", required=True)
+    member_add.add_argument("--org", required=True, help="organisation short code")
+    member_add.add_argument(
+        "--role", action="append", choices=[r.value for r in Role], help="repeatable"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        handler: Handler = args.handler
+        return handler(args, settings)
+    except (SettingsError, KeyFileError) as exc:
+        print(f"vhbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CommandFailed as exc:
+        print(f"vhbot: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

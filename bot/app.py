@@ -1,0 +1,190 @@
+"""Wiring: the only place that builds things and connects them.
+
+`open_core` gives the storage, keys and services (CLI commands use it too);
+`build_application` gives the PTB Application with every handler registered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import AIORateLimiter, Application, ContextTypes, Defaults
+from telegram.request import HTTPXRequest, RequestData
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings, SettingsError
+from bot.handlers import register_all
+from bot.i18n import catalog_words
+from bot.privacy.crypto import FieldCipher
+from bot.privacy.keys import KeyRing, load_key_file
+from bot.services.audit import AuditLog
+from bot.services.guard import OutgoingGuard
+from bot.services.members import Memberships
+from bot.services.persons import PersonVault
+from bot.storage import migrate
+from bot.storage.engine import Database, safe_url
+
+log = logging.getLogger(__name__)
+
+# Updates the bot asks Telegram for. chat_member must be named explicitly:
+# Telegram leaves it out by default, and the group gate depends on it.
+ALLOWED_UPDATES = ["message", "callback_query", "chat_member", "my_chat_member"]
+
+# Parameters of outgoing calls that carry text a person will read.
+_TEXT_PARAMETERS = ("text", "caption", "reply_markup", "description", "commands")
+
+
+@dataclass
+class Core:
+    """Everything a handler, duty or CLI command needs; built once per process."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    keys: KeyRing
+    cipher: FieldCipher
+    audit: AuditLog
+    vault: PersonVault
+    memberships: Memberships
+
+
+def open_database(settings: Settings, *, require_current: bool = True) -> Database:
+    """Open the database; SettingsError (one line) when it is unreachable or outdated."""
+    db = Database.from_url(settings.database_url)
+    try:
+        if require_current:
+            migrate.ensure_current(db.engine)
+        else:
+            with db.engine.connect():
+                pass
+    except migrate.SchemaOutdated as exc:
+        db.dispose()
+        raise SettingsError(f"VHBOT_DATABASE_URL: {exc}") from None
+    except OperationalError as exc:
+        db.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise SettingsError(
+            f"VHBOT_DATABASE_URL: cannot open {safe_url(settings.database_url)}: {reason}"
+        ) from None
+    return db
+
+
+def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
+    """Keys, database and services; raises SettingsError or KeyFileError with one line."""
+    clock = clock or SystemClock()
+    keys = load_key_file(settings.key_file)
+    db = open_database(settings)
+    cipher = FieldCipher(keys)
+    audit = AuditLog(clock)
+    return Core(
+        settings=settings,
+        clock=clock,
+        db=db,
+        keys=keys,
+        cipher=cipher,
+        audit=audit,
+        vault=PersonVault(
+            cipher=cipher, pseudonym_key=keys.pseudonym_key, audit=audit, clock=clock
+        ),
+        memberships=Memberships(cipher=cipher, audit=audit, clock=clock),
+    )
+
+
+class PiiRefused(TelegramError):
+    """An outgoing message held identifying data of a person and was not sent."""
+
+
+class GuardedRequest(HTTPXRequest):
+    """HTTPXRequest that scans every outgoing payload before it leaves the process."""
+
+    def __init__(self, guard: OutgoingGuard, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._guard = guard
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        write_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        connect_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        pool_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        if request_data is not None:
+            texts = _readable_texts(request_data.parameters)
+            if texts:
+                hits = await self._guard.scan(texts)
+                if hits:
+                    api_method = url.rsplit("/", 1)[-1]
+                    log.error(
+                        "outgoing.refused",
+                        extra={
+                            "method": api_method,
+                            "kinds": sorted({hit.kind for hit in hits}),
+                        },
+                    )
+                    raise PiiRefused("outgoing message refused: it contained personal data")
+        return await super().do_request(
+            url,
+            method,
+            request_data,
+            read_timeout=read_timeout,
+            write_timeout=write_timeout,
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+        )
+
+
+def _readable_texts(parameters: dict[str, Any]) -> list[str]:
+    texts = []
+    for name in _TEXT_PARAMETERS:
+        value = parameters.get(name)
+        if value is None:
+            continue
+        texts.append(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+    return texts
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log a failed update by type only: update contents may hold personal data."""
+    error = context.error
+    log.error(
+        "handler.error",
+        extra={
+            "error": type(error).__name__,
+            "update_id": update.update_id if isinstance(update, Update) else None,
+        },
+    )
+
+
+def build_application(core: Core) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The PTB Application talking to VHBOT_TELEGRAM_API_URL, every handler registered."""
+    token, _partner_chat = core.settings.require_telegram()
+    # Our own wording and the region's place names are constant text, not data
+    # about a person: they may not trip the guard on their own.
+    guard = OutgoingGuard(
+        core.db,
+        core.vault,
+        allowed_words=[*catalog_words(), *core.settings.municipalities],
+    )
+    application = (
+        Application.builder()
+        .token(token)
+        .base_url(f"{core.settings.telegram_api_url}/bot")
+        .base_file_url(f"{core.settings.telegram_api_url}/file/bot")
+        .request(GuardedRequest(guard))
+        .get_updates_request(HTTPXRequest(read_timeout=30.0))
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .defaults(Defaults(tzinfo=core.settings.tz))
+        .build()
+    )
+    register_all(application, core)
+    application.add_error_handler(_on_error)
+    return application

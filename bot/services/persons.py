@@ -1,0 +1,139 @@
+"""Persons: identity in, pseudonym out; every read of the identity is audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlmodel import Session
+
+from bot.clock import Clock
+from bot.privacy.crypto import FieldCipher
+from bot.privacy.pseudonym import Identity, identity_key, pseudonym_from_identity_key
+from bot.services.audit import AuditLog
+from bot.storage.models import Person
+from bot.storage.repositories import PersonRepository
+
+IDENTITY_CONTEXT = "person.identity"
+
+
+class PersonNotFound(LookupError):
+    pass
+
+
+class IdentityErased(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Registered:
+    person_id: int
+    pseudonym: str
+    created: bool
+
+
+class PersonVault:
+    """The only code that encrypts, decrypts or pseudonymises a person's identity."""
+
+    def __init__(
+        self,
+        *,
+        cipher: FieldCipher,
+        pseudonym_key: bytes,
+        audit: AuditLog,
+        clock: Clock,
+        repository: PersonRepository | None = None,
+    ) -> None:
+        self._cipher = cipher
+        self._pseudonym_key = pseudonym_key
+        self._audit = audit
+        self._clock = clock
+        self._repository = repository or PersonRepository()
+
+    def register(self, session: Session, identity: Identity, *, actor: str) -> Registered:
+        """Find the person by keyed identity, or store them encrypted.
+
+        The same identity always yields the same person and pseudonym.
+        """
+        key = identity_key(identity, self._pseudonym_key)
+        existing = self._repository.by_identity_key(key, session=session)
+        if existing is not None and existing.id is not None:
+            if existing.identity_ct is None:
+                # Erased earlier (retention) and seen again: hold the identity anew.
+                existing.identity_ct = self._encrypt(identity)
+                existing.erased_at = None
+                session.add(existing)
+            return Registered(existing.id, existing.pseudonym, created=False)
+        person = self._repository.add(
+            Person(
+                identity_key=key,
+                pseudonym=pseudonym_from_identity_key(key),
+                identity_ct=self._encrypt(identity),
+                created_at=self._clock.now(),
+            ),
+            session=session,
+        )
+        assert person.id is not None  # noqa: S101 - flushed rows have ids
+        self._audit.record(
+            session, actor=actor, action="person.create", subject=f"person:{person.id}"
+        )
+        return Registered(person.id, person.pseudonym, created=True)
+
+    def reveal(self, session: Session, person_id: int, *, actor: str, purpose: str) -> Identity:
+        """Decrypt one person's identity, recording who read it and why."""
+        person = self._repository.get(person_id, session=session)
+        if person is None:
+            raise PersonNotFound(f"no person {person_id}")
+        if person.identity_ct is None:
+            raise IdentityErased(f"person {person_id} has been erased")
+        self._audit.record(
+            session,
+            actor=actor,
+            action="person.read",
+            subject=f"person:{person_id}",
+            purpose=purpose,
+        )
+        return self._decrypt(person.identity_ct)
+
+    def reveal_all_for_guard(
+        self, session: Session, *, after_id: int = 0
+    ) -> tuple[list[Identity], int]:
+        """Identities held, for the outgoing-message PII guard (one audit entry per load).
+
+        Returns the identities and the highest person id read, to continue from later.
+        """
+        persons = self._repository.with_identity(session=session, after_id=after_id)
+        if not persons:
+            return [], after_id
+        identities = [self._decrypt(p.identity_ct) for p in persons if p.identity_ct is not None]
+        last_id = max(p.id or 0 for p in persons)
+        self._audit.record(
+            session,
+            actor="system",
+            action="person.read_bulk",
+            subject="pii_guard",
+            purpose="outgoing message guard",
+            count=len(identities),
+            after_id=after_id,
+        )
+        return identities, last_id
+
+    def _encrypt(self, identity: Identity) -> str:
+        return self._cipher.encrypt_json(
+            {
+                "surname": identity.surname,
+                "given_names": identity.given_names,
+                "birth_date": identity.birth_date.isoformat(),
+                "bsn": identity.bsn,
+            },
+            context=IDENTITY_CONTEXT,
+        )
+
+    def _decrypt(self, token: str) -> Identity:
+        data = self._cipher.decrypt_json(token, context=IDENTITY_CONTEXT)
+        return Identity(
+            surname=data["surname"],
+            given_names=data["given_names"],
+            birth_date=date.fromisoformat(data["birth_date"]),
+            bsn=data["bsn"],
+        )

@@ -1,0 +1,122 @@
+"""Queries. Repositories take a session and never commit: services own the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from sqlalchemy import text
+from sqlmodel import Session, col, func, select
+
+from bot.storage.models import AuditEntry, Member, Organisation, Person
+
+# Any fixed number: the advisory lock that serialises appends to the audit chain.
+_AUDIT_LOCK_KEY = 7_202_611
+
+
+class AuditRepository:
+    def lock_for_append(self, *, session: Session) -> None:
+        """Serialise appenders across processes (SQLite already does, via BEGIN IMMEDIATE)."""
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK_KEY})
+
+    def last(self, *, session: Session) -> AuditEntry | None:
+        return session.exec(
+            select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(1)
+        ).first()
+
+    def add(self, entry: AuditEntry, *, session: Session) -> None:
+        session.add(entry)
+        session.flush()
+
+    def in_order(self, *, session: Session, batch: int = 1000) -> Iterator[AuditEntry]:
+        """Every entry by sequence number, read in batches so memory stays flat."""
+        after = 0
+        while True:
+            rows = session.exec(
+                select(AuditEntry)
+                .where(AuditEntry.seq > after)
+                .order_by(col(AuditEntry.seq))
+                .limit(batch)
+            ).all()
+            if not rows:
+                return
+            yield from rows
+            after = rows[-1].seq
+
+    def count(self, *, session: Session) -> int:
+        return session.exec(select(func.count()).select_from(AuditEntry)).one()
+
+    def actions(self, action: str, *, session: Session) -> Sequence[AuditEntry]:
+        return session.exec(
+            select(AuditEntry).where(AuditEntry.action == action).order_by(col(AuditEntry.seq))
+        ).all()
+
+
+class PersonRepository:
+    def by_identity_key(self, identity_key: str, *, session: Session) -> Person | None:
+        return session.exec(select(Person).where(Person.identity_key == identity_key)).first()
+
+    def get(self, person_id: int, *, session: Session) -> Person | None:
+        return session.get(Person, person_id)
+
+    def add(self, person: Person, *, session: Session) -> Person:
+        session.add(person)
+        session.flush()
+        return person
+
+    def with_identity(self, *, session: Session, after_id: int = 0) -> Sequence[Person]:
+        """Persons whose identity is still held (not erased), by id."""
+        return session.exec(
+            select(Person)
+            .where(col(Person.identity_ct).is_not(None), col(Person.id) > after_id)
+            .order_by(col(Person.id))
+        ).all()
+
+    def needing_rotation(
+        self, key_prefix: str, *, session: Session, limit: int
+    ) -> Sequence[Person]:
+        return session.exec(
+            select(Person)
+            .where(
+                col(Person.identity_ct).is_not(None),
+                col(Person.identity_ct).not_like(f"{key_prefix}%"),
+            )
+            .order_by(col(Person.id))
+            .limit(limit)
+        ).all()
+
+
+class OrganisationRepository:
+    def by_code(self, code: str, *, session: Session) -> Organisation | None:
+        return session.exec(select(Organisation).where(Organisation.code == code.upper())).first()
+
+    def get(self, organisation_id: int, *, session: Session) -> Organisation | None:
+        return session.get(Organisation, organisation_id)
+
+    def all(self, *, session: Session) -> Sequence[Organisation]:
+        return session.exec(select(Organisation).order_by(col(Organisation.code))).all()
+
+    def add(self, organisation: Organisation, *, session: Session) -> Organisation:
+        session.add(organisation)
+        session.flush()
+        return organisation
+
+
+class MemberRepository:
+    def by_telegram_id(self, telegram_id: int, *, session: Session) -> Member | None:
+        return session.exec(select(Member).where(Member.telegram_id == telegram_id)).first()
+
+    def add(self, member: Member, *, session: Session) -> Member:
+        session.add(member)
+        session.flush()
+        return member
+
+    def needing_rotation(
+        self, key_prefix: str, *, session: Session, limit: int
+    ) -> Sequence[Member]:
+        return session.exec(
+            select(Member)
+            .where(col(Member.name_ct).not_like(f"{key_prefix}%"))
+            .order_by(col(Member.id))
+            .limit(limit)
+        ).all()

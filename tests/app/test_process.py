@@ -1,0 +1,84 @@
+"""`vhbot run` as a real process: starts, answers, stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+
+import pytest
+from bot.sandbox.fake_telegram import FakeTelegram
+
+from bot.config import Settings
+from bot.storage import migrate
+from bot.storage.engine import make_engine
+
+pytestmark = pytest.mark.slow
+
+
+async def test_vhbot_run_answers_and_stops_on_sigterm(
+    bot_settings: Settings, telegram: FakeTelegram
+) -> None:
+    engine = make_engine(bot_settings.database_url)
+    migrate.ensure_current(engine)
+    engine.dispose()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VHBOT_")}
+    env.update(
+        VHBOT_TELEGRAM_TOKEN=telegram.token,
+        VHBOT_TELEGRAM_API_URL=telegram.api_root,
+        VHBOT_PARTNER_CHAT_ID=str(bot_settings.partner_chat_id),
+        VHBOT_DATABASE_URL=bot_settings.database_url,
+        VHBOT_KEY_FILE=str(bot_settings.key_file),
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await telegram.wait_for_call("getUpdates", timeout=20)
+        user = telegram.add_user("Eva", language_code="en")
+        telegram.send_text(user, "/start")
+        await telegram.wait_for_message(user.id, contains="Welcome", timeout=10)
+        process.send_signal(signal.SIGTERM)
+        _stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=15)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, stderr.decode()
+    log = stderr.decode()
+    assert telegram.token not in log
+    events = [json.loads(line)["event"] for line in log.splitlines()]
+    assert "bot.started" in events and events[-1] == "bot.stopped"
+
+
+async def test_refused_token_is_one_line(bot_settings: Settings, telegram: FakeTelegram) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VHBOT_")}
+    env.update(
+        VHBOT_TELEGRAM_TOKEN="999:WRONG",
+        VHBOT_TELEGRAM_API_URL=telegram.api_root,
+        VHBOT_PARTNER_CHAT_ID=str(bot_settings.partner_chat_id),
+        VHBOT_DATABASE_URL=bot_settings.database_url,
+        VHBOT_KEY_FILE=str(bot_settings.key_file),
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 2
+    lines = [line for line in stderr.decode().splitlines() if not line.startswith("{")]
+    assert lines == ["vhbot: VHBOT_TELEGRAM_TOKEN: Telegram refused this token"]
+    assert "WRONG" not in stderr.decode()

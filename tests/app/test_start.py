@@ -1,0 +1,105 @@
+"""The running bot over HTTP against the fake Bot API server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.app import PiiRefused, build_application
+from bot.domain.roles import Role
+from bot.services.audit import CLI
+from tests.app.conftest import RunningBot
+from tests.conftest import People
+
+
+def _register(running: RunningBot, telegram_id: int, roles: list[Role]) -> None:
+    core = running.core
+    with core.db.session() as session:
+        if not core.memberships.organisations(session):
+            core.memberships.add_organisation(
+                session, name="Reclassering Nederland", code="RN", themes=None, actor=CLI
+            )
+        core.memberships.add_member(
+            session,
+            telegram_id=telegram_id,
+            name="Sanne de Boer",
+            organisation_code="RN",
+            roles=roles,
+            actor=CLI,
+        )
+
+
+async def test_start_answers_in_dutch_and_in_english(running: RunningBot) -> None:
+    telegram = running.telegram
+    anna = telegram.add_user("Anna", language_code="nl")
+    john = telegram.add_user("John", language_code="en")
+    telegram.send_text(anna, "/start")
+    telegram.send_text(john, "/start")
+    dutch = await telegram.wait_for_message(anna.id, contains="Welkom")
+    english = await telegram.wait_for_message(john.id, contains="Welcome")
+    assert "nog niet aangemeld" in dutch.text
+    assert "/start CODE" in dutch.text
+    assert "not registered yet" in english.text
+
+
+async def test_start_tells_a_member_their_organisation_and_roles(running: RunningBot) -> None:
+    telegram = running.telegram
+    coordinator = telegram.add_user("Fenna", language_code="nl-NL")
+    _register(running, coordinator.id, [Role.COORDINATOR, Role.CASEMANAGER])
+    telegram.send_text(coordinator, "/start")
+    reply = await telegram.wait_for_message(coordinator.id, contains="Reclassering Nederland")
+    assert "casemanager, coördinator" in reply.text
+
+
+async def test_help_lists_the_commands_of_the_callers_role(running: RunningBot) -> None:
+    telegram = running.telegram
+    stranger = telegram.add_user("Kees", language_code="en")
+    telegram.send_text(stranger, "/help")
+    reply = await telegram.wait_for_message(stranger.id, contains="Your commands")
+    assert "/start" in reply.text and "/help" in reply.text
+
+
+async def test_commands_are_published_per_language(running: RunningBot) -> None:
+    calls = running.telegram.calls("setMyCommands")
+    by_language = {call.params.get("language_code"): call.params for call in calls}
+    assert set(by_language) == {None, "nl", "en"}
+    dutch = json.dumps(by_language["nl"]["commands"], ensure_ascii=False)
+    english = json.dumps(by_language["en"]["commands"], ensure_ascii=False)
+    assert "uitnodigingscode" in dutch and "invite code" in english
+
+
+async def test_other_chats_are_ignored(running: RunningBot) -> None:
+    telegram = running.telegram
+    someone = telegram.add_user("Piet")
+    other_group = telegram.add_group("Een andere groep")
+    telegram.send_text(someone, "/help", chat=other_group)
+    telegram.send_text(someone, "/start")  # processed after the group message
+    await telegram.wait_for_message(someone.id, contains="Welkom")
+    assert telegram.messages_to(other_group.id) == []
+
+
+async def test_commands_in_the_partner_group_point_to_a_private_chat(running: RunningBot) -> None:
+    telegram = running.telegram
+    member = telegram.add_user("Lotte")
+    _register(running, member.id, [Role.PARTNER])
+    telegram.send_text(member, "/help", chat=running.group)
+    reply = await telegram.wait_for_message(running.group.id, contains="privégesprek")
+    assert "/start" not in reply.text
+
+
+async def test_outgoing_guard_refuses_personal_data(running: RunningBot, people: People) -> None:
+    core = running.core
+    identity = people.identity()
+    with core.db.session() as session:
+        registered = core.vault.register(session, identity, actor=CLI)
+    application = build_application(core)
+    user = running.telegram.add_user("Bram", started=True)
+    async with application:
+        with pytest.raises(PiiRefused):
+            await application.bot.send_message(user.id, f"Over {identity.surname}: graag contact")
+        with pytest.raises(PiiRefused):
+            await application.bot.send_message(user.id, f"geboren {identity.birth_date:%d-%m-%Y}")
+        sent = await application.bot.send_message(user.id, f"Nieuwe melding {registered.pseudonym}")
+    assert registered.pseudonym in sent.text
+    assert [m.text for m in running.telegram.messages_to(user.id)] == [sent.text]

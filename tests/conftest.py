@@ -1,0 +1,214 @@
+"""Shared fixtures.
+
+Storage tests run on SQLite by default and on PostgreSQL when
+VHBOT_TEST_DATABASE_URL points at a server (CI does both). The schema is
+migrated once into a template; each test gets its own copy.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from bot.sandbox.fake_telegram import FakeTelegram
+from faker import Faker
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bot.app import Core, open_core
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.privacy.keys import create_key_file
+from bot.privacy.pii_guard import PiiGuard
+from bot.privacy.pseudonym import Identity
+from bot.storage import migrate
+from bot.storage.engine import make_engine
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+PG_URL = os.environ.get("VHBOT_TEST_DATABASE_URL", "").strip()
+_counter = itertools.count(1)
+
+
+def _pg(url: str) -> str:
+    return (
+        url.replace("postgresql://", "postgresql+psycopg://", 1)
+        if url.startswith("postgresql://")
+        else url
+    )
+
+
+@dataclass
+class DatabaseTemplate:
+    dialect: str
+    template: str  # SQLite: file path; PostgreSQL: database name
+    admin_url: str = ""
+
+    def clone(self, tmp_path: Path) -> str:
+        if self.dialect == "sqlite":
+            target = tmp_path / "vhbot.sqlite3"
+            shutil.copyfile(self.template, target)
+            return f"sqlite:///{target}"
+        name = f"{self.template.removesuffix('_tpl')}_{os.getpid()}_{next(_counter)}"
+        admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+        admin.dispose()
+        return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+
+    def drop(self, url: str) -> None:
+        if self.dialect != "postgresql":
+            return
+        admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            name = make_url(url).database
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseTemplate]:
+    if not PG_URL:
+        path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+        engine = make_engine(f"sqlite:///{path}")
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield DatabaseTemplate("sqlite", str(path))
+        return
+    admin_url = _pg(PG_URL)
+    base = make_url(admin_url).database or "vhbot_test"
+    template = f"{base}_tpl"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{template}"'))
+    admin.dispose()
+    template_url = make_url(admin_url).set(database=template).render_as_string(False)
+    engine = make_engine(template_url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    spec = DatabaseTemplate("postgresql", template, admin_url)
+    yield spec
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def database_url(database_template: DatabaseTemplate, tmp_path: Path) -> Iterator[str]:
+    url = database_template.clone(tmp_path)
+    yield url
+    database_template.drop(url)
+
+
+@pytest.fixture
+def empty_database_url(database_template: DatabaseTemplate, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema at all, for migration tests."""
+    if database_template.dialect == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    name = f"vhbot_empty_{os.getpid()}_{next(_counter)}"
+    admin = create_engine(database_template.admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = make_url(database_template.admin_url).set(database=name).render_as_string(False)
+    yield url
+    database_template.drop(url)
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> Path:
+    path = tmp_path / "secrets" / "vhbot.keys"
+    create_key_file(path)
+    return path
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime(2026, 11, 23, 9, 0, tzinfo=AMSTERDAM))
+
+
+@pytest.fixture
+def settings(database_url: str, key_file: Path, tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        telegram_token="123456:TEST-TOKEN",
+        telegram_api_url="http://127.0.0.1:9",
+        database_url=database_url,
+        partner_chat_id=-1001234567890,
+        key_file=key_file,
+        inbox_dir=tmp_path / "inbox",
+    )
+
+
+@pytest.fixture
+def core(settings: Settings, clock: FrozenClock) -> Iterator[Core]:
+    opened = open_core(settings, clock=clock)
+    yield opened
+    opened.db.dispose()
+
+
+@pytest.fixture
+def fake() -> Faker:
+    faker = Faker("nl_NL")
+    faker.seed_instance(20261123)
+    return faker
+
+
+@dataclass
+class People:
+    """Generated Dutch identities; every one made here is watched in outgoing payloads."""
+
+    faker: Faker
+    made: list[Identity] = field(default_factory=list)
+
+    def identity(self, *, with_bsn: bool = True) -> Identity:
+        identity = Identity(
+            surname=self.faker.last_name(),
+            given_names=f"{self.faker.first_name()} {self.faker.first_name()}",
+            birth_date=self.faker.date_of_birth(minimum_age=18, maximum_age=80),
+            bsn=self.faker.ssn() if with_bsn else None,
+        )
+        self.made.append(identity)
+        return identity
+
+
+@pytest.fixture
+def people(fake: Faker) -> People:
+    return People(fake)
+
+
+class PayloadLeak(AssertionError):
+    pass
+
+
+@pytest.fixture
+async def telegram(people: People) -> AsyncIterator[FakeTelegram]:
+    """The fake Bot API server, with a guard that fails the test if any payload leaks PII."""
+    server = FakeTelegram()
+
+    def no_personal_data(method: str, params: Any) -> None:
+        guard = PiiGuard(people.made)
+        text = " ".join(str(value) for value in params.values())
+        hits = guard.scan(text)
+        if hits:
+            raise PayloadLeak(
+                f"{method} payload holds personal data: {sorted({h.kind for h in hits})}"
+            )
+
+    server.payload_observers.append(no_personal_data)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

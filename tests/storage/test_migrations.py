@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect, text
+
+from bot.storage import migrate
+from bot.storage.engine import make_engine
+
+
+def test_upgrade_creates_schema_and_is_idempotent(empty_database_url: str) -> None:
+    engine = make_engine(empty_database_url)
+    try:
+        with pytest.raises(migrate.SchemaOutdated, match="vhbot db upgrade"):
+            migrate.ensure_current(engine)
+        before, after = migrate.upgrade(engine)
+        assert before is None
+        assert after == migrate.head_revision()
+        assert {"organisation", "member", "person", "audit_log"} <= set(
+            inspect(engine).get_table_names()
+        )
+        assert migrate.upgrade(engine) == (after, after)
+        migrate.ensure_current(engine)
+    finally:
+        engine.dispose()
+
+
+def test_older_schema_is_refused_with_the_command_to_run(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+        with pytest.raises(migrate.SchemaOutdated, match="run `vhbot db upgrade`"):
+            migrate.ensure_current(engine)
+    finally:
+        engine.dispose()

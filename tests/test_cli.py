@@ -1,0 +1,142 @@
+"""The `vhbot` command line as scripts use it: real subprocesses, real databases."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def vhbot(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path, empty_database_url: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VHBOT_")}
+    clean.update(
+        VHBOT_DATABASE_URL=empty_database_url,
+        VHBOT_KEY_FILE=str(tmp_path / "vhbot.keys"),
+    )
+    return clean
+
+
+def test_help_lists_the_commands(env: dict[str, str], tmp_path: Path) -> None:
+    result = vhbot("--help", env=env, cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("run", "demo", "db", "keys", "audit", "org", "member"):
+        assert command in result.stdout
+
+
+def test_keys_init_creates_a_private_file_once(env: dict[str, str], tmp_path: Path) -> None:
+    first = vhbot("keys", "init", env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    key_file = tmp_path / "vhbot.keys"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    content = key_file.read_bytes()
+    second = vhbot("keys", "init", env=env, cwd=tmp_path)
+    assert second.returncode == 2
+    assert "already exists" in second.stderr and second.stderr.count("\n") == 1
+    assert key_file.read_bytes() == content
+
+
+def test_db_upgrade_is_idempotent(env: dict[str, str], tmp_path: Path) -> None:
+    first = vhbot("db", "upgrade", env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "upgraded" in first.stdout
+    second = vhbot("db", "upgrade", env=env, cwd=tmp_path)
+    assert second.returncode == 0
+    assert "already at" in second.stdout
+
+
+def test_org_member_and_audit_verify(env: dict[str, str], tmp_path: Path) -> None:
+    assert vhbot("keys", "init", env=env, cwd=tmp_path).returncode == 0
+    assert vhbot("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    added = vhbot("org", "add", "Politie Limburg", "--short", "POL", env=env, cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert "radicalisering" not in added.stdout
+    duplicate = vhbot("org", "add", "Politie", "--short", "pol", env=env, cwd=tmp_path)
+    assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+    member = vhbot(
+        "member",
+        "add",
+        "--telegram-id",
+        "4242",
+        "--name",
+        "Fenna Jansen",
+        "--org",
+        "POL",
+        "--role",
+        "coordinator",
+        env=env,
+        cwd=tmp_path,
+    )
+    assert member.returncode == 0, member.stderr
+    listed = vhbot("org", "list", env=env, cwd=tmp_path)
+    assert "POL" in listed.stdout
+    verified = vhbot("audit", "verify", env=env, cwd=tmp_path)
+    assert verified.returncode == 0, verified.stderr
+    assert "intact: 2 entries" in verified.stdout
+    rotated = vhbot("keys", "rotate", env=env, cwd=tmp_path)
+    assert rotated.returncode == 0, rotated.stderr
+    assert "1 members under key k2" in rotated.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "setup", "expected"),
+    [
+        (("run",), {}, "VHBOT_TELEGRAM_TOKEN is not set"),
+        (("run",), {"VHBOT_TELEGRAM_TOKEN": "1:x"}, "VHBOT_PARTNER_CHAT_ID is not set"),
+        (
+            ("run",),
+            {"VHBOT_TELEGRAM_TOKEN": "1:x", "VHBOT_PARTNER_CHAT_ID": "-100"},
+            "run `vhbot keys init`",
+        ),
+        (("org", "list"), {"VHBOT_TIMEZONE": "Nowhere/Else"}, "VHBOT_TIMEZONE:"),
+        (("db", "upgrade"), {"VHBOT_DATABASE_URL": "oracle://x"}, "VHBOT_DATABASE_URL:"),
+        (
+            ("db", "upgrade"),
+            {"VHBOT_DATABASE_URL": "postgresql://vhbot:s3cret@127.0.0.1:1/none"},
+            "VHBOT_DATABASE_URL: cannot open",
+        ),
+    ],
+)
+def test_bad_configuration_gets_one_line(
+    env: dict[str, str], tmp_path: Path, args: tuple[str, ...], setup: dict[str, str], expected: str
+) -> None:
+    result = vhbot(*args, env={**env, **setup}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "s3cret" not in result.stderr
+
+
+def test_key_file_readable_by_others_is_refused(env: dict[str, str], tmp_path: Path) -> None:
+    assert vhbot("keys", "init", env=env, cwd=tmp_path).returncode == 0
+    (tmp_path / "vhbot.keys").chmod(0o644)
+    assert vhbot("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    result = vhbot("org", "list", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "readable by others" in result.stderr
+
+
+def test_outdated_schema_is_refused(env: dict[str, str], tmp_path: Path) -> None:
+    assert vhbot("keys", "init", env=env, cwd=tmp_path).returncode == 0
+    result = vhbot("org", "list", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "run `vhbot db upgrade`" in result.stderr
