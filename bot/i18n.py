@@ -6,9 +6,9 @@ globally: code asks `translator(locale)` and calls it.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
-import datetime as dt
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
