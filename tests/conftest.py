@@ -18,7 +18,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from bot.sandbox.fake_telegram import FakeTelegram
 from faker import Faker
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -29,6 +28,7 @@ from bot.config import Settings
 from bot.privacy.keys import create_key_file
 from bot.privacy.pii_guard import PiiGuard
 from bot.privacy.pseudonym import Identity
+from bot.sandbox.fake_telegram import FakeTelegram
 from bot.storage import migrate
 from bot.storage.engine import make_engine
 

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-from bot.sandbox.fake_telegram import FakeChat, FakeTelegram
 
 from bot.app import Core, open_core
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.runner import serve
+from bot.sandbox.fake_telegram import FakeChat, FakeTelegram
 
 
 @dataclass

@@ -9,9 +9,9 @@ import signal
 import sys
 
 import pytest
-from bot.sandbox.fake_telegram import FakeTelegram
 
 from bot.config import Settings
+from bot.sandbox.fake_telegram import FakeTelegram
 from bot.storage import migrate
 from bot.storage.engine import make_engine
 
