@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from sqlmodel import Session
 
 from bot.clock import Clock
-from bot.privacy.audit_chain import GENESIS_HASH, AuditRecord, ChainBreak, chain_hash, verify_chain
+from bot.privacy.audit_chain import AuditRecord, ChainBreak, next_record, verify_chain
 from bot.storage.engine import Database
 from bot.storage.models import AuditEntry, aware
 from bot.storage.repositories import AuditRepository
@@ -52,26 +52,23 @@ class AuditLog:
         """
         self._repository.lock_for_append(session=session)
         last = self._repository.last(session=session)
-        seq = 1 if last is None else last.seq + 1
-        prev_hash = GENESIS_HASH if last is None else last.hash
-        at = self._clock.now()
-        entry = AuditEntry(
-            seq=seq,
-            at=at,
+        record = next_record(
+            None if last is None else _as_record(last),
+            at=self._clock.now(),
             actor=actor,
             action=action,
             subject=subject,
-            details=_canonical(details),
-            prev_hash=prev_hash,
-            hash=chain_hash(
-                seq=seq,
-                at=at,
-                actor=actor,
-                action=action,
-                subject=subject,
-                details=details,
-                prev_hash=prev_hash,
-            ),
+            details=details,
+        )
+        entry = AuditEntry(
+            seq=record.seq,
+            at=record.at,
+            actor=record.actor,
+            action=record.action,
+            subject=record.subject,
+            details=_canonical(record.details),
+            prev_hash=record.prev_hash,
+            hash=record.hash,
         )
         self._repository.add(entry, session=session)
         return entry
