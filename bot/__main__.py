@@ -190,6 +190,62 @@ def _member_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _invite(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import open_core
+    from bot.services.audit import CLI
+    from bot.services.members import MembershipError
+
+    core = open_core(settings)
+    try:
+        with core.db.session() as session:
+            issued = core.memberships.create_invite(
+                session,
+                organisation_code=args.org,
+                roles=[Role(r) for r in args.role or ["partner"]],
+                actor=CLI,
+            )
+    except MembershipError as exc:
+        raise CommandFailed(str(exc)) from None
+    finally:
+        core.db.dispose()
+    expires = issued.expires_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M %Z")
+    print(issued.code)
+    print(
+        f"one-time invite for {issued.organisation_code} "
+        f"({', '.join(sorted(r.value for r in issued.roles))}), valid until {expires}; "
+        f"the professional sends `/start {issued.code}` to the bot in a private chat",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _member_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import open_core
+    from bot.services.audit import CLI
+    from bot.services.members import MembershipError
+
+    core = open_core(settings)
+    try:
+        with core.db.session() as session:
+            if args.id is not None:
+                member_id = args.id
+            else:
+                view = core.memberships.view_for_telegram(session, args.telegram_id)
+                if view is None:
+                    raise MembershipError("no member with that Telegram id")
+                member_id = view.member_id
+            core.memberships.deactivate(session, member_id=member_id, actor=CLI)
+    except MembershipError as exc:
+        raise CommandFailed(str(exc)) from None
+    finally:
+        core.db.dispose()
+    print(
+        f"member {member_id} is deactivated; the running bot removes them from the partner "
+        "group within a minute"
+    )
+    return 0
+
+
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
@@ -257,6 +313,18 @@ def build_parser() -> argparse.ArgumentParser:
     member_add.add_argument("--name", required=True)
     member_add.add_argument("--org", required=True, help="organisation short code")
     member_add.add_argument(
+        "--role", action="append", choices=[r.value for r in Role], help="repeatable"
+    )
+    member_remove = add(
+        member, "remove", _member_remove, "deactivate a member and remove them from the group"
+    )
+    which = member_remove.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=int, help="member number (see /leden)")
+    which.add_argument("--telegram-id", type=int)
+
+    invite = add(commands, "invite", _invite, "print a one-time invite code (valid 72 hours)")
+    invite.add_argument("--org", required=True, help="organisation short code")
+    invite.add_argument(
         "--role", action="append", choices=[r.value for r in Role], help="repeatable"
     )
     return parser

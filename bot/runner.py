@@ -12,8 +12,10 @@ from telegram.ext import Application, ContextTypes
 
 from bot.app import ALLOWED_UPDATES, Core, build_application
 from bot.config import SettingsError
+from bot.handlers.group import check_group_rights
 from bot.handlers.start import publish_command_lists
 from bot.scheduling.duties import DAILY_DUTIES, DailyDuty
+from bot.scheduling.group_removal import schedule_group_removal
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,9 @@ async def serve(
         ) from None
     try:
         await publish_command_lists(application.bot, core)
+        await check_group_rights(application.bot, core)
         _schedule(application, core)
+        schedule_group_removal(application, core)
         await application.start()
         assert application.updater is not None  # noqa: S101 - built with an updater
         await application.updater.start_polling(

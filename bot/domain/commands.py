@@ -1,6 +1,8 @@
-"""The bot's commands and who may use them where: the one table handlers ask.
+"""Who may do what, where: the one table every handler asks.
 
-Descriptions are message ids (English), translated when shown.
+Commands and button types, each with the roles that may use it (None: anyone,
+registered or not) and the chats it works in. Descriptions are message ids
+(English), translated when shown.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class Refusal(StrEnum):
 
 
 @dataclass(frozen=True)
-class CommandSpec:
+class Permission:
     name: str
     description: str
     # None: open to anyone, registered or not (e.g. /start to redeem an invite).
@@ -37,20 +39,52 @@ class CommandSpec:
 
 
 ANY_ROLE = frozenset(Role)
+COORDINATOR = frozenset({Role.COORDINATOR})
 PRIVATE = frozenset({ChatKind.PRIVATE})
 
-COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("start", mark("Start, or join with an invite code"), None, PRIVATE),
-    CommandSpec("help", mark("What this bot does and which commands you can use"), None, PRIVATE),
+COMMANDS: tuple[Permission, ...] = (
+    Permission("start", mark("Start, or join with an invite code"), None, PRIVATE),
+    Permission("help", mark("What this bot does and which commands you can use"), None, PRIVATE),
+    Permission("wie", mark("Your organisation, roles and language"), ANY_ROLE, PRIVATE),
+    Permission(
+        "leden", mark("Members per organisation, with role and last activity"), COORDINATOR, PRIVATE
+    ),
+    Permission(
+        "uitnodigen",
+        mark("Invite a professional: /uitnodigen ORG [role ...]"),
+        COORDINATOR,
+        PRIVATE,
+    ),
+    Permission("verwijder", mark("Deactivate a member: /verwijder NUMBER"), COORDINATOR, PRIVATE),
 )
 
-BY_NAME: dict[str, CommandSpec] = {spec.name: spec for spec in COMMANDS}
+# Button types, by the prefix of their callback data.
+BUTTONS: tuple[Permission, ...] = (
+    Permission("rm", mark("Confirm deactivating a member"), COORDINATOR, PRIVATE),
+)
+
+_BY_NAME: dict[str, Permission] = {p.name: p for p in COMMANDS}
+_BUTTONS_BY_NAME: dict[str, Permission] = {p.name: p for p in BUTTONS}
+
+
+def _decide(
+    permission: Permission, roles: frozenset[Role] | None, active: bool, chat: ChatKind
+) -> Refusal | None:
+    if chat not in permission.chat_kinds:
+        return Refusal.USE_PRIVATE_CHAT
+    if permission.roles is None:
+        return None
+    if roles is None or not active:
+        return Refusal.NOT_REGISTERED
+    if not roles & permission.roles:
+        return Refusal.ROLE
+    return None
 
 
 def decide(
     command: str, *, roles: frozenset[Role] | None, active: bool, chat: ChatKind
 ) -> Refusal | None:
-    """None when allowed, else why not.
+    """None when the command is allowed, else why not.
 
     Args:
         command: the command's name, without slash.
@@ -58,22 +92,22 @@ def decide(
         active: False for a deactivated member.
         chat: where the command was sent.
     """
-    spec = BY_NAME[command]
-    if chat not in spec.chat_kinds:
-        return Refusal.USE_PRIVATE_CHAT
-    if spec.roles is None:
-        return None
-    if roles is None or not active:
-        return Refusal.NOT_REGISTERED
-    if not roles & spec.roles:
-        return Refusal.ROLE
-    return None
+    return _decide(_BY_NAME[command], roles, active, chat)
+
+
+def decide_button(
+    kind: str, *, roles: frozenset[Role] | None, active: bool, chat: ChatKind
+) -> Refusal | None:
+    """Like `decide`, for a button press; `kind` is the callback-data prefix."""
+    return _decide(_BUTTONS_BY_NAME[kind], roles, active, chat)
+
+
+def is_button(kind: str) -> bool:
+    return kind in _BUTTONS_BY_NAME
 
 
 def commands_for(
     roles: frozenset[Role] | None, chat: ChatKind = ChatKind.PRIVATE
-) -> list[CommandSpec]:
+) -> list[Permission]:
     """The commands someone with `roles` may use in `chat`, in table order."""
-    return [
-        spec for spec in COMMANDS if decide(spec.name, roles=roles, active=True, chat=chat) is None
-    ]
+    return [p for p in COMMANDS if _decide(p, roles, True, chat) is None]

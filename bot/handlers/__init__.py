@@ -1,8 +1,8 @@
-"""Telegram handlers: parse the update, ask the command table, call a service, reply.
+"""Telegram handlers: parse the update, ask the permission table, call a service, reply.
 
 Registered in one place, in this order:
-  group -1  the gate: drops updates from chats that are not ours;
-  group 0   commands and buttons.
+  group -1  the gate: drops updates from chats that are not ours (and leaves them);
+  group 0   commands, buttons and member changes of the partner group.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application
 
-from bot.handlers import gate, start
+from bot.handlers import gate, group, members, start
 
 if TYPE_CHECKING:
     from bot.app import Core
@@ -20,3 +20,5 @@ if TYPE_CHECKING:
 def register_all(application: Application[Any, Any, Any, Any, Any, Any], core: Core) -> None:
     gate.register(application, core)
     start.register(application, core)
+    members.register(application, core)
+    group.register(application, core)

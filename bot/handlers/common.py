@@ -1,13 +1,16 @@
-"""What every handler needs: who is asking, in which language, in which chat."""
+"""What every handler needs: who is asking, may they, and in which language to answer."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from telegram import Chat, Update
+from telegram import Bot, Chat, Update
+from telegram.error import TelegramError
 
-from bot.domain.commands import ChatKind
+from bot.domain.commands import ChatKind, Refusal, decide, decide_button
 from bot.domain.roles import Role
 from bot.i18n import Translator, language_for, mark, translator
 from bot.services.members import MemberView
@@ -15,11 +18,16 @@ from bot.services.members import MemberView
 if TYPE_CHECKING:
     from bot.app import Core
 
+log = logging.getLogger(__name__)
+
 ROLE_LABELS: dict[Role, str] = {
     Role.PARTNER: mark("partner"),
     Role.CASEMANAGER: mark("casemanager"),
     Role.COORDINATOR: mark("coordinator"),
 }
+
+NOT_REGISTERED = mark("You are not (or no longer) registered with the Veiligheidshuis.")
+CLOSED_OR_UNKNOWN = mark("This request is closed or unknown.")
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,8 @@ class Caller:
     telegram_id: int
     member: MemberView | None
     language: str
+    chat_id: int
+    chat: ChatKind
 
     @property
     def roles(self) -> frozenset[Role] | None:
@@ -37,6 +47,12 @@ class Caller:
     @property
     def active(self) -> bool:
         return self.member is not None and self.member.active
+
+    @property
+    def actor(self) -> str:
+        if self.member is not None:
+            return f"member:{self.member.member_id}"
+        return f"tg:{self.telegram_id}"
 
     @property
     def tr(self) -> Translator:
@@ -52,26 +68,94 @@ def chat_kind(chat: Chat, core: Core) -> ChatKind | None:
 
 
 async def identify(update: Update, core: Core) -> Caller | None:
-    """Look up the sender; records their activity when they are a member."""
-    user = update.effective_user
-    if user is None:
+    """Look up the sender; records an active member's activity and language."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
         return None
+    kind = chat_kind(chat, core)
+    if kind is None:
+        return None
+    language = language_for(user.language_code, core.settings.locale)
 
     def lookup() -> MemberView | None:
         with core.db.session() as session:
             view = core.memberships.view_for_telegram(session, user.id)
             if view is not None and view.active:
-                core.memberships.touch(session, view.member_id)
+                core.memberships.touch(session, view.member_id, language)
             return view
 
     member = await core.db.run(lookup)
-    language = (member.language if member and member.language else None) or language_for(
-        user.language_code, core.settings.locale
-    )
-    return Caller(telegram_id=user.id, member=member, language=language)
+    return Caller(user.id, member, language, chat.id, kind)
 
 
-def role_names(caller: Caller) -> str:
+def refusal_text(caller: Caller, refusal: Refusal) -> str:
     _ = caller.tr
-    roles = caller.roles or frozenset()
+    if refusal is Refusal.USE_PRIVATE_CHAT:
+        return _("Please send this command to me in a private chat.")
+    if refusal is Refusal.NOT_REGISTERED:
+        return _(NOT_REGISTERED)
+    return _("Your role does not allow this command.")
+
+
+async def _record_refusal(core: Core, caller: Caller, what: str, refusal: Refusal) -> None:
+    def record() -> None:
+        with core.db.session() as session:
+            core.memberships.record_refusal(
+                session, actor=caller.actor, what=what, reason=refusal.value
+            )
+
+    await core.db.run(record)
+
+
+async def authorize_command(update: Update, core: Core, command: str) -> Caller | None:
+    """The caller when the table allows `command` here; otherwise answers why not and None."""
+    caller = await identify(update, core)
+    if caller is None:
+        return None
+    refusal = decide(command, roles=caller.roles, active=caller.active, chat=caller.chat)
+    if refusal is None:
+        return caller
+    await _record_refusal(core, caller, f"command:{command}", refusal)
+    await update.get_bot().send_message(caller.chat_id, refusal_text(caller, refusal))
+    return None
+
+
+async def authorize_button(update: Update, core: Core, kind: str) -> Caller | None:
+    """Like `authorize_command` for a button press; refusals answer the callback query."""
+    query = update.callback_query
+    caller = await identify(update, core)
+    if caller is None or query is None:
+        return None
+    refusal = decide_button(kind, roles=caller.roles, active=caller.active, chat=caller.chat)
+    if refusal is None:
+        return caller
+    await _record_refusal(core, caller, f"button:{kind}", refusal)
+    await query.answer(refusal_text(caller, refusal), show_alert=True)
+    return None
+
+
+def role_names(roles: frozenset[Role], _: Translator) -> str:
     return ", ".join(_(ROLE_LABELS[role]) for role in sorted(roles))
+
+
+async def notify_coordinators(bot: Bot, core: Core, render: Callable[[Translator], str]) -> int:
+    """Send a private message to every active coordinator, each in their language.
+
+    Returns how many were reached; a coordinator who blocked the bot is logged, not fatal.
+    """
+
+    def recipients() -> list[tuple[int, str]]:
+        with core.db.session() as session:
+            return [
+                (r.telegram_id, r.language or core.settings.locale)
+                for r in core.memberships.coordinators(session)
+            ]
+
+    reached = 0
+    for telegram_id, language in await core.db.run(recipients):
+        try:
+            await bot.send_message(telegram_id, render(translator(language)))
+            reached += 1
+        except TelegramError as exc:
+            log.warning("coordinator.unreachable", extra={"error": type(exc).__name__})
+    return reached

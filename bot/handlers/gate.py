@@ -1,30 +1,59 @@
-"""The gate: the bot acts only in the partner group and in private chats."""
+"""The gate: the bot acts only in the partner group and in private chats.
+
+Added to any other group, it says one line and leaves.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
 
-from telegram import Update
+from telegram import Chat, ChatMember, Update
+from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, TypeHandler
 
 from bot.handlers.common import chat_kind
+from bot.i18n import translator
 
 if TYPE_CHECKING:
     from bot.app import Core
 
 log = logging.getLogger(__name__)
 
+GONE = {ChatMember.LEFT, ChatMember.BANNED}
+
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], core: Core) -> None:
-    async def gate(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stops every update that does not come from one of our chats."""
         chat = update.effective_chat
-        if chat is None or chat_kind(chat, core) is None:
-            log.info(
-                "update.ignored",
-                extra={"chat_type": chat.type if chat else None, "update_id": update.update_id},
-            )
-            raise ApplicationHandlerStop
+        if chat is not None and chat_kind(chat, core) is not None:
+            return
+        log.info(
+            "update.ignored",
+            extra={"chat_type": chat.type if chat else None, "update_id": update.update_id},
+        )
+        if chat is not None and chat.type != Chat.PRIVATE:
+            await _leave(update, context, chat, core)
+        raise ApplicationHandlerStop
 
     application.add_handler(TypeHandler(Update, gate), group=-1)
+
+
+async def _leave(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, chat: Chat, core: Core
+) -> None:
+    change = update.my_chat_member
+    if change is not None and change.new_chat_member.status in GONE:
+        return  # removed from it already
+    try:
+        if change is not None:  # just added: say why we go
+            _ = translator(core.settings.locale)
+            await context.bot.send_message(
+                chat.id,
+                _("I only work in the partner group of the Veiligheidshuis, so I am leaving."),
+            )
+        await context.bot.leave_chat(chat.id)
+        log.info("chat.left", extra={"chat_type": chat.type})
+    except TelegramError as exc:
+        log.warning("chat.leave_failed", extra={"error": type(exc).__name__})

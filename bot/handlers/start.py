@@ -1,4 +1,4 @@
-"""/start and /help in a private chat, and the command lists Telegram shows."""
+"""/start (with an invite code, to join) and /help, and the command lists Telegram shows."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot.config import SUPPORTED_LOCALES
-from bot.domain.commands import ChatKind, Refusal, commands_for, decide
-from bot.handlers.common import Caller, chat_kind, identify, role_names
+from bot.domain.commands import ChatKind, commands_for
+from bot.handlers.common import NOT_REGISTERED, Caller, authorize_command, role_names
 from bot.i18n import translator
+from bot.services.members import Redeemed, RedeemOutcome
 
 if TYPE_CHECKING:
     from bot.app import Core
@@ -26,56 +27,86 @@ class StartHandlers:
     def __init__(self, core: Core) -> None:
         self._core = core
 
-    async def _allowed(self, update: Update, command: str) -> Caller | None:
-        """The caller when the command table allows them here; otherwise replies and None."""
-        chat = update.effective_chat
-        caller = await identify(update, self._core)
-        if chat is None or caller is None:
-            return None
-        kind = chat_kind(chat, self._core)
-        if kind is None:
-            return None
-        refusal = decide(command, roles=caller.roles, active=caller.active, chat=kind)
-        if refusal is None:
-            return caller
-        _ = caller.tr
-        if refusal is Refusal.USE_PRIVATE_CHAT:
-            text = _("Please send this command to me in a private chat.")
-        elif refusal is Refusal.NOT_REGISTERED:
-            text = _("You are not (or no longer) registered with the Veiligheidshuis.")
-        else:
-            text = _("Your role does not allow this command.")
-        await update.get_bot().send_message(chat.id, text)
-        return None
-
-    async def start(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Greets; tells a stranger how to register."""
-        caller = await self._allowed(update, "start")
-        if caller is None or update.effective_chat is None:
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Greets; with a code, registers the sender as a member."""
+        caller = await authorize_command(update, self._core, "start")
+        if caller is None:
             return
+        if context.args:
+            text = await self._redeem(update, caller, " ".join(context.args))
+        else:
+            text = self._greeting(caller)
+        await update.get_bot().send_message(caller.chat_id, text)
+
+    def _greeting(self, caller: Caller) -> str:
         _ = caller.tr
         if caller.member is None:
-            text = _(
+            return _(
                 "Welcome to the partner bot of the Veiligheidshuis.\n"
                 "You are not registered yet. Ask the coordinator for an invite code "
                 "and send it to me as /start CODE."
             )
-        elif not caller.member.active:
-            text = _("You are not (or no longer) registered with the Veiligheidshuis.")
-        else:
-            text = _(
-                "Welcome to the partner bot of the Veiligheidshuis.\n"
-                "You are registered for {organisation} as {roles}.\n"
+        if not caller.member.active:
+            return _(NOT_REGISTERED)
+        return _(
+            "Welcome to the partner bot of the Veiligheidshuis.\n"
+            "You are registered for {organisation} as {roles}.\n"
+            "Send /help to see what you can do.",
+            organisation=caller.member.organisation_name,
+            roles=role_names(caller.member.roles, _),
+        )
+
+    async def _redeem(self, update: Update, caller: Caller, code: str) -> str:
+        user = update.effective_user
+        assert user is not None  # noqa: S101 - identify() found a user
+        core = self._core
+
+        def redeem() -> Redeemed:
+            with core.db.session() as session:
+                return core.memberships.redeem_invite(
+                    session,
+                    telegram_id=caller.telegram_id,
+                    code_text=code,
+                    display_name=user.full_name,
+                    language=caller.language,
+                )
+
+        result = await core.db.run(redeem)
+        _ = caller.tr
+        outcome = result.outcome
+        if outcome in (RedeemOutcome.JOINED, RedeemOutcome.REJOINED) and result.member:
+            return _(
+                "Welcome! You are now registered for {organisation} as {roles}.\n"
                 "Send /help to see what you can do.",
-                organisation=caller.member.organisation_name,
-                roles=role_names(caller),
+                organisation=result.member.organisation_name,
+                roles=role_names(result.member.roles, _),
             )
-        await update.get_bot().send_message(update.effective_chat.id, text)
+        if outcome is RedeemOutcome.ALREADY_MEMBER and result.member:
+            return _(
+                "You are already registered for {organisation}; the code was not used.",
+                organisation=result.member.organisation_name,
+            )
+        if outcome is RedeemOutcome.BLOCKED and result.blocked_until:
+            return _(
+                "Too many wrong codes. Try again after {time}.",
+                time=_.datetime(result.blocked_until, core.settings.tz),
+            )
+        reason = {
+            RedeemOutcome.USED: _("This invite code has already been used."),
+            RedeemOutcome.EXPIRED: _("This invite code has expired."),
+        }.get(outcome, _("This invite code is not valid."))
+        if result.blocked_until is not None:
+            return _(
+                "{reason} Too many wrong codes: try again after {time}.",
+                reason=reason,
+                time=_.datetime(result.blocked_until, core.settings.tz),
+            )
+        return _("{reason} Ask the coordinator for a new code.", reason=reason)
 
     async def help(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """Lists the commands the caller's role may use."""
-        caller = await self._allowed(update, "help")
-        if caller is None or update.effective_chat is None:
+        caller = await authorize_command(update, self._core, "help")
+        if caller is None:
             return
         _ = caller.tr
         roles = caller.roles if caller.active else None
@@ -89,11 +120,15 @@ class StartHandlers:
             _("Your commands:"),
         ]
         lines += [f"/{spec.name} - {_(spec.description)}" for spec in commands_for(roles)]
-        await update.get_bot().send_message(update.effective_chat.id, "\n".join(lines))
+        await update.get_bot().send_message(caller.chat_id, "\n".join(lines))
 
 
 async def publish_command_lists(bot: Bot, core: Core) -> None:
-    """Registers the private-chat command list in each language (setMyCommands)."""
+    """Registers the private-chat command list in each language (setMyCommands).
+
+    Telegram shows one list to everyone in a scope; it holds the commands open
+    to anyone. /help shows each member the commands of their own roles.
+    """
     open_commands = commands_for(None, ChatKind.PRIVATE)
     scope = BotCommandScopeAllPrivateChats()
     for language in (None, *SUPPORTED_LOCALES):

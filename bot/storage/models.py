@@ -49,6 +49,40 @@ class Member(SQLModel, table=True):
     deactivated_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    # Set once the bot has removed a deactivated member from the partner group;
+    # until then the group-removal duty keeps trying (also after a restart).
+    removed_from_group_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class Invite(SQLModel, table=True):
+    """A one-time code for joining as a member. Only a hash of the code is kept."""
+
+    __tablename__ = "invite"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(max_length=64, unique=True, index=True)
+    organisation_id: int = Field(foreign_key="organisation.id")
+    roles: str = Field(max_length=100)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    used_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    used_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+
+
+class InviteFailure(SQLModel, table=True):
+    """A wrong invite code from one Telegram account: counted to block guessing."""
+
+    __tablename__ = "invite_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    reason: str = Field(max_length=16)
 
 
 class Person(SQLModel, table=True):
@@ -84,4 +118,4 @@ class AuditEntry(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
-__all__ = ["AuditEntry", "Member", "Organisation", "Person", "aware"]
+__all__ = ["AuditEntry", "Invite", "InviteFailure", "Member", "Organisation", "Person", "aware"]

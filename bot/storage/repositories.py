@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
-from bot.storage.models import AuditEntry, Member, Organisation, Person
+from bot.storage.models import AuditEntry, Invite, InviteFailure, Member, Organisation, Person
 
 # Any fixed number: the advisory lock that serialises appends to the audit chain.
 _AUDIT_LOCK_KEY = 7_202_611
@@ -106,6 +107,31 @@ class MemberRepository:
     def by_telegram_id(self, telegram_id: int, *, session: Session) -> Member | None:
         return session.exec(select(Member).where(Member.telegram_id == telegram_id)).first()
 
+    def get(self, member_id: int, *, session: Session) -> Member | None:
+        return session.get(Member, member_id)
+
+    def all_with_organisation(self, *, session: Session) -> Sequence[tuple[Member, Organisation]]:
+        rows = session.exec(
+            select(Member, Organisation)
+            .join(Organisation, col(Member.organisation_id) == col(Organisation.id))
+            .order_by(col(Organisation.code), col(Member.id))
+        ).all()
+        return [(member, organisation) for member, organisation in rows]
+
+    def active_with_role(self, role: str, *, session: Session) -> Sequence[Member]:
+        """Active members holding `role` (roles are stored comma-separated)."""
+        members = session.exec(
+            select(Member).where(col(Member.active).is_(True)).order_by(col(Member.id))
+        ).all()
+        return [m for m in members if role in m.roles.split(",")]
+
+    def awaiting_group_removal(self, *, session: Session) -> Sequence[Member]:
+        return session.exec(
+            select(Member)
+            .where(col(Member.active).is_(False), col(Member.removed_from_group_at).is_(None))
+            .order_by(col(Member.id))
+        ).all()
+
     def add(self, member: Member, *, session: Session) -> Member:
         session.add(member)
         session.flush()
@@ -119,4 +145,33 @@ class MemberRepository:
             .where(col(Member.name_ct).not_like(f"{key_prefix}%"))
             .order_by(col(Member.id))
             .limit(limit)
+        ).all()
+
+
+class InviteRepository:
+    def by_code_hash(
+        self, code_hash: str, *, session: Session, for_update: bool = False
+    ) -> Invite | None:
+        query = select(Invite).where(Invite.code_hash == code_hash)
+        if for_update:
+            # Two people redeeming one code at once: the second waits, then sees it used.
+            query = query.with_for_update()
+        return session.exec(query).first()
+
+    def add(self, invite: Invite, *, session: Session) -> Invite:
+        session.add(invite)
+        session.flush()
+        return invite
+
+    def add_failure(self, failure: InviteFailure, *, session: Session) -> None:
+        session.add(failure)
+        session.flush()
+
+    def failures_since(
+        self, telegram_id: int, since: datetime, *, session: Session
+    ) -> Sequence[datetime]:
+        return session.exec(
+            select(InviteFailure.at).where(
+                InviteFailure.telegram_id == telegram_id, col(InviteFailure.at) >= since
+            )
         ).all()
