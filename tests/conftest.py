@@ -28,7 +28,7 @@ from bot.config import Settings
 from bot.privacy.keys import create_key_file
 from bot.privacy.pii_guard import PiiGuard
 from bot.privacy.pseudonym import Identity
-from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fake_telegram import FakeTelegram, ManualMonotonic
 from bot.storage import migrate
 from bot.storage.engine import make_engine
 
@@ -193,9 +193,15 @@ class PayloadLeak(AssertionError):
 
 
 @pytest.fixture
-async def telegram(people: People) -> AsyncIterator[FakeTelegram]:
+def flood_clock() -> ManualMonotonic:
+    """The fake server's flood-control clock; tests move it at a person's pace."""
+    return ManualMonotonic()
+
+
+@pytest.fixture
+async def telegram(people: People, flood_clock: ManualMonotonic) -> AsyncIterator[FakeTelegram]:
     """The fake Bot API server, with a guard that fails the test if any payload leaks PII."""
-    server = FakeTelegram()
+    server = FakeTelegram(monotonic=flood_clock)
 
     def no_personal_data(method: str, params: Any) -> None:
         guard = PiiGuard(people.made)

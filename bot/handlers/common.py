@@ -88,12 +88,16 @@ async def identify(update: Update, core: Core) -> Caller | None:
     return Caller(user.id, member, language, chat.id, kind)
 
 
-def refusal_text(caller: Caller, refusal: Refusal) -> str:
+def refusal_text(caller: Caller, refusal: Refusal, *, button: bool = False) -> str:
     _ = caller.tr
-    if refusal is Refusal.USE_PRIVATE_CHAT:
-        return _("Please send this command to me in a private chat.")
     if refusal is Refusal.NOT_REGISTERED:
         return _(NOT_REGISTERED)
+    if button:
+        if refusal is Refusal.USE_PRIVATE_CHAT:
+            return _("This button only works in a private chat with me.")
+        return _("Your role does not allow this.")
+    if refusal is Refusal.USE_PRIVATE_CHAT:
+        return _("Please send this command to me in a private chat.")
     return _("Your role does not allow this command.")
 
 
@@ -130,7 +134,7 @@ async def authorize_button(update: Update, core: Core, kind: str) -> Caller | No
     if refusal is None:
         return caller
     await _record_refusal(core, caller, f"button:{kind}", refusal)
-    await query.answer(refusal_text(caller, refusal), show_alert=True)
+    await query.answer(refusal_text(caller, refusal, button=True), show_alert=True)
     return None
 
 

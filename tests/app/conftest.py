@@ -10,8 +10,16 @@ import pytest
 from bot.app import Core, open_core
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.domain.roles import Role
 from bot.runner import serve
-from bot.sandbox.fake_telegram import FakeChat, FakeTelegram
+from bot.sandbox.fake_telegram import (
+    FakeChat,
+    FakeTelegram,
+    FakeUser,
+    ManualMonotonic,
+    SentMessage,
+)
+from bot.services.audit import CLI
 
 
 @dataclass
@@ -19,6 +27,27 @@ class RunningBot:
     core: Core
     telegram: FakeTelegram
     group: FakeChat
+    flood_clock: ManualMonotonic
+
+    async def say(
+        self,
+        user: FakeUser,
+        text: str,
+        *,
+        contains: str,
+        chat: FakeChat | None = None,
+        reply_in: int | None = None,
+    ) -> SentMessage:
+        """`user` sends `text` and waits for the bot's answer containing `contains`.
+
+        A person takes a moment between messages: the flood clock moves a second,
+        so tests stay inside Telegram's limits without sleeping.
+        """
+        self.flood_clock.advance(1.0)
+        since = len(self.telegram.sent)
+        self.telegram.send_text(user, text, chat=chat)
+        where = reply_in if reply_in is not None else (chat.id if chat else user.id)
+        return await self.telegram.wait_for_message(where, contains=contains, since=since)
 
 
 @pytest.fixture
@@ -35,7 +64,11 @@ def bot_settings(settings: Settings, telegram: FakeTelegram, partner_group: Fake
 
 @pytest.fixture
 async def running(
-    bot_settings: Settings, clock: FrozenClock, telegram: FakeTelegram, partner_group: FakeChat
+    bot_settings: Settings,
+    clock: FrozenClock,
+    telegram: FakeTelegram,
+    partner_group: FakeChat,
+    flood_clock: ManualMonotonic,
 ) -> AsyncIterator[RunningBot]:
     """`vhbot run`'s serve() polling the fake server, stopped after the test."""
     core = open_core(bot_settings, clock=clock)
@@ -47,9 +80,67 @@ async def running(
         task.result()  # raises what went wrong at start-up
     assert waiter in done, "the bot did not start within 10 s"
     try:
-        yield RunningBot(core, telegram, partner_group)
+        yield RunningBot(core, telegram, partner_group, flood_clock)
+        # A 429 makes PTB wait in real time: a test that meets one is unrealistic or slow.
+        flooded = [str(call) for call in telegram.requests if call.status == 429]
+        assert not flooded, f"flood limit hit (advance flood_clock between actions): {flooded}"
     finally:
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=10)
         core.db.dispose()
+
+
+@dataclass
+class World:
+    """Two organisations and one person of each kind, known to the fake Telegram too."""
+
+    partner: FakeUser
+    casemanager: FakeUser
+    coordinator: FakeUser
+    deactivated: FakeUser
+    stranger: FakeUser
+    member_ids: dict[str, int]
+
+
+def seed_world(core: Core, telegram: FakeTelegram) -> World:
+    users = {
+        "partner": telegram.add_user("Bram", language_code="nl", started=True),
+        "casemanager": telegram.add_user("Sanne", language_code="nl", started=True),
+        "coordinator": telegram.add_user("Fenna", language_code="nl", started=True),
+        "deactivated": telegram.add_user("Joost", language_code="nl", started=True),
+        "stranger": telegram.add_user("Onbekend", language_code="nl", started=True),
+    }
+    roles = {
+        "partner": [Role.PARTNER],
+        "casemanager": [Role.CASEMANAGER],
+        "coordinator": [Role.COORDINATOR],
+        "deactivated": [Role.COORDINATOR],
+    }
+    ids: dict[str, int] = {}
+    with core.db.session() as session:
+        core.memberships.add_organisation(
+            session, name="Politie Limburg", code="POL", themes=None, actor=CLI
+        )
+        core.memberships.add_organisation(
+            session, name="Reclassering Nederland", code="RN", themes=None, actor=CLI
+        )
+        for kind, granted in roles.items():
+            member = core.memberships.add_member(
+                session,
+                telegram_id=users[kind].id,
+                name=f"{users[kind].first_name} Testlid",
+                organisation_code="POL" if kind in ("partner", "deactivated") else "RN",
+                roles=granted,
+                actor=CLI,
+            )
+            assert member.id is not None
+            ids[kind] = member.id
+        core.memberships.deactivate(session, member_id=ids["deactivated"], actor=CLI)
+        core.memberships.mark_removed_from_group(session, ids["deactivated"], was_in_group=False)
+    return World(**users, member_ids=ids)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def world(running: RunningBot) -> World:
+    return seed_world(running.core, running.telegram)

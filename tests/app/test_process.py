@@ -42,7 +42,7 @@ async def test_vhbot_run_answers_and_stops_on_sigterm(
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        await telegram.wait_for_call("getUpdates", timeout=20)
+        await telegram.wait_until_polling(timeout=20)
         user = telegram.add_user("Eva", language_code="en")
         telegram.send_text(user, "/start")
         await telegram.wait_for_message(user.id, contains="Welcome", timeout=10)
