@@ -140,3 +140,38 @@ def test_outdated_schema_is_refused(env: dict[str, str], tmp_path: Path) -> None
     result = vhbot("org", "list", env=env, cwd=tmp_path)
     assert result.returncode == 2
     assert "run `vhbot db upgrade`" in result.stderr
+
+
+def test_invite_and_member_remove(env: dict[str, str], tmp_path: Path) -> None:
+    assert vhbot("keys", "init", env=env, cwd=tmp_path).returncode == 0
+    assert vhbot("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    assert (
+        vhbot("org", "add", "Mondriaan GGZ", "--short", "GGZ", env=env, cwd=tmp_path).returncode
+        == 0
+    )
+    invite = vhbot("invite", "--org", "ggz", "--role", "casemanager", env=env, cwd=tmp_path)
+    assert invite.returncode == 0, invite.stderr
+    code = invite.stdout.strip()
+    assert len(code) == 11 and code[5] == "-"
+    assert "valid until" in invite.stderr and f"/start {code}" in invite.stderr
+    unknown = vhbot("invite", "--org", "XYZ", env=env, cwd=tmp_path)
+    assert unknown.returncode == 1 and "no organisation with code XYZ" in unknown.stderr
+
+    added = vhbot(
+        "member",
+        "add",
+        "--telegram-id",
+        "5000000077",
+        "--name",
+        "Ruud Testlid",
+        "--org",
+        "GGZ",
+        env=env,
+        cwd=tmp_path,
+    )
+    assert added.returncode == 0, added.stderr
+    removed = vhbot("member", "remove", "--telegram-id", "5000000077", env=env, cwd=tmp_path)
+    assert removed.returncode == 0, removed.stderr
+    assert "deactivated" in removed.stdout
+    missing = vhbot("member", "remove", "--telegram-id", "1", env=env, cwd=tmp_path)
+    assert missing.returncode == 1 and "no member" in missing.stderr

@@ -201,3 +201,59 @@ async def test_missing_group_rights_are_reported_to_coordinators(
         assert await check_group_rights(bot, core) is False
     note = await telegram.wait_for_message(world.coordinator.id, contains="beheerder", since=since)
     assert "verbannen" in note.text
+
+
+async def test_member_removed_from_the_command_line_leaves_the_group(
+    running: RunningBot, world: World
+) -> None:
+    from telegram import Bot
+
+    from bot.scheduling.group_removal import remove_deactivated_members
+
+    telegram, group, core = running.telegram, running.group, running.core
+    telegram.join_group(world.partner, group)
+    with core.db.session() as session:  # what `vhbot member remove` does
+        core.memberships.deactivate(session, member_id=world.member_ids["partner"], actor="cli")
+    async with Bot(telegram.token, base_url=telegram.base_url) as bot:
+        assert await remove_deactivated_members(bot, core) == 1
+        assert await remove_deactivated_members(bot, core) == 0  # done once, not again
+    assert telegram.member_status(group, world.partner) == "left"
+    with core.db.session() as session:
+        member = session.get(Member, world.member_ids["partner"])
+        assert member is not None and member.removed_from_group_at is not None
+
+
+async def test_group_removal_waits_while_telegram_refuses(
+    running: RunningBot, world: World
+) -> None:
+    from telegram import Bot
+
+    from bot.scheduling.group_removal import remove_deactivated_members
+
+    telegram, core = running.telegram, running.core
+    weak = telegram.add_group("Zonder rechten", bot_status="member")
+    telegram.join_group(world.partner, weak)
+    core.settings = core.settings.model_copy(update={"partner_chat_id": weak.id})
+    with core.db.session() as session:
+        core.memberships.deactivate(session, member_id=world.member_ids["partner"], actor="cli")
+    async with Bot(telegram.token, base_url=telegram.base_url) as bot:
+        assert await remove_deactivated_members(bot, core) == 0
+    with core.db.session() as session:
+        assert core.memberships.awaiting_group_removal(session) == [
+            (world.member_ids["partner"], world.partner.id)
+        ]
+
+
+async def test_deactivated_member_can_join_again_with_a_new_invite(
+    running: RunningBot, world: World
+) -> None:
+    await running.say(world.deactivated, "/wie", contains="niet (meer) aangemeld")
+    code = await _invite(running, world, "partner")
+    await running.say(world.deactivated, f"/start {code}", contains="Welkom!")
+    who = await running.say(world.deactivated, "/wie", contains="Rollen")
+    assert "Rollen: partner" in who.text
+    assert (
+        "member.reactivate",
+        f"tg:{world.deactivated.id}",
+        f"member:{world.member_ids['deactivated']}",
+    ) in actions(running)
