@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.domain.roles import Role, Theme
@@ -246,6 +247,51 @@ def _member_remove(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _import_dpan(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import open_core
+    from bot.scheduling.inbox import write_errors
+    from bot.services.audit import CLI
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise SettingsError(f"{path}: no such file")
+    core = open_core(settings)
+    try:
+        report = core.detention.import_path(
+            path,
+            actor=CLI,
+            on_error=lambda line, reasons: write_errors(sys.stderr, line, reasons),
+        )
+    finally:
+        core.db.dispose()
+    if report.unreadable:
+        print(f"vhbot: {path.name}: {report.unreadable}", file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        f"{path.name}: {report.new} new, {report.duplicate} duplicate, "
+        f"{report.rejected} rejected; {len(report.cases_opened)} cases opened"
+    )
+    return 0
+
+
+def _sweep(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import open_core
+    from bot.runner import sweep_once
+
+    core = open_core(settings)
+    try:
+        report = sweep_once(core)
+    finally:
+        core.db.dispose()
+    for name, count in report.duties.items():
+        print(f"{name}: {count}")
+    if report.sent is None:
+        print("outbox: not sent (VHBOT_TELEGRAM_TOKEN or VHBOT_PARTNER_CHAT_ID not set)")
+    else:
+        print(f"outbox: {report.sent} sent")
+    return 0
+
+
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
@@ -321,6 +367,13 @@ def build_parser() -> argparse.ArgumentParser:
     which = member_remove.add_mutually_exclusive_group(required=True)
     which.add_argument("--id", type=int, help="member number (see /leden)")
     which.add_argument("--telegram-id", type=int)
+
+    importer = commands.add_parser("import", help="import files").add_subparsers(
+        dest="import_command", required=True, metavar="COMMAND"
+    )
+    dpan = add(importer, "dpan", _import_dpan, "import a detention-notification file (CSV)")
+    dpan.add_argument("file")
+    add(commands, "sweep", _sweep, "run every due scheduled duty once now, then exit")
 
     invite = add(commands, "invite", _invite, "print a one-time invite code (valid 72 hours)")
     invite.add_argument("--org", required=True, help="organisation short code")

@@ -23,7 +23,10 @@ from bot.handlers import register_all
 from bot.i18n import catalog_words
 from bot.privacy.crypto import FieldCipher
 from bot.privacy.keys import KeyRing, load_key_file
+from bot.scheduling.tally_editor import TallyEditor
+from bot.services.answers import Answers
 from bot.services.audit import AuditLog
+from bot.services.detention import DetentionService
 from bot.services.guard import OutgoingGuard
 from bot.services.members import Memberships
 from bot.services.persons import PersonVault
@@ -52,6 +55,8 @@ class Core:
     audit: AuditLog
     vault: PersonVault
     memberships: Memberships
+    detention: DetentionService
+    answers: Answers
 
 
 def open_database(settings: Settings, *, require_current: bool = True) -> Database:
@@ -82,6 +87,7 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     db = open_database(settings)
     cipher = FieldCipher(keys)
     audit = AuditLog(clock)
+    vault = PersonVault(cipher=cipher, pseudonym_key=keys.pseudonym_key, audit=audit, clock=clock)
     return Core(
         settings=settings,
         clock=clock,
@@ -89,10 +95,12 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         keys=keys,
         cipher=cipher,
         audit=audit,
-        vault=PersonVault(
-            cipher=cipher, pseudonym_key=keys.pseudonym_key, audit=audit, clock=clock
-        ),
+        vault=vault,
         memberships=Memberships(cipher=cipher, audit=audit, clock=clock),
+        detention=DetentionService(
+            settings=settings, db=db, vault=vault, cipher=cipher, audit=audit, clock=clock
+        ),
+        answers=Answers(settings=settings, audit=audit),
     )
 
 
@@ -164,8 +172,14 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-def build_application(core: Core) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The PTB Application talking to VHBOT_TELEGRAM_API_URL, every handler registered."""
+def build_application(
+    core: Core, *, rate_limiter: AIORateLimiter | None = None
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The PTB Application talking to VHBOT_TELEGRAM_API_URL, every handler registered.
+
+    The rate limiter keeps to Telegram's limits (30 messages/s, 20 per minute per
+    group); tests that compress time pass one with proportionally higher rates.
+    """
     token, _partner_chat = core.settings.require_telegram()
     # Our own wording and the region's place names are constant text, not data
     # about a person: they may not trip the guard on their own.
@@ -181,10 +195,21 @@ def build_application(core: Core) -> Application[Any, Any, Any, Any, Any, Any]:
         .base_file_url(f"{core.settings.telegram_api_url}/file/bot")
         .request(GuardedRequest(guard))
         .get_updates_request(HTTPXRequest(read_timeout=30.0))
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
         .defaults(Defaults(tzinfo=core.settings.tz))
         .build()
     )
-    register_all(application, core)
+    editor = TallyEditor(core, delay=core.settings.edit_delay_seconds)
+    application.bot_data[TALLY_EDITOR] = editor
+    register_all(application, core, editor)
     application.add_error_handler(_on_error)
     return application
+
+
+TALLY_EDITOR = "tally_editor"
+
+
+def tally_editor(application: Application[Any, Any, Any, Any, Any, Any]) -> TallyEditor:
+    editor = application.bot_data[TALLY_EDITOR]
+    assert isinstance(editor, TallyEditor)  # noqa: S101 - set by build_application
+    return editor

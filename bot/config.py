@@ -7,6 +7,7 @@ project set them. Created once in `bot.__main__` and passed down; never at impor
 from __future__ import annotations
 
 import unicodedata
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -59,6 +60,13 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Announcements: partners answer within this many working days, at this hour.
+    response_working_days: int = Field(default=1, ge=0, le=10)
+    response_time: time = time(12, 0)
+    # Many answers within this many seconds give one edit of the announcement.
+    edit_delay_seconds: float = Field(default=2.0, ge=0.05, le=30)
+    outbox_interval_seconds: float = Field(default=5.0, gt=0, le=60)
+    inbox_interval_seconds: float = Field(default=60.0, gt=0, le=3600)
 
     @field_validator("telegram_api_url", "public_url")
     @classmethod

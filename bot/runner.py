@@ -1,21 +1,26 @@
-"""The `vhbot run` process: start, poll, run the schedule, stop cleanly."""
+"""The `vhbot run` process: start, poll, run the schedule, stop cleanly.
+
+Also `sweep_once`: every due duty once, for `vhbot sweep`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+from dataclasses import dataclass
 from typing import Any
 
 from telegram.error import InvalidToken, NetworkError
-from telegram.ext import Application, ContextTypes
+from telegram.ext import AIORateLimiter, Application, ContextTypes
 
-from bot.app import ALLOWED_UPDATES, Core, build_application
+from bot.app import ALLOWED_UPDATES, Core, build_application, tally_editor
 from bot.config import SettingsError
 from bot.handlers.group import check_group_rights
 from bot.handlers.start import publish_command_lists
-from bot.scheduling.duties import DAILY_DUTIES, DailyDuty
-from bot.scheduling.group_removal import schedule_group_removal
+from bot.scheduling.duties import Duty, duties
+from bot.scheduling.group_removal import remove_deactivated_members, schedule_group_removal
+from bot.scheduling.outbox_sender import drain_outbox
 
 log = logging.getLogger(__name__)
 
@@ -25,16 +30,32 @@ def _schedule(application: Application[Any, Any, Any, Any, Any, Any], core: Core
     if job_queue is None:  # pragma: no cover - the job-queue extra is a dependency
         raise RuntimeError("python-telegram-bot was installed without its job-queue extra")
 
-    def make_job(duty: DailyDuty) -> Any:
+    def database_job(duty: Duty) -> Any:
         async def job(_context: ContextTypes.DEFAULT_TYPE) -> None:
-            await core.db.run(duty.run, core, core.clock.now())
+            done = await core.db.run(duty.run, core)
+            if done:
+                log.info("duty.done", extra={"duty": duty.name, "count": done})
 
         return job
 
-    for duty in DAILY_DUTIES:
-        job_queue.run_daily(
-            make_job(duty), time=duty.at.replace(tzinfo=core.settings.tz), name=duty.name
+    # first=0: each duty runs at start-up too, catching up whatever downtime left.
+    for duty in duties(core):
+        job_queue.run_repeating(
+            database_job(duty), interval=duty.every_seconds, first=0, name=duty.name
         )
+
+    async def send_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
+        await drain_outbox(context.bot, core)
+
+    job_queue.run_repeating(
+        send_outbox, interval=core.settings.outbox_interval_seconds, first=0, name="outbox"
+    )
+
+    async def catch_up_tallies(context: ContextTypes.DEFAULT_TYPE) -> None:
+        await tally_editor(application).catch_up(context.bot)
+
+    job_queue.run_once(catch_up_tallies, when=0, name="tally_catch_up")
+    schedule_group_removal(application, core)
 
 
 async def serve(
@@ -43,9 +64,10 @@ async def serve(
     stop: asyncio.Event,
     ready: asyncio.Event | None = None,
     poll_timeout: int = 10,
+    rate_limiter: AIORateLimiter | None = None,
 ) -> None:
     """Run the bot until `stop` is set. Raises SettingsError for a refused token or API URL."""
-    application = build_application(core)
+    application = build_application(core, rate_limiter=rate_limiter)
     try:
         await application.initialize()  # calls getMe
     except InvalidToken:
@@ -59,7 +81,6 @@ async def serve(
         await publish_command_lists(application.bot, core)
         await check_group_rights(application.bot, core)
         _schedule(application, core)
-        schedule_group_removal(application, core)
         await application.start()
         assert application.updater is not None  # noqa: S101 - built with an updater
         await application.updater.start_polling(
@@ -73,6 +94,7 @@ async def serve(
         await application.updater.stop()
         await application.stop()
     finally:
+        await tally_editor(application).close()
         await application.shutdown()
         log.info("bot.stopped")
 
@@ -88,3 +110,26 @@ def run_forever(core: Core) -> None:
         await serve(core, stop=stop)
 
     asyncio.run(main())
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    duties: dict[str, int]
+    sent: int | None  # None: no Telegram configured, messages stay queued
+
+
+def sweep_once(core: Core) -> SweepReport:
+    """Every duty once, then send what is queued (when Telegram is configured)."""
+    done = {duty.name: duty.run(core) for duty in duties(core)}
+    if core.settings.telegram_token is None or core.settings.partner_chat_id is None:
+        return SweepReport(done, None)
+
+    async def send() -> int:
+        application = build_application(core)
+        async with application:
+            sent = await drain_outbox(application.bot, core)
+            await tally_editor(application).catch_up(application.bot)
+            await remove_deactivated_members(application.bot, core)
+            return sent
+
+    return SweepReport(done, asyncio.run(send()))

@@ -61,6 +61,10 @@ COMMANDS: tuple[Permission, ...] = (
 # Button types, by the prefix of their callback data.
 BUTTONS: tuple[Permission, ...] = (
     Permission("rm", mark("Confirm deactivating a member"), COORDINATOR, PRIVATE),
+    # Bekend / Niet bekend under an announcement in the partner group.
+    Permission(
+        "ans", mark("Answer known or not known"), ANY_ROLE, frozenset({ChatKind.PARTNER_GROUP})
+    ),
 )
 
 _BY_NAME: dict[str, Permission] = {p.name: p for p in COMMANDS}

@@ -11,14 +11,18 @@ from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application
 
-from bot.handlers import gate, group, members, start
+from bot.handlers import announcements, gate, group, members, start
 
 if TYPE_CHECKING:
     from bot.app import Core
+    from bot.scheduling.tally_editor import TallyEditor
 
 
-def register_all(application: Application[Any, Any, Any, Any, Any, Any], core: Core) -> None:
+def register_all(
+    application: Application[Any, Any, Any, Any, Any, Any], core: Core, editor: TallyEditor
+) -> None:
     gate.register(application, core)
     start.register(application, core)
     members.register(application, core)
     group.register(application, core)
+    announcements.register(application, core, editor)

@@ -1,5 +1,7 @@
-"""Scheduled duties. Each takes the core and `now`, does its work in transactions,
-and is safe to run again: a duty that ran already finds nothing left to do.
+"""Scheduled duties. Each reads `now` from the clock, works in transactions and is
+safe to run again: a duty that ran already finds nothing left to do, so after
+downtime they simply catch up, and nothing is sent twice (outbox dedupe keys,
+chased_at, erased_at).
 """
 
 from __future__ import annotations
@@ -7,8 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time
 from typing import TYPE_CHECKING
+
+from bot.scheduling.inbox import process_inbox
+from bot.services.retention import enforce_retention
 
 if TYPE_CHECKING:
     from bot.app import Core
@@ -17,21 +21,44 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class DailyDuty:
+class Duty:
     name: str
-    at: time  # local time in VHBOT_TIMEZONE
-    run: Callable[[Core, datetime], None]
+    every_seconds: float
+    run: Callable[[Core], int]
 
 
-def verify_audit_chain(core: Core, now: datetime) -> None:
+def import_inbox(core: Core) -> int:
+    return len(process_inbox(core))
+
+
+def chase_overdue_answers(core: Core) -> int:
+    with core.db.session() as session:
+        return core.answers.chase_overdue(session, core.clock.now())
+
+
+def erase_expired(core: Core) -> int:
+    with core.db.session() as session:
+        report = enforce_retention(
+            session, settings=core.settings, audit=core.audit, now=core.clock.now()
+        )
+    return report.meldingen + report.persons
+
+
+def verify_audit_chain(core: Core) -> int:
     """Walks the audit chain; a break is logged as an error for the operators."""
     checked, broken = core.audit.verify(core.db)
     if broken is None:
         log.info("audit.verified", extra={"entries": checked})
     else:
         log.error("audit.broken", extra={"seq": broken.seq, "reason": broken.reason})
+    return checked
 
 
-DAILY_DUTIES: tuple[DailyDuty, ...] = (
-    DailyDuty("verify_audit_chain", time(3, 0), verify_audit_chain),
-)
+def duties(core: Core) -> tuple[Duty, ...]:
+    """Every database duty with how often `vhbot run` does it (sweep does all once)."""
+    return (
+        Duty("import_inbox", core.settings.inbox_interval_seconds, import_inbox),
+        Duty("chase_overdue_answers", 60.0, chase_overdue_answers),
+        Duty("erase_expired", 3600.0, erase_expired),
+        Duty("verify_audit_chain", 86400.0, verify_audit_chain),
+    )

@@ -6,9 +6,9 @@ goes through an Alembic migration in `bot/storage/migrations/versions`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Text
+from sqlalchemy import BigInteger, Column, Date, DateTime, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -118,4 +118,157 @@ class AuditEntry(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
-__all__ = ["AuditEntry", "Invite", "InviteFailure", "Member", "Organisation", "Person", "aware"]
+class ImportFile(SQLModel, table=True):
+    """One detention-notification file, by content hash: a re-run continues the same import."""
+
+    __tablename__ = "import_file"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=255)
+    status: str = Field(max_length=16)  # running, done, unreadable
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    rows_new: int = 0
+    rows_duplicate: int = 0
+    rows_rejected: int = 0
+
+
+class Melding(SQLModel, table=True):
+    """A detention notification (instroom or uitstroom). Identity lives on the person."""
+
+    __tablename__ = "melding"
+
+    id: int | None = Field(default=None, primary_key=True)
+    bron_id: str = Field(max_length=64, unique=True, index=True)
+    soort: str = Field(max_length=16)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    municipality: str = Field(max_length=100)
+    institution: str = Field(max_length=200)
+    event_date: date = Field(sa_column=Column(Date, nullable=False))
+    # The sender's free-text remark, encrypted; None when absent or erased.
+    remark_ct: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    import_id: int | None = Field(default=None, foreign_key="import_file.id")
+    source_line: int = 0
+    case_id: int | None = Field(default=None, foreign_key="vh_case.id", index=True)
+    erased_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class Case(SQLModel, table=True):
+    """A case (casus) with its reference, e.g. VH-2026-0042."""
+
+    __tablename__ = "vh_case"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=20, unique=True, index=True)
+    year: int
+    number: int
+    theme: str = Field(max_length=32)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    municipality: str = Field(max_length=100)
+    opened_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    closed_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    procesregie: bool = False
+
+
+class CaseCounter(SQLModel, table=True):
+    """The last case number handed out per year (row-locked while numbering)."""
+
+    __tablename__ = "case_counter"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last: int = 0
+
+
+class Announcement(SQLModel, table=True):
+    """A notification announced in the partner group, collecting bekend / niet bekend."""
+
+    __tablename__ = "announcement"
+
+    id: int | None = Field(default=None, primary_key=True)
+    melding_id: int = Field(foreign_key="melding.id", unique=True)
+    case_id: int | None = Field(default=None, foreign_key="vh_case.id", index=True)
+    theme: str = Field(max_length=32)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    message_id: int | None = None
+    deadline: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # Answers bump answers_version; the editor shows the state and sets rendered_version.
+    answers_version: int = 0
+    rendered_version: int = 0
+    chased_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class Answer(SQLModel, table=True):
+    """The current answer of one organisation to one announcement (history: audit log)."""
+
+    __tablename__ = "answer"
+    __table_args__ = (UniqueConstraint("announcement_id", "organisation_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    announcement_id: int = Field(foreign_key="announcement.id", index=True)
+    organisation_id: int = Field(foreign_key="organisation.id")
+    member_id: int = Field(foreign_key="member.id")
+    known: bool
+    answered_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A Telegram message to send, committed with the change that caused it.
+
+    Sent at least once by whichever process claims it first; the dedupe key
+    makes queuing the same message twice a no-op.
+    """
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=120, unique=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    reply_markup: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    reply_to_message_id: int | None = None
+    # Set on announcements: the sent message id is stored on the announcement.
+    announcement_id: int | None = Field(default=None, foreign_key="announcement.id")
+    status: str = Field(default="pending", max_length=16, index=True)  # pending, sent, failed
+    attempts: int = 0
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    next_attempt_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
+    claimed_until: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    claim_token: str | None = Field(default=None, max_length=32)
+    sent_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    message_id: int | None = None
+    last_error: str | None = Field(default=None, max_length=200)
+
+
+__all__ = [
+    "Announcement",
+    "Answer",
+    "AuditEntry",
+    "Case",
+    "CaseCounter",
+    "ImportFile",
+    "Invite",
+    "InviteFailure",
+    "Melding",
+    "Member",
+    "Organisation",
+    "OutboxMessage",
+    "Person",
+    "aware",
+]

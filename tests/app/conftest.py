@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from telegram.ext import AIORateLimiter
 
 from bot.app import Core, open_core
 from bot.clock import FrozenClock
@@ -58,8 +59,21 @@ def partner_group(telegram: FakeTelegram) -> FakeChat:
 @pytest.fixture
 def bot_settings(settings: Settings, telegram: FakeTelegram, partner_group: FakeChat) -> Settings:
     return settings.model_copy(
-        update={"telegram_api_url": telegram.api_root, "partner_chat_id": partner_group.id}
+        update={
+            "telegram_api_url": telegram.api_root,
+            "partner_chat_id": partner_group.id,
+            # Short intervals so tests wait on events for tenths of seconds, not minutes.
+            "outbox_interval_seconds": 0.1,
+            "edit_delay_seconds": 0.3,
+            "inbox_interval_seconds": 0.2,
+        }
     )
+
+
+@pytest.fixture
+def rate_limiter() -> AIORateLimiter | None:
+    """The bot's own rate limiter; None: Telegram's real limits (see test_detention)."""
+    return None
 
 
 @pytest.fixture
@@ -69,11 +83,14 @@ async def running(
     telegram: FakeTelegram,
     partner_group: FakeChat,
     flood_clock: ManualMonotonic,
+    rate_limiter: AIORateLimiter | None,
 ) -> AsyncIterator[RunningBot]:
     """`vhbot run`'s serve() polling the fake server, stopped after the test."""
     core = open_core(bot_settings, clock=clock)
     stop, ready = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(serve(core, stop=stop, ready=ready, poll_timeout=1))
+    task = asyncio.create_task(
+        serve(core, stop=stop, ready=ready, poll_timeout=1, rate_limiter=rate_limiter)
+    )
     waiter = asyncio.create_task(ready.wait())
     done, _ = await asyncio.wait({task, waiter}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
     if task in done:

@@ -1,0 +1,76 @@
+"""The Bekend / Niet bekend buttons under an announcement in the partner group."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes
+
+from bot.handlers.common import CLOSED_OR_UNKNOWN, authorize_button
+from bot.services.answers import AnswerOutcome, AnswerResult
+
+if TYPE_CHECKING:
+    from bot.app import Core
+    from bot.scheduling.tally_editor import TallyEditor
+
+# ans:<announcement id>:<y|n>; anything else is forged or stale.
+ANSWER_DATA = re.compile(r"^ans:(\d{1,12}):([yn])$")
+
+
+def register(
+    application: Application[Any, Any, Any, Any, Any, Any], core: Core, editor: TallyEditor
+) -> None:
+    async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Records the presser's organisation's answer; confirms at once, edits later."""
+        query = update.callback_query
+        caller = await authorize_button(update, core, "ans")
+        if caller is None or query is None or caller.member is None:
+            return
+        _ = caller.tr
+        match = ANSWER_DATA.match(query.data or "")
+        message = query.message
+        if match is None or message is None:
+            await query.answer(_(CLOSED_OR_UNKNOWN), show_alert=True)
+            return
+        announcement_id, known = int(match.group(1)), match.group(2) == "y"
+        member = caller.member
+
+        def record() -> AnswerResult:
+            with core.db.session() as session:
+                return core.answers.record(
+                    session,
+                    announcement_id=announcement_id,
+                    chat_id=message.chat.id,
+                    message_id=message.message_id,
+                    member=member,
+                    known=known,
+                    now=core.clock.now(),
+                )
+
+        result = await core.db.run(record)
+        if result.outcome is AnswerOutcome.CLOSED_OR_UNKNOWN:
+            await query.answer(_(CLOSED_OR_UNKNOWN), show_alert=True)
+            return
+        if result.outcome is AnswerOutcome.THEME_NOT_ALLOWED:
+            await query.answer(
+                _(
+                    "{organisation} does not take part in this theme; nothing was recorded.",
+                    organisation=result.organisation_name,
+                ),
+                show_alert=True,
+            )
+            return
+        answer_text = _("known") if known else _("not known")
+        await query.answer(
+            _(
+                "Noted for {organisation}: {answer}.",
+                organisation=result.organisation_name,
+                answer=answer_text,
+            )
+        )
+        if result.outcome is not AnswerOutcome.UNCHANGED:
+            editor.request(context.bot, announcement_id)
+
+    application.add_handler(CallbackQueryHandler(answer, pattern=r"^ans:"))

@@ -1,0 +1,88 @@
+"""Sends what the outbox holds. Runs every few seconds in `vhbot run`, once in `vhbot sweep`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+
+from bot.services import outbox
+
+if TYPE_CHECKING:
+    from bot.app import Core
+
+log = logging.getLogger(__name__)
+
+
+async def drain_outbox(bot: Bot, core: Core, *, batch: int = 20) -> int:
+    """Send every due message; returns how many were sent."""
+    from bot.app import PiiRefused  # the guard lives with the request wiring
+
+    sent = 0
+    while True:
+        claimed = await core.db.run(outbox.claim_due, core.db, core.clock.now(), limit=batch)
+        if not claimed:
+            return sent
+        for message in claimed:
+            try:
+                markup = (
+                    InlineKeyboardMarkup.de_json(json.loads(message.reply_markup), bot)
+                    if message.reply_markup
+                    else None
+                )
+                reply = (
+                    ReplyParameters(message.reply_to_message_id, allow_sending_without_reply=True)
+                    if message.reply_to_message_id
+                    else None
+                )
+                result = await bot.send_message(
+                    message.chat_id, message.text, reply_markup=markup, reply_parameters=reply
+                )
+            except RetryAfter as exc:
+                wait = exc.retry_after
+                seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+                await core.db.run(
+                    outbox.mark_retry,
+                    core.db,
+                    message,
+                    error="RetryAfter",
+                    now=core.clock.now(),
+                    after=timedelta(seconds=seconds),
+                )
+                return sent  # Telegram asks us to slow down: stop this pass
+            except (PiiRefused, Forbidden, BadRequest) as exc:
+                log.error(
+                    "outbox.failed", extra={"outbox_id": message.id, "error": type(exc).__name__}
+                )
+                await core.db.run(
+                    outbox.mark_failed,
+                    core.db,
+                    message,
+                    error=type(exc).__name__,
+                    now=core.clock.now(),
+                )
+            except TelegramError as exc:
+                log.warning(
+                    "outbox.retry", extra={"outbox_id": message.id, "error": type(exc).__name__}
+                )
+                await core.db.run(
+                    outbox.mark_retry,
+                    core.db,
+                    message,
+                    error=type(exc).__name__,
+                    now=core.clock.now(),
+                )
+                return sent  # Telegram unreachable: the rest waits for the next pass
+            else:
+                await core.db.run(
+                    outbox.mark_sent,
+                    core.db,
+                    message,
+                    message_id=result.message_id,
+                    now=core.clock.now(),
+                )
+                sent += 1

@@ -1,0 +1,187 @@
+"""The persistent outbox: messages are queued in the transaction that causes them.
+
+Any process may send: a row is claimed with a conditional UPDATE (a lease), so
+two processes never send the same row; a crashed sender's lease runs out and
+another takes over. A message whose send failed for a passing reason is tried
+again later, with growing pauses.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.storage.engine import Database
+from bot.storage.models import Announcement, OutboxMessage
+
+LEASE = timedelta(minutes=2)
+# Pauses after the 1st, 2nd, ... failed attempt (the last repeats).
+BACKOFF = (
+    timedelta(seconds=10),
+    timedelta(seconds=30),
+    timedelta(minutes=2),
+    timedelta(minutes=10),
+)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    token: str
+    chat_id: int
+    text: str
+    reply_markup: str | None
+    reply_to_message_id: int | None
+    announcement_id: int | None
+    attempts: int
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    chat_id: int,
+    text: str,
+    now: datetime,
+    reply_markup: str | None = None,
+    reply_to_message_id: int | None = None,
+    announcement_id: int | None = None,
+) -> bool:
+    """Queue a message once per `key`; False when that key was queued before."""
+    exists = session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first()
+    if exists is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(
+                OutboxMessage(
+                    dedupe_key=key,
+                    chat_id=chat_id,
+                    text=text,
+                    reply_markup=reply_markup,
+                    reply_to_message_id=reply_to_message_id,
+                    announcement_id=announcement_id,
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+            )
+    except IntegrityError:
+        return False  # another process queued the same key a moment ago
+    return True
+
+
+def claim_due(db: Database, now: datetime, *, limit: int = 20) -> list[Claimed]:
+    """Claim up to `limit` due messages for this process, oldest first."""
+    token = secrets.token_hex(8)
+    with db.session() as session:
+        candidates = session.exec(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == "pending",
+                col(OutboxMessage.next_attempt_at) <= now,
+                or_(
+                    col(OutboxMessage.claimed_until).is_(None),
+                    col(OutboxMessage.claimed_until) < now,
+                ),
+            )
+            .order_by(col(OutboxMessage.id))
+            .limit(limit)
+        ).all()
+        claimed: list[Claimed] = []
+        for message_id in candidates:
+            if message_id is None:
+                continue
+            # Conditional: only one of two racing processes changes the row.
+            result = session.execute(
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.id) == message_id,
+                    col(OutboxMessage.status) == "pending",
+                    or_(
+                        col(OutboxMessage.claimed_until).is_(None),
+                        col(OutboxMessage.claimed_until) < now,
+                    ),
+                )
+                .values(claimed_until=now + LEASE, claim_token=token)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                row = session.get(OutboxMessage, message_id)
+                assert row is not None  # noqa: S101 - just updated
+                claimed.append(
+                    Claimed(
+                        id=message_id,
+                        token=token,
+                        chat_id=row.chat_id,
+                        text=row.text,
+                        reply_markup=row.reply_markup,
+                        reply_to_message_id=row.reply_to_message_id,
+                        announcement_id=row.announcement_id,
+                        attempts=row.attempts,
+                    )
+                )
+    return claimed
+
+
+def _owned(session: Session, claimed: Claimed) -> OutboxMessage | None:
+    row = session.get(OutboxMessage, claimed.id)
+    if row is None or row.claim_token != claimed.token or row.status != "pending":
+        return None
+    return row
+
+
+def mark_sent(db: Database, claimed: Claimed, *, message_id: int, now: datetime) -> None:
+    """Record the delivery; an announcement learns its Telegram message id."""
+    with db.session() as session:
+        row = _owned(session, claimed)
+        if row is None:
+            return
+        row.status, row.sent_at, row.message_id = "sent", now, message_id
+        row.claimed_until = None
+        row.attempts += 1
+        session.add(row)
+        if claimed.announcement_id is not None:
+            announcement = session.get(Announcement, claimed.announcement_id)
+            if announcement is not None:
+                announcement.message_id = message_id
+                session.add(announcement)
+
+
+def mark_retry(
+    db: Database, claimed: Claimed, *, error: str, now: datetime, after: timedelta | None = None
+) -> None:
+    """A passing failure: try again after a pause (Telegram's retry_after when it gave one)."""
+    with db.session() as session:
+        row = _owned(session, claimed)
+        if row is None:
+            return
+        pause = after or BACKOFF[min(row.attempts, len(BACKOFF) - 1)]
+        row.attempts += 1
+        row.next_attempt_at = now + pause
+        row.claimed_until = None
+        row.last_error = error[:200]
+        session.add(row)
+
+
+def mark_failed(db: Database, claimed: Claimed, *, error: str, now: datetime) -> None:
+    """A failure that will not pass (chat gone, bot blocked, refused by the guard)."""
+    with db.session() as session:
+        row = _owned(session, claimed)
+        if row is None:
+            return
+        row.status = "failed"
+        row.attempts += 1
+        row.claimed_until = None
+        row.last_error = error[:200]
+        session.add(row)
+
+
+def pending_count(db: Database) -> int:
+    with db.session() as session:
+        return len(
+            session.exec(select(OutboxMessage.id).where(OutboxMessage.status == "pending")).all()
+        )
