@@ -188,20 +188,23 @@ def read_dpan(
 ) -> Iterator[DpanRow | RowError]:
     """Read a detention-notification file row by row.
 
-    The whole file is checked to be UTF-8 text and its header is read before
-    this returns, so `FileUnreadable` is raised by the call itself, never after
-    a row was handed out. The stream is read twice (once to check the encoding,
-    once to parse) from its current position; it must be seekable, and the
-    caller keeps it open until the iterator is exhausted.
+    A generator: nothing is read until the first item is asked for. Then the
+    whole file is checked to be UTF-8 text and its header is read, so
+    `FileUnreadable` comes from that first `next()`, never after a row was
+    handed out. The stream is read twice (once to check the encoding, once to
+    parse) from its current position; it must be seekable, and the caller
+    keeps it open until the iterator is exhausted.
 
     Args:
         stream: the file, opened in binary mode.
         municipalities: the region's municipalities, in their configured spelling.
         today: the date to judge dates against.
-        max_field_chars: the longest accepted opmerking.
+        max_field_chars: the longest accepted opmerking. A row longer than twice
+            this plus 64 Ki characters, or than `csv.field_size_limit()`, is
+            rejected as a whole, unparsed (it cannot hold a valid row).
 
-    Returns:
-        An iterator of one `DpanRow` or `RowError` per non-blank row, in file order.
+    Yields:
+        One `DpanRow` or `RowError` per non-blank row, in file order.
 
     Raises:
         FileUnreadable: the file is not UTF-8 text, is empty, or its header lacks
@@ -213,7 +216,8 @@ def read_dpan(
     chunks = _decoded_chunks(stream)
     first_line, peeked = _first_line(chunks)
     delimiter = _detect_delimiter(first_line)
-    record_limit = 2 * max_field_chars + _RECORD_SLACK_CHARS
+    # Capped at the csv module's own limit, so no field can make it raise.
+    record_limit = min(2 * max_field_chars + _RECORD_SLACK_CHARS, csv.field_size_limit())
     records = _records(itertools.chain(peeked, chunks), delimiter, record_limit)
     header = next(records, None)
     if header is None or header.text is None or header.unclosed:
@@ -225,7 +229,7 @@ def read_dpan(
         today=today,
         max_field_chars=max_field_chars,
     )
-    return _rows(records, delimiter, checker)
+    yield from _rows(records, delimiter, checker)
 
 
 # --- the file as a whole ----------------------------------------------------------------
@@ -359,6 +363,7 @@ def _records(chunks: Iterable[str], delimiter: str, limit: int) -> Iterator[_Rec
     parts: list[str] = []
     size = 0
     after_cr = False  # the character just consumed was a CR; an LF now joins it
+    after_break = False  # the character just consumed was a line break
 
     for buf in chunks:
         pos = 0  # first character not yet scanned
@@ -367,7 +372,7 @@ def _records(chunks: Iterable[str], delimiter: str, limit: int) -> Iterator[_Rec
             match = (in_quotes if state == _QUOTED else anywhere).search(buf, pos)
             end = match.start() if match is not None else len(buf)
             if end > pos:
-                after_cr = False
+                after_cr = after_break = False
                 if state in (_START, _AFTER_QUOTE):
                     state = _FIELD
             if match is None:
@@ -375,7 +380,7 @@ def _records(chunks: Iterable[str], delimiter: str, limit: int) -> Iterator[_Rec
             char = buf[end]
             pos = end + 1
             if char == '"':
-                after_cr = False
+                after_cr = after_break = False
                 if state == _START:
                     state = _QUOTED
                 elif state == _QUOTED:
@@ -383,7 +388,7 @@ def _records(chunks: Iterable[str], delimiter: str, limit: int) -> Iterator[_Rec
                 elif state == _AFTER_QUOTE:
                     state = _QUOTED  # a doubled quote inside a quoted field
             elif char == delimiter:
-                after_cr = False
+                after_cr = after_break = False
                 state = _START
             elif char == "\n" and after_cr:
                 # The LF of a CRLF: the break was counted at the CR.
@@ -393,6 +398,7 @@ def _records(chunks: Iterable[str], delimiter: str, limit: int) -> Iterator[_Rec
             elif state == _QUOTED:
                 line += 1
                 after_cr = char == "\r"
+                after_break = True
             else:
                 size += end - rec_from
                 if size > limit:
@@ -419,7 +425,8 @@ def _records(chunks: Iterable[str], delimiter: str, limit: int) -> Iterator[_Rec
 
     if size or state == _QUOTED:
         text = "".join(parts) if size <= limit else None
-        yield _Record(start_line, text, unclosed=state == _QUOTED, last_line=line)
+        last_line = line - 1 if after_break else line
+        yield _Record(start_line, text, unclosed=state == _QUOTED, last_line=last_line)
 
 
 # --- rows -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from bot.storage.repositories import AuditRepository
 Detail = str | int | bool | None
 
 SYSTEM = "system"
+_HEAD = "vhbot.audit_head"
 CLI = "cli"
 
 
@@ -50,10 +51,14 @@ class AuditLog:
             subject: what it concerns (`person:12`), never a name.
             **details: small non-personal facts.
         """
-        self._repository.lock_for_append(session=session)
-        last = self._repository.last(session=session)
+        previous = session.info.get(_HEAD)
+        if previous is None:
+            # First entry of this transaction: take the append lock, read the head.
+            self._repository.lock_for_append(session=session)
+            last = self._repository.last(session=session)
+            previous = None if last is None else _as_record(last)
         record = next_record(
-            None if last is None else _as_record(last),
+            previous,
             at=self._clock.now(),
             actor=actor,
             action=action,
@@ -71,6 +76,9 @@ class AuditLog:
             hash=record.hash,
         )
         self._repository.add(entry, session=session)
+        # The lock is held until the transaction ends, so the head cannot move
+        # under us: later entries of this transaction chain on without a query.
+        session.info[_HEAD] = record
         return entry
 
     def verify(self, db: Database) -> tuple[int, ChainBreak | None]:

@@ -178,6 +178,23 @@ class DetentionService:
         report: ImportReport,
         on_error: ErrorSink | None,
     ) -> None:
+        try:
+            self._try_batch(batch, import_id, actor, report, on_error, careful=False)
+        except IntegrityError:
+            # Another importer stored one of these bron_ids meanwhile: redo the
+            # batch row by row, each in a savepoint, counting such rows as duplicates.
+            self._try_batch(batch, import_id, actor, report, on_error, careful=True)
+
+    def _try_batch(
+        self,
+        batch: list[DpanRow | RowError],
+        import_id: int,
+        actor: str,
+        report: ImportReport,
+        on_error: ErrorSink | None,
+        *,
+        careful: bool,
+    ) -> None:
         counts = {"new": 0, "duplicate": 0, "rejected": 0}
         errors: list[tuple[int, list[str]]] = []
         opened: list[str] = []
@@ -189,7 +206,7 @@ class DetentionService:
                         (item.line, [self._(p.message, **p.params) for p in item.problems])
                     )
                     continue
-                outcome = self._import_row(session, item, import_id, actor, opened)
+                outcome = self._import_row(session, item, import_id, actor, opened, careful)
                 if isinstance(outcome, str):
                     counts["rejected"] += 1
                     errors.append((item.line, [outcome]))
@@ -211,7 +228,13 @@ class DetentionService:
                 on_error(line, reasons)
 
     def _import_row(
-        self, session: Session, row: DpanRow, import_id: int, actor: str, opened: list[str]
+        self,
+        session: Session,
+        row: DpanRow,
+        import_id: int,
+        actor: str,
+        opened: list[str],
+        careful: bool,
     ) -> bool | str:
         """True: new; False: a duplicate of an earlier import; str: why the row is rejected."""
         existing = session.exec(select(Melding).where(Melding.bron_id == row.bron_id)).first()
@@ -222,39 +245,45 @@ class DetentionService:
                     line=existing.source_line,
                 )
             return False
-        now = self._clock.now()
+        if not careful:
+            self._store_row(session, row, import_id, actor, opened)
+            return True
         try:
             with session.begin_nested():
-                person = self._vault.register(session, row.identity, actor=actor)
-                melding = Melding(
-                    bron_id=row.bron_id,
-                    soort=row.soort.value,
-                    person_id=person.person_id,
-                    municipality=row.municipality,
-                    institution=row.institution,
-                    event_date=row.date,
-                    remark_ct=(
-                        self._cipher.encrypt(row.remark, context=REMARK_CONTEXT)
-                        if row.remark
-                        else None
-                    ),
-                    received_at=now,
-                    import_id=import_id,
-                    source_line=row.line,
-                )
-                session.add(melding)
-                session.flush()
-                case = None
-                if row.soort is Soort.UITSTROOM:
-                    case, created = self._open_or_join_nazorg(session, melding, now, actor)
-                    if created:
-                        opened.append(case.reference)
-                    melding.case_id = case.id
-                    session.add(melding)
-                self._queue_announcement(session, melding, case, person.pseudonym, now)
+                self._store_row(session, row, import_id, actor, opened)
         except IntegrityError:
             return False  # another importer stored the same bron_id a moment ago
         return True
+
+    def _store_row(
+        self, session: Session, row: DpanRow, import_id: int, actor: str, opened: list[str]
+    ) -> None:
+        now = self._clock.now()
+        person = self._vault.register(session, row.identity, actor=actor)
+        melding = Melding(
+            bron_id=row.bron_id,
+            soort=row.soort.value,
+            person_id=person.person_id,
+            municipality=row.municipality,
+            institution=row.institution,
+            event_date=row.date,
+            remark_ct=(
+                self._cipher.encrypt(row.remark, context=REMARK_CONTEXT) if row.remark else None
+            ),
+            received_at=now,
+            import_id=import_id,
+            source_line=row.line,
+        )
+        session.add(melding)
+        session.flush()
+        case = None
+        if row.soort is Soort.UITSTROOM:
+            case, created = self._open_or_join_nazorg(session, melding, now, actor)
+            if created:
+                opened.append(case.reference)
+            melding.case_id = case.id
+            session.add(melding)
+        self._queue_announcement(session, melding, case, person.pseudonym, now)
 
     # -- cases -----------------------------------------------------------------
 
@@ -338,6 +367,7 @@ class DetentionService:
             reply_markup=answer_keyboard(announcement.id, self._),
             announcement_id=announcement.id,
             now=now,
+            new_key=True,  # the melding was created in this transaction
         )
 
     def _local_today(self) -> date:

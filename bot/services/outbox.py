@@ -51,8 +51,27 @@ def enqueue(
     reply_markup: str | None = None,
     reply_to_message_id: int | None = None,
     announcement_id: int | None = None,
+    new_key: bool = False,
 ) -> bool:
-    """Queue a message once per `key`; False when that key was queued before."""
+    """Queue a message once per `key`; False when that key was queued before.
+
+    `new_key`: the caller knows the key cannot exist yet (it names a row created
+    in this transaction), which saves a query and a savepoint.
+    """
+    if new_key:
+        session.add(
+            OutboxMessage(
+                dedupe_key=key,
+                chat_id=chat_id,
+                text=text,
+                reply_markup=reply_markup,
+                reply_to_message_id=reply_to_message_id,
+                announcement_id=announcement_id,
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+        return True
     exists = session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first()
     if exists is not None:
         return False

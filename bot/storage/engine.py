@@ -74,6 +74,8 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+            finally:
+                session.info.clear()  # per-transaction caches (e.g. the audit head)
 
     async def run(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking database work in a worker thread, off the event loop."""

@@ -1,0 +1,112 @@
+"""The outbox: nothing lost when Telegram is away, nothing sent twice by two processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlmodel import select
+from telegram import Bot
+
+from bot.app import Core, open_core
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.sandbox.fake_telegram import FakeChat, FakeTelegram
+from bot.scheduling.outbox_sender import drain_outbox
+from bot.services.audit import CLI
+from bot.storage.models import Announcement, OutboxMessage
+from tests.app.conftest import RunningBot
+from tests.app.test_detention import write_dpan
+from tests.conftest import People
+
+
+def _queue(core: Core, people: People, tmp_path: Path, count: int) -> None:
+    report = core.detention.import_path(
+        write_dpan(tmp_path / "dpan.csv", [people.identity() for _ in range(count)]), actor=CLI
+    )
+    assert report.new == count
+
+
+async def test_unreachable_telegram_then_sent_once(
+    bot_settings: Settings, clock: FrozenClock, telegram: FakeTelegram, partner_group: FakeChat,
+    people: People, tmp_path: Path,
+) -> None:  # fmt: skip
+    core = open_core(bot_settings, clock=clock)
+    _queue(core, people, tmp_path, 3)
+    port = int(telegram.api_root.rsplit(":", 1)[1])
+    async with Bot(telegram.token, base_url=telegram.base_url) as bot:
+        # Telegram away (connection refused): nothing sent, all stays queued.
+        await telegram.stop()
+        assert await drain_outbox(bot, core) == 0
+        with core.db.session() as session:
+            rows = session.exec(select(OutboxMessage)).all()
+            assert {r.status for r in rows} == {"pending"}
+            assert [r.last_error for r in rows if r.attempts] == ["NetworkError"]
+        # Back: passes over the next minutes send each message (a pooled connection
+        # from before the outage may fail once more; that message simply waits).
+        await telegram.start(port=port)
+        sent_total = 0
+        for _ in range(6):
+            clock.advance(timedelta(minutes=1))
+            sent_total += await drain_outbox(bot, core)
+        assert sent_total == 3
+    sent = [m for m in telegram.messages_to(partner_group.id) if "detentiemelding" in m.text]
+    assert len(sent) == 3
+    assert len({m.text for m in sent}) == 3
+    with core.db.session() as session:
+        assert all(a.message_id for a in session.exec(select(Announcement)))
+    core.db.dispose()
+
+
+async def test_two_senders_never_send_the_same_message(
+    bot_settings: Settings, clock: FrozenClock, telegram: FakeTelegram, partner_group: FakeChat,
+    people: People, tmp_path: Path,
+) -> None:  # fmt: skip
+    first = open_core(bot_settings, clock=clock)
+    second = open_core(bot_settings, clock=clock)  # another process: its own engine
+    _queue(first, people, tmp_path, 12)
+    telegram_limits = telegram  # the fake's limits stay on; the group burst allows 20
+    async with (
+        Bot(telegram.token, base_url=telegram.base_url) as bot_a,
+        Bot(telegram.token, base_url=telegram.base_url) as bot_b,
+    ):
+        sent_a, sent_b = await asyncio.gather(
+            drain_outbox(bot_a, first, batch=3), drain_outbox(bot_b, second, batch=3)
+        )
+    assert sent_a + sent_b == 12
+    texts = [m.text for m in telegram_limits.messages_to(partner_group.id)]
+    assert len(texts) == 12
+    assert len(set(texts)) == 12
+    first.db.dispose()
+    second.db.dispose()
+
+
+async def test_file_imported_by_another_process_is_announced_by_the_running_bot(
+    running: RunningBot, people: People, tmp_path: Path, clock: FrozenClock
+) -> None:
+    settings = running.core.settings
+    dpan = write_dpan(tmp_path / "dpan.csv", [people.identity() for _ in range(2)])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VHBOT_")}
+    env.update(
+        VHBOT_DATABASE_URL=settings.database_url,
+        VHBOT_KEY_FILE=str(settings.key_file),
+        VHBOT_PARTNER_CHAT_ID=str(settings.partner_chat_id),
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "import", "dpan", str(dpan),
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    assert "2 new, 0 duplicate, 0 rejected" in stdout.decode()
+    # The importer read the system clock; the running bot (a frozen test clock) catches up.
+    clock.set(datetime.now(UTC) + timedelta(seconds=1))
+    await running.telegram.wait_for_call(
+        "sendMessage",
+        predicate=lambda c: "detentiemelding" in str(c.params.get("text")),
+        count=2,
+        timeout=30,
+    )

@@ -1,0 +1,113 @@
+"""A crash or a kill half-way through an import loses nothing and adds nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, func, select
+
+from bot.app import Core
+from bot.config import Settings
+from bot.sandbox.dpan_files import dpan_csv, dpan_rows, made_up_people
+from bot.services.audit import CLI
+from bot.storage.models import Case, ImportFile, Melding, OutboxMessage
+
+
+def invented_file(path: Path, count: int, settings: Settings) -> Path:
+    people = made_up_people(count, seed=count)
+    path.write_bytes(dpan_csv(dpan_rows(people, settings.municipalities, date(2026, 11, 23))))
+    return path
+
+
+def counts(core: Core) -> tuple[int, int, int]:
+    with core.db.session() as session:
+        meldingen = session.exec(select(func.count()).select_from(Melding)).one()
+        distinct = session.exec(select(func.count(func.distinct(Melding.bron_id)))).one()
+        announce = session.exec(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(col(OutboxMessage.dedupe_key).startswith("announce:"))
+        ).one()
+    assert meldingen == distinct
+    return meldingen, announce, distinct
+
+
+def test_crash_between_batches_then_rerun(core: Core, tmp_path: Path) -> None:
+    dpan = invented_file(tmp_path / "dpan.csv", 30, core.settings)
+
+    def crash_after_two_batches(rows_done: int) -> None:
+        if rows_done >= 14:
+            raise KeyboardInterrupt  # as if the process was stopped here
+
+    with pytest.raises(KeyboardInterrupt):
+        core.detention.import_path(
+            dpan, actor=CLI, after_batch=crash_after_two_batches, batch_size=7
+        )
+    assert counts(core)[:2] == (14, 14)
+    again = core.detention.import_path(dpan, actor=CLI, batch_size=7)
+    assert (again.new, again.duplicate, again.rejected) == (16, 14, 0)
+    assert counts(core)[:2] == (30, 30)
+    with core.db.session() as session:
+        references = session.exec(select(Case.reference)).all()
+        assert len(references) == len(set(references))
+        record = session.exec(select(ImportFile)).one()
+        assert (record.rows_new, record.status) == (30, "done")
+
+
+def test_crash_inside_a_batch_leaves_no_half_rows(
+    core: Core, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dpan = invented_file(tmp_path / "dpan.csv", 20, core.settings)
+    real_register = core.vault.register
+    calls = {"n": 0}
+
+    def failing_register(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 13:  # the 6th row of the 2nd batch of 7
+            raise RuntimeError("disk full")
+        return real_register(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(core.vault, "register", failing_register)
+    with pytest.raises(RuntimeError, match="disk full"):
+        core.detention.import_path(dpan, actor=CLI, batch_size=7)
+    assert counts(core)[:2] == (7, 7)  # the first batch only: the second rolled back whole
+    monkeypatch.setattr(core.vault, "register", real_register)
+    again = core.detention.import_path(dpan, actor=CLI, batch_size=7)
+    assert (again.new, again.duplicate) == (13, 7)
+    assert counts(core)[:2] == (20, 20)
+
+
+@pytest.mark.slow
+async def test_killed_importer_process_then_rerun(core: Core, tmp_path: Path) -> None:
+    total = 2500
+    dpan = invented_file(tmp_path / "big.csv", total, core.settings)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VHBOT_")}
+    env.update(
+        VHBOT_DATABASE_URL=core.settings.database_url,
+        VHBOT_KEY_FILE=str(core.settings.key_file),
+        VHBOT_PARTNER_CHAT_ID=str(core.settings.partner_chat_id),
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "import", "dpan", str(dpan),
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        for _ in range(600):  # until some batches are committed, at most ~60 s
+            if counts(core)[0] > 0 or process.returncode is not None:
+                break
+            await asyncio.sleep(0.1)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        await process.wait()
+    imported_before = counts(core)[0]
+    assert 0 < imported_before < total, "the kill should land half-way"
+    report = core.detention.import_path(dpan, actor=CLI)
+    assert report.new + report.duplicate == total
+    assert report.duplicate == imported_before
+    assert counts(core)[:2] == (total, total)
