@@ -1,8 +1,8 @@
-"""`vhbot demo`: the real bot against the bundled fake Telegram, with a short script.
+"""`vhbot demo`: the real bot against the bundled fake Telegram, playing a short morning.
 
 No token, no network: a throw-away SQLite database and key file in a temporary
-folder, a simulated partner group and people, and the conversation printed as it
-happens. Everyone in it is made up.
+folder, a simulated partner group with twelve organisations, a generated DPAN
+file, and the conversation printed as it happens. Everyone in it is made up.
 """
 
 from __future__ import annotations
@@ -11,29 +11,36 @@ import asyncio
 import sys
 import tempfile
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.app import open_core
+from bot.app import Core, open_core
+from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.domain.roles import Role
 from bot.logs import configure_logging
 from bot.privacy.keys import create_key_file
 from bot.runner import serve
-from bot.sandbox.fake_telegram import FakeChat, FakeTelegram, FakeUser
+from bot.sandbox.dpan_files import dpan_csv, dpan_rows, made_up_people
+from bot.sandbox.fake_telegram import FakeChat, FakeTelegram, FakeUser, SentMessage
+from bot.scheduling.duties import chase_overdue_answers
 from bot.services.audit import CLI
 from bot.storage import migrate
 from bot.storage.engine import make_engine
 
 ORGANISATIONS = (
-    ("POL", "Politie Limburg"),
-    ("RN", "Reclassering Nederland"),
-    ("GGZ", "Mondriaan GGZ"),
-    ("RMD", "Gemeente Roermond"),
-)
+    ("POL", "Politie"), ("OM", "Openbaar Ministerie"), ("RN", "Reclassering"),
+    ("GGZ", "Mondriaan GGZ"), ("VT", "Veilig Thuis"), ("WON", "Wonen Limburg"),
+    ("MEE", "MEE"), ("JZ", "Jeugdzorg"), ("RMD", "Gemeente Roermond"),
+    ("WRT", "Gemeente Weert"), ("LEU", "Gemeente Leudal"), ("MAA", "Gemeente Maasgouw"),
+)  # fmt: skip
+NOTIFICATIONS = 5
 
 
 class Transcript:
+    """Prints what people do and what the bot sends, as it happens."""
+
     def __init__(self, out: TextIO) -> None:
         self._out = out
         self._names: dict[int, str] = {}
@@ -41,19 +48,56 @@ class Transcript:
     def name(self, chat_id: int, label: str) -> None:
         self._names[chat_id] = label
 
-    def line(self, text: str) -> None:
+    def line(self, text: str = "") -> None:
         print(text, file=self._out, flush=True)
 
-    def person(self, who: str, where: str, text: str) -> None:
-        self.line(f"\n{who} -> {where}:\n    {text}")
+    def _indent(self, text: str) -> str:
+        return "    " + text.replace("\n", "\n    ")
 
     def observe(self, method: str, params: Mapping[str, Any]) -> None:
-        if method != "sendMessage":
+        chat = self._names.get(int(params.get("chat_id", 0) or 0), str(params.get("chat_id")))
+        text = str(params.get("text", ""))
+        if method == "sendMessage":
+            buttons = _buttons(params.get("reply_markup"))
+            self.line(f"\nvhbot -> {chat}:\n{self._indent(text)}{buttons}")
+        elif method == "editMessageText":
+            self.line(f"\nvhbot edits its message in {chat}:\n{self._indent(text)}")
+        elif method == "answerCallbackQuery" and text:
+            self.line(f"  (pop-up: {text})")
+
+
+def _buttons(markup: object) -> str:
+    if not isinstance(markup, Mapping):
+        return ""
+    rows = markup.get("inline_keyboard") or []
+    labels = [f"[{b.get('text')}]" for row in rows for b in row]
+    return ("\n    " + " ".join(labels)) if labels else ""
+
+
+async def _wait_quiet(telegram: FakeTelegram, seconds: float = 0.4) -> None:
+    """Let the bot finish what it is doing: no new calls for `seconds`."""
+    while True:
+        before = len(telegram.requests)
+        await asyncio.sleep(seconds)
+        settled = [c for c in telegram.requests[before:] if c.method != "getUpdates"]
+        if not settled:
             return
-        chat_id = int(params["chat_id"])
-        where = self._names.get(chat_id, str(chat_id))
-        text = str(params.get("text", "")).replace("\n", "\n    ")
-        self.line(f"\nvhbot -> {where}:\n    {text}")
+
+
+def _seed(core: Core, telegram: FakeTelegram, transcript: Transcript) -> dict[str, FakeUser]:
+    users: dict[str, FakeUser] = {}
+    with core.db.session() as session:
+        for code, name in ORGANISATIONS:
+            core.memberships.add_organisation(session, name=name, code=code, themes=None, actor=CLI)
+            user = telegram.add_user(f"{code}-medewerker", language_code="nl", started=True)
+            roles = [Role.PARTNER, Role.COORDINATOR] if code == "RN" else [Role.PARTNER]
+            core.memberships.add_member(
+                session, telegram_id=user.id, name=f"Medewerker {name}",
+                organisation_code=code, roles=roles, actor=CLI,
+            )  # fmt: skip
+            transcript.name(user.id, f"{name} (private)")
+            users[code] = user
+    return users
 
 
 async def _script(out: TextIO) -> int:
@@ -62,7 +106,7 @@ async def _script(out: TextIO) -> int:
     telegram.payload_observers.append(transcript.observe)
     await telegram.start()
     group = telegram.add_group("Partners Veiligheidshuis (demo)")
-    transcript.name(group.id, "partner group")
+    transcript.name(group.id, "the partner group")
     with tempfile.TemporaryDirectory(prefix="vhbot-demo-") as folder:
         settings = Settings(
             _env_file=None,
@@ -71,35 +115,28 @@ async def _script(out: TextIO) -> int:
             database_url=f"sqlite:///{Path(folder) / 'demo.sqlite3'}",
             partner_chat_id=group.id,
             key_file=Path(folder) / "demo.keys",
+            inbox_dir=Path(folder) / "inbox",
+            outbox_interval_seconds=0.2,
+            edit_delay_seconds=0.5,
         )
         create_key_file(settings.key_file)
         engine = make_engine(settings.database_url)
         migrate.upgrade(engine)
         engine.dispose()
-        core = open_core(settings)
-        coordinator = telegram.add_user("Fenna", language_code="nl")
-        with core.db.session() as session:
-            for code, name in ORGANISATIONS:
-                core.memberships.add_organisation(
-                    session, name=name, code=code, themes=None, actor=CLI
-                )
-            core.memberships.add_member(
-                session,
-                telegram_id=coordinator.id,
-                name="Fenna (demo)",
-                organisation_code="RN",
-                roles=[Role.COORDINATOR, Role.CASEMANAGER],
-                actor=CLI,
-            )
+        morning = datetime.now(settings.tz).replace(hour=9, minute=0, second=0, microsecond=0)
+        clock = FrozenClock(morning)
+        core = open_core(settings, clock=clock)
+        users = _seed(core, telegram, transcript)
         transcript.line(
-            "vhbot demo: the real bot, a simulated Telegram, made-up people.\n"
-            f"Organisations: {', '.join(name for _code, name in ORGANISATIONS)}."
+            "vhbot demo: the real bot against a simulated Telegram. Everyone is made up.\n"
+            f"Twelve partner organisations: {', '.join(name for _c, name in ORGANISATIONS)}."
         )
         stop, ready = asyncio.Event(), asyncio.Event()
         runner = asyncio.create_task(serve(core, stop=stop, ready=ready, poll_timeout=1))
         try:
             await asyncio.wait_for(ready.wait(), timeout=15)
-            await _conversation(telegram, transcript, coordinator, group)
+            await _wait_quiet(telegram)
+            await _morning(core, telegram, transcript, users, group, clock, Path(folder))
         finally:
             stop.set()
             await asyncio.wait_for(runner, timeout=15)
@@ -109,38 +146,78 @@ async def _script(out: TextIO) -> int:
     return 0
 
 
-async def _say(
+async def _morning(
+    core: Core,
     telegram: FakeTelegram,
     transcript: Transcript,
-    user: FakeUser,
-    who: str,
-    text: str,
-    *,
-    expect: str,
-    chat: FakeChat | None = None,
+    users: dict[str, FakeUser],
+    group: FakeChat,
+    clock: FrozenClock,
+    folder: Path,
 ) -> None:
-    transcript.person(who, "partner group" if chat else "vhbot (private)", text)
-    since = len(telegram.sent)
-    telegram.send_text(user, text, chat=chat)
-    await telegram.wait_for_message(
-        chat.id if chat else user.id, contains=expect, timeout=10, since=since
+    today = clock.now().astimezone(core.settings.tz).date()
+    people = made_up_people(NOTIFICATIONS, seed=today.toordinal())
+    dpan = folder / f"dpan-{today:%Y%m%d}.csv"
+    dpan.write_bytes(dpan_csv(dpan_rows(people, core.settings.municipalities, today)))
+    transcript.line(f"\n09:00 The prison service's file arrives: vhbot import dpan {dpan.name}")
+    report = await core.db.run(core.detention.import_path, dpan, actor=CLI)
+    transcript.line(
+        f"  {report.new} new, {report.duplicate} duplicate, {report.rejected} rejected; "
+        f"cases opened: {', '.join(report.cases_opened) or 'none'}"
+    )
+    await telegram.wait_for_call("sendMessage", predicate=_announcement, count=NOTIFICATIONS)
+    await _wait_quiet(telegram)
+    announced = [m for m in telegram.messages_to(group.id) if "detentiemelding" in m.text]
+
+    transcript.line("\n09:20 Partners answer from their phones.")
+    first = announced[0]
+    answers = {"POL": "Bekend", "RN": "Bekend", "GGZ": "Niet bekend", "RMD": "Bekend"}
+    for code, label in answers.items():
+        await _press(telegram, transcript, users[code], code, first, label)
+    for code in ("OM", "VT", "WON", "MEE", "JZ", "WRT", "LEU"):
+        await _press(telegram, transcript, users[code], code, first, "Niet bekend")
+    await _wait_quiet(telegram, 0.7)
+    for message in announced[1:]:
+        for code in ("POL", "RN"):
+            await _press(telegram, transcript, users[code], code, message, "Niet bekend")
+    await _wait_quiet(telegram, 0.7)
+
+    clock.set(clock.now() + timedelta(days=3))
+    transcript.line(
+        "\nLater: the answer time has passed. Gemeente Maasgouw never answered the first "
+        "notification, and most organisations not the others; vhbot chases them, once."
+    )
+    await core.db.run(chase_overdue_answers, core)
+    await telegram.wait_for_call(
+        "sendMessage", predicate=lambda c: "Herinnering" in str(c.params.get("text"))
+    )
+    await _wait_quiet(telegram)
+    again = await core.db.run(chase_overdue_answers, core)
+    transcript.line(
+        f"\nA second run of the chaser finds {again} more to chase: nothing is sent twice."
     )
 
 
-async def _conversation(
-    telegram: FakeTelegram, transcript: Transcript, coordinator: FakeUser, group: FakeChat
+def _announcement(call: Any) -> bool:
+    return bool(call.ok) and "detentiemelding" in str(call.params.get("text"))
+
+
+async def _press(
+    telegram: FakeTelegram,
+    transcript: Transcript,
+    user: FakeUser,
+    code: str,
+    message: SentMessage,
+    label: str,
 ) -> None:
-    newcomer = telegram.add_user("Anna", language_code="nl")
-    visitor = telegram.add_user("John", language_code="en")
-    transcript.name(newcomer.id, "Anna (not registered, Dutch)")
-    transcript.name(visitor.id, "John (not registered, English)")
-    transcript.name(coordinator.id, "Fenna (coordinator)")
-    await _say(telegram, transcript, newcomer, "Anna", "/start", expect="Welkom")
-    await _say(telegram, transcript, visitor, "John", "/start", expect="Welcome")
-    await _say(telegram, transcript, coordinator, "Fenna", "/start", expect="Reclassering")
-    await _say(telegram, transcript, coordinator, "Fenna", "/help", expect="/help")
-    await _say(
-        telegram, transcript, coordinator, "Fenna", "/help", expect="privégesprek", chat=group
+    name = dict(ORGANISATIONS)[code]
+    transcript.line(
+        f"\n{name} presses [{label}] under {message.text.splitlines()[1].split(' · ')[0]}"
+    )
+    since = len(telegram.requests)
+    telegram.press_button(user, message, message.button_data(label))
+    await telegram.wait_for_call(
+        "answerCallbackQuery", predicate=lambda c: telegram.requests.index(c) >= since
     )
 
 

@@ -8,13 +8,44 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import BigInteger, Column, Date, DateTime, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 
 def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they were stored as UTC."""
+    """A datetime read back from the database, timezone-aware (UTC)."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and read back timezone-aware, on every database.
+
+    SQLite keeps no offset: an aware Amsterdam time would be stored as its wall
+    clock and read back an hour off. So every value is converted to UTC on the
+    way in, and marked UTC on the way out; naive datetimes are refused.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a timestamp column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else aware(value).astimezone(UTC)
 
 
 class Organisation(SQLModel, table=True):
@@ -25,7 +56,7 @@ class Organisation(SQLModel, table=True):
     name: str = Field(max_length=200)
     # Comma-separated Theme values this organisation may see.
     themes: str = Field(default="", max_length=500)
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class Member(SQLModel, table=True):
@@ -42,17 +73,17 @@ class Member(SQLModel, table=True):
     # nl/en chosen explicitly; None follows the member's Telegram language.
     language: str | None = Field(default=None, max_length=5)
     active: bool = Field(default=True)
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     last_seen_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
     deactivated_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
     # Set once the bot has removed a deactivated member from the partner group;
     # until then the group-removal duty keeps trying (also after a restart).
     removed_from_group_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
 
 
@@ -66,11 +97,9 @@ class Invite(SQLModel, table=True):
     organisation_id: int = Field(foreign_key="organisation.id")
     roles: str = Field(max_length=100)
     created_by: str = Field(max_length=64)
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    used_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
-    )
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     used_by_member_id: int | None = Field(default=None, foreign_key="member.id")
 
 
@@ -81,7 +110,7 @@ class InviteFailure(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
-    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     reason: str = Field(max_length=16)
 
 
@@ -96,10 +125,8 @@ class Person(SQLModel, table=True):
     pseudonym: str = Field(max_length=16, unique=True, index=True)
     # Encrypted JSON: surname, given names, birth date, BSN. None once erased.
     identity_ct: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    erased_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
-    )
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    erased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class AuditEntry(SQLModel, table=True):
@@ -108,7 +135,7 @@ class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_log"
 
     seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     actor: str = Field(max_length=64)
     action: str = Field(max_length=64, index=True)
     subject: str = Field(default="", max_length=64)
@@ -127,9 +154,9 @@ class ImportFile(SQLModel, table=True):
     sha256: str = Field(max_length=64, unique=True, index=True)
     name: str = Field(max_length=255)
     status: str = Field(max_length=16)  # running, done, unreadable
-    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     finished_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
     rows_new: int = 0
     rows_duplicate: int = 0
@@ -150,13 +177,11 @@ class Melding(SQLModel, table=True):
     event_date: date = Field(sa_column=Column(Date, nullable=False))
     # The sender's free-text remark, encrypted; None when absent or erased.
     remark_ct: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     import_id: int | None = Field(default=None, foreign_key="import_file.id")
     source_line: int = 0
     case_id: int | None = Field(default=None, foreign_key="vh_case.id", index=True)
-    erased_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
-    )
+    erased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class Case(SQLModel, table=True):
@@ -171,10 +196,8 @@ class Case(SQLModel, table=True):
     theme: str = Field(max_length=32)
     person_id: int = Field(foreign_key="person.id", index=True)
     municipality: str = Field(max_length=100)
-    opened_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    closed_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
-    )
+    opened_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     procesregie: bool = False
 
 
@@ -198,14 +221,12 @@ class Announcement(SQLModel, table=True):
     theme: str = Field(max_length=32)
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     message_id: int | None = None
-    deadline: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    deadline: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     # Answers bump answers_version; the editor shows the state and sets rendered_version.
     answers_version: int = 0
     rendered_version: int = 0
-    chased_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
-    )
+    chased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class Answer(SQLModel, table=True):
@@ -219,7 +240,7 @@ class Answer(SQLModel, table=True):
     organisation_id: int = Field(foreign_key="organisation.id")
     member_id: int = Field(foreign_key="member.id")
     known: bool
-    answered_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    answered_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -241,17 +262,13 @@ class OutboxMessage(SQLModel, table=True):
     announcement_id: int | None = Field(default=None, foreign_key="announcement.id")
     status: str = Field(default="pending", max_length=16, index=True)  # pending, sent, failed
     attempts: int = 0
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    next_attempt_at: datetime = Field(
-        sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
-    )
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     claimed_until: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
     claim_token: str | None = Field(default=None, max_length=32)
-    sent_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
-    )
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     message_id: int | None = None
     last_error: str | None = Field(default=None, max_length=200)
 

@@ -163,6 +163,7 @@ async def test_thirty_notifications_twelve_organisations(
         "Niet bekend: Gemeente Leudal, Gemeente Maasgouw, Jeugdzorg, MEE, "
         "Openbaar Ministerie, Veilig Thuis, Woonstichting · Nog geen reactie: 0"
     ) in final.text
+    assert "Graag reactie vóór dinsdag 24 november 12:00" in final.text  # same moment as sent
 
     # A second press of the same answer changes nothing; a changed answer replaces the first.
     telegram.press_button(partners.users["POL"], first, first.button_data("Bekend"))

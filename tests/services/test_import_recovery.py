@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 from sqlmodel import col, func, select
 
 from bot.app import Core
@@ -85,7 +86,7 @@ def test_crash_inside_a_batch_leaves_no_half_rows(
 
 @pytest.mark.slow
 async def test_killed_importer_process_then_rerun(core: Core, tmp_path: Path) -> None:
-    total = 2500
+    total = 1500
     dpan = invented_file(tmp_path / "big.csv", total, core.settings)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VHBOT_")}
     env.update(
@@ -97,14 +98,20 @@ async def test_killed_importer_process_then_rerun(core: Core, tmp_path: Path) ->
         sys.executable, "-m", "bot", "import", "dpan", str(dpan),
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
+    # A plain engine to watch progress: the bot's SQLite sessions begin IMMEDIATE
+    # and would queue behind the importer's write lock, missing the moment.
+    watcher = create_engine(core.settings.database_url)
     try:
         for _ in range(600):  # until some batches are committed, at most ~60 s
-            if counts(core)[0] > 0 or process.returncode is not None:
+            with watcher.connect() as connection:
+                done = connection.execute(text("SELECT count(*) FROM melding")).scalar_one()
+            if done > 0 or process.returncode is not None:
                 break
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.05)
         process.send_signal(signal.SIGKILL)
     finally:
         await process.wait()
+        watcher.dispose()
     imported_before = counts(core)[0]
     assert 0 < imported_before < total, "the kill should land half-way"
     report = core.detention.import_path(dpan, actor=CLI)

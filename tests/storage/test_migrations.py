@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import inspect, text
+from sqlmodel import select
 
 from bot.storage import migrate
 from bot.storage.engine import make_engine
@@ -31,5 +32,33 @@ def test_older_schema_is_refused_with_the_command_to_run(database_url: str) -> N
             connection.execute(text("UPDATE alembic_version SET version_num = '0000'"))
         with pytest.raises(migrate.SchemaOutdated, match="run `vhbot db upgrade`"):
             migrate.ensure_current(engine)
+    finally:
+        engine.dispose()
+
+
+def test_timestamps_keep_their_moment_on_every_database(database_url: str) -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from sqlmodel import Session
+
+    from bot.storage.models import Organisation
+
+    amsterdam = datetime(2026, 11, 24, 12, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            session.add(Organisation(code="T", name="Test", themes="", created_at=amsterdam))
+            session.commit()
+        with Session(engine) as session:
+            stored = session.exec(select(Organisation)).one().created_at
+        assert stored == amsterdam
+        assert stored.tzinfo is not None
+        assert stored.astimezone(UTC).hour == 11
+        naive = Organisation(code="N", name="Naive", themes="", created_at=datetime(2026, 1, 1))  # noqa: DTZ001
+        with Session(engine) as session:
+            session.add(naive)
+            with pytest.raises(Exception, match="naive"):
+                session.commit()
     finally:
         engine.dispose()
