@@ -27,6 +27,8 @@ class Refusal(StrEnum):
     NOT_REGISTERED = "not_registered"
     ROLE = "role"
     USE_PRIVATE_CHAT = "use_private_chat"
+    # Works elsewhere, but not in a private chat (e.g. the answer buttons of the group).
+    USE_PARTNER_GROUP = "use_partner_group"
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,9 @@ def _decide(
     permission: Permission, roles: frozenset[Role] | None, active: bool, chat: ChatKind
 ) -> Refusal | None:
     if chat not in permission.chat_kinds:
-        return Refusal.USE_PRIVATE_CHAT
+        if ChatKind.PRIVATE in permission.chat_kinds:
+            return Refusal.USE_PRIVATE_CHAT
+        return Refusal.USE_PARTNER_GROUP
     if permission.roles is None:
         return None
     if roles is None or not active:

@@ -92,6 +92,8 @@ def refusal_text(caller: Caller, refusal: Refusal, *, button: bool = False) -> s
     _ = caller.tr
     if refusal is Refusal.NOT_REGISTERED:
         return _(NOT_REGISTERED)
+    if refusal is Refusal.USE_PARTNER_GROUP:
+        return _("This only works in the partner group.")
     if button:
         if refusal is Refusal.USE_PRIVATE_CHAT:
             return _("This button only works in a private chat with me.")

@@ -10,14 +10,17 @@ bot.domain.commands, so a change to the table must change this test too.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 import pytest
 from sqlmodel import col, select
 
-from bot.storage.models import AuditEntry, Invite, Member, Organisation
+from bot.sandbox.fake_telegram import SentMessage
+from bot.storage.models import Announcement, Answer, AuditEntry, Invite, Member, Organisation
 from tests.app.conftest import RunningBot, World
 
 ALLOWED, ROLE, NOT_REGISTERED, PRIVATE_ONLY = "allowed", "role", "not registered", "private"
+GROUP_ONLY = "group"
 PEOPLE = ("partner", "casemanager", "coordinator", "deactivated", "stranger")
 MEMBERS = {"partner", "casemanager", "coordinator"}
 
@@ -26,7 +29,11 @@ REFUSAL_TEXT = {
     NOT_REGISTERED: "Je bent niet (meer) aangemeld bij het Veiligheidshuis.",
     PRIVATE_ONLY: "Stuur dit commando in een privégesprek met mij.",
 }
-BUTTON_REFUSAL_TEXT = {**REFUSAL_TEXT, PRIVATE_ONLY: "Deze knop werkt alleen in een privégesprek"}
+BUTTON_REFUSAL_TEXT = {
+    **REFUSAL_TEXT,
+    PRIVATE_ONLY: "Deze knop werkt alleen in een privégesprek",
+    GROUP_ONLY: "Dit werkt alleen in de partnergroep.",
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,8 @@ class Case:
     allowed_text: str  # what an allowed answer contains
     who: dict[str, str]  # person -> expected outcome in a private chat
     button: bool = False
+    # person -> expected outcome in the partner group; default: "use a private chat".
+    in_group: dict[str, str] | None = None
     # Where an allowed answer differs per person.
     allowed_text_for: dict[str, str] = field(default_factory=dict)
 
@@ -70,6 +79,14 @@ CASES = (
     # The confirmation button, pressed by a modified client where it was never offered;
     # "n" (cancel) so that an allowed press changes nothing either.
     Case("rm:{target}:n", "Geannuleerd", _coordinator_only(), button=True),
+    # Bekend under an announcement: any member, only in the partner group.
+    Case(
+        "ans:{announcement}:y",
+        "Genoteerd voor",
+        dict.fromkeys(PEOPLE, GROUP_ONLY),
+        button=True,
+        in_group={p: ALLOWED if p in MEMBERS else NOT_REGISTERED for p in PEOPLE},
+    ),
 )
 
 
@@ -82,7 +99,8 @@ def _snapshot(running: RunningBot) -> tuple[object, ...]:
             for m in session.exec(select(Member).order_by(col(Member.id)))
         ]
         invites = [i.model_dump() for i in session.exec(select(Invite))]
-    return organisations, members, invites
+        answers = [a.model_dump() for a in session.exec(select(Answer))]
+    return organisations, members, invites, answers
 
 
 def _refusals(running: RunningBot) -> int:
@@ -102,22 +120,28 @@ async def test_permission_table(running: RunningBot, world: World, person: str) 
         "private": await running.say(user, "/start", contains=""),
         "group": await running.say(user, "/help", contains="", chat=running.group),
     }
+    announcement = await _announce(running)
+    anchor["announcement"] = announcement.message
     failures: list[str] = []
     for case in CASES:
         for where in ("private", "group"):
-            expected = case.who[person] if where == "private" else PRIVATE_ONLY
-            text = case.command.format(target=target)
+            if where == "private":
+                expected = case.who[person]
+            else:
+                expected = (case.in_group or {}).get(person, PRIVATE_ONLY)
+            text = case.command.format(target=target, announcement=announcement.id)
             before, refusals_before = _snapshot(running), _refusals(running)
             chat = running.group if where == "group" else None
             if case.button:
                 running.flood_clock.advance(1.0)
                 since_calls, since_sent = len(telegram.requests), len(telegram.sent)
-                telegram.press_button(user, anchor[where], text, forged=True)
+                on = anchor["announcement"] if where == "group" and case.in_group else anchor[where]
+                telegram.press_button(user, on, text, forged=True)
                 answer = await telegram.wait_for_call(
                     "answerCallbackQuery",
                     predicate=lambda c, n=since_calls: telegram.requests.index(c) >= n,
                 )
-                if expected == ALLOWED:
+                if expected == ALLOWED and case.in_group is None:
                     edited = await telegram.wait_for_message(
                         user.id, contains=case.allowed_text, since=since_sent
                     )
@@ -141,3 +165,27 @@ async def test_permission_table(running: RunningBot, world: World, person: str) 
             if where == "group" and not case.button and got != REFUSAL_TEXT[PRIVATE_ONLY]:
                 failures.append(f"{label}: the group got more than 'use a private chat'")
     assert not failures, "\n".join(failures)
+
+
+@dataclass(frozen=True)
+class Announced:
+    id: int
+    message: SentMessage
+
+
+async def _announce(running: RunningBot) -> Announced:
+    """One release announced in the group, to press its buttons."""
+    from bot.sandbox.dpan_files import dpan_csv, dpan_rows, made_up_people
+
+    core = running.core
+    path = core.settings.inbox_dir.parent / "one.csv"
+    people = made_up_people(1, seed=4)
+    path.write_bytes(dpan_csv(dpan_rows(people, core.settings.municipalities, date(2026, 11, 23))))
+    assert core.detention.import_path(path, actor="cli").new == 1
+    message = await running.telegram.wait_for_message(
+        running.group.id, contains="detentiemelding", timeout=10
+    )
+    with core.db.session() as session:
+        announcement = session.exec(select(Announcement)).one()
+        assert announcement.id is not None
+        return Announced(announcement.id, message)
