@@ -29,6 +29,8 @@ PROCESSING, PROCESSED, REJECTED = "processing", "processed", "rejected"
 SETTLE_SECONDS = 5.0
 # A claimed file untouched this long belongs to a process that died.
 STALE_SECONDS = 600.0
+# Endings that upload tools give a file until it is complete (WinSCP: .filepart).
+PARTIAL_SUFFIXES = (".tmp", ".part", ".partial", ".filepart", ".crdownload")
 
 
 def _candidates(folder: Path, older_than: float) -> list[Path]:
@@ -39,8 +41,8 @@ def _candidates(folder: Path, older_than: float) -> list[Path]:
     for path in sorted(folder.iterdir()):
         if not path.is_file() or path.name.startswith(".") or path.name.endswith(".errors.txt"):
             continue
-        if path.suffix in (".tmp", ".part"):
-            continue
+        if path.suffix.lower() in PARTIAL_SUFFIXES:
+            continue  # an upload still in progress
         if now - path.stat().st_mtime >= older_than:
             found.append(path)
     return found
@@ -72,6 +74,9 @@ def process_inbox(core: Core) -> list[ImportReport]:
                 os.rename(path, claimed)
             except FileNotFoundError:
                 continue  # another process claimed it first
+            # rename keeps the old mtime: a file that waited (bot down) would look
+            # stale to other processes the moment it is claimed. Its age counts from now.
+            os.utime(claimed)
         reports.append(_import_claimed(core, claimed))
     return reports
 

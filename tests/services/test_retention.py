@@ -50,9 +50,7 @@ def import_rows(core: Core, tmp_path: Path, rows: Sequence[tuple[str, str, Ident
 def run(core: Core, clock: FrozenClock, moment: datetime) -> RetentionReport:
     clock.set(moment)
     with core.db.session() as session:
-        return enforce_retention(
-            session, settings=core.settings, audit=core.audit, now=clock.now()
-        )
+        return enforce_retention(session, settings=core.settings, audit=core.audit, now=clock.now())
 
 
 def melding(core: Core, bron_id: str) -> Melding:
