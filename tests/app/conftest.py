@@ -22,6 +22,10 @@ from bot.sandbox.fake_telegram import (
 )
 from bot.services.audit import CLI
 
+# Waits end on the event, so a generous limit costs nothing when all is well and
+# keeps a loaded CI machine (2 cores, two databases) from failing a slow moment.
+EVENT_TIMEOUT = 15.0
+
 
 @dataclass
 class RunningBot:
@@ -48,7 +52,9 @@ class RunningBot:
         since = len(self.telegram.sent)
         self.telegram.send_text(user, text, chat=chat)
         where = reply_in if reply_in is not None else (chat.id if chat else user.id)
-        return await self.telegram.wait_for_message(where, contains=contains, since=since)
+        return await self.telegram.wait_for_message(
+            where, contains=contains, since=since, timeout=EVENT_TIMEOUT
+        )
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from bot.domain.roles import Role, Theme
 from bot.sandbox.fake_telegram import SentMessage
 from bot.services.audit import CLI
 from bot.storage.models import Answer, Case
-from tests.app.conftest import RunningBot, World
+from tests.app.conftest import EVENT_TIMEOUT, RunningBot, World
 from tests.app.test_detention import announcements, write_dpan
 from tests.conftest import People
 
@@ -42,7 +42,9 @@ async def press(
     running.flood_clock.advance(1.0)
     telegram.press_button(user, message, data, forged=forged)  # type: ignore[arg-type]
     call = await telegram.wait_for_call(
-        "answerCallbackQuery", predicate=lambda c: telegram.requests.index(c) >= since
+        "answerCallbackQuery",
+        predicate=lambda c: telegram.requests.index(c) >= since,
+        timeout=EVENT_TIMEOUT,
     )
     return str(call.params.get("text", ""))
 

@@ -1,0 +1,1 @@
+"""Benchmarks of vhbot: run with `python -m bench.run` (see bench/README.md)."""
