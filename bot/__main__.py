@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.domain.roles import Role, Theme
 from bot.logs import configure_logging
 from bot.privacy.keys import KeyFileError
+
+if TYPE_CHECKING:
+    from bot.app import Core
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -22,6 +27,21 @@ EXIT_USAGE = 2
 
 class CommandFailed(Exception):
     """The command ran but could not do its work; the message is the one line to show."""
+
+
+@contextmanager
+def _opened(settings: Settings) -> Iterator[Core]:
+    """Keys, database and services for one command; closed after, refusals as one line."""
+    from bot.app import open_core
+    from bot.services.members import MembershipError
+
+    core = open_core(settings)
+    try:
+        yield core
+    except MembershipError as exc:
+        raise CommandFailed(str(exc)) from None
+    finally:
+        core.db.dispose()
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -70,7 +90,6 @@ def _keys_init(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import open_core
     from bot.privacy.keys import add_data_key, load_key_file
     from bot.services.audit import CLI
     from bot.services.keys import reencrypt_all
@@ -79,11 +98,8 @@ def _keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
         load_key_file(settings.key_file)  # refuse early on a bad file, before adding a key
         ring = add_data_key(settings.key_file)
         print(f"added data key {ring.primary.key_id}; re-encrypting")
-    core = open_core(settings)
-    try:
+    with _opened(settings) as core:
         report = reencrypt_all(core.db, core.cipher, core.audit, actor=CLI, batch=args.batch)
-    finally:
-        core.db.dispose()
     print(
         f"re-encrypted {report.persons} persons and {report.members} members under key "
         f"{report.primary_key_id}; every field now uses it"
@@ -92,13 +108,11 @@ def _keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _keys_retire(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import open_core
     from bot.privacy.keys import retire_data_key
     from bot.services.audit import CLI
     from bot.services.keys import reencrypt_all
 
-    core = open_core(settings)
-    try:
+    with _opened(settings) as core:
         # Never drop a key a row still needs: finish any interrupted rotation first.
         reencrypt_all(core.db, core.cipher, core.audit, actor=CLI)
         ring = retire_data_key(settings.key_file, args.key_id)
@@ -106,8 +120,6 @@ def _keys_retire(args: argparse.Namespace, settings: Settings) -> int:
             core.audit.record(
                 session, actor=CLI, action="keys.retire", subject=f"key:{args.key_id}"
             )
-    finally:
-        core.db.dispose()
     print(f"retired key {args.key_id}; keys left: {', '.join(k.key_id for k in ring.data_keys)}")
     return 0
 
@@ -129,86 +141,57 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _org_add(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import open_core
     from bot.services.audit import CLI
-    from bot.services.members import MembershipError
 
-    core = open_core(settings)
-    try:
-        with core.db.session() as session:
-            organisation = core.memberships.add_organisation(
-                session,
-                name=args.name,
-                code=args.short,
-                themes=[Theme(t) for t in args.theme] if args.theme else None,
-                actor=CLI,
-            )
-            print(f"added {organisation.code}: {organisation.name} (themes: {organisation.themes})")
-    except MembershipError as exc:
-        raise CommandFailed(str(exc)) from None
-    finally:
-        core.db.dispose()
+    with _opened(settings) as core, core.db.session() as session:
+        organisation = core.memberships.add_organisation(
+            session,
+            name=args.name,
+            code=args.short,
+            themes=[Theme(t) for t in args.theme] if args.theme else None,
+            actor=CLI,
+        )
+        print(f"added {organisation.code}: {organisation.name} (themes: {organisation.themes})")
     return 0
 
 
 def _org_list(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import open_core
 
-    core = open_core(settings)
-    try:
-        with core.db.session() as session:
-            organisations = core.memberships.organisations(session)
-            if not organisations:
-                print("no organisations yet; add one with `vhbot org add NAME`")
-            for organisation in organisations:
-                print(f"{organisation.code:<10} {organisation.name}  [{organisation.themes}]")
-    finally:
-        core.db.dispose()
+    with _opened(settings) as core, core.db.session() as session:
+        organisations = core.memberships.organisations(session)
+        if not organisations:
+            print("no organisations yet; add one with `vhbot org add NAME`")
+        for organisation in organisations:
+            print(f"{organisation.code:<10} {organisation.name}  [{organisation.themes}]")
     return 0
 
 
 def _member_add(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import open_core
     from bot.services.audit import CLI
-    from bot.services.members import MembershipError
 
-    core = open_core(settings)
-    try:
-        with core.db.session() as session:
-            member = core.memberships.add_member(
-                session,
-                telegram_id=args.telegram_id,
-                name=args.name,
-                organisation_code=args.org,
-                roles=[Role(r) for r in args.role or ["partner"]],
-                actor=CLI,
-            )
-            print(f"added member {member.id} to {args.org.upper()} as {member.roles}")
-    except MembershipError as exc:
-        raise CommandFailed(str(exc)) from None
-    finally:
-        core.db.dispose()
+    with _opened(settings) as core, core.db.session() as session:
+        member = core.memberships.add_member(
+            session,
+            telegram_id=args.telegram_id,
+            name=args.name,
+            organisation_code=args.org,
+            roles=[Role(r) for r in args.role or ["partner"]],
+            actor=CLI,
+        )
+        print(f"added member {member.id} to {args.org.upper()} as {member.roles}")
     return 0
 
 
 def _invite(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import open_core
     from bot.services.audit import CLI
-    from bot.services.members import MembershipError
 
-    core = open_core(settings)
-    try:
-        with core.db.session() as session:
-            issued = core.memberships.create_invite(
-                session,
-                organisation_code=args.org,
-                roles=[Role(r) for r in args.role or ["partner"]],
-                actor=CLI,
-            )
-    except MembershipError as exc:
-        raise CommandFailed(str(exc)) from None
-    finally:
-        core.db.dispose()
+    with _opened(settings) as core, core.db.session() as session:
+        issued = core.memberships.create_invite(
+            session,
+            organisation_code=args.org,
+            roles=[Role(r) for r in args.role or ["partner"]],
+            actor=CLI,
+        )
     expires = issued.expires_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M %Z")
     print(issued.code)
     print(
@@ -221,25 +204,17 @@ def _invite(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _member_remove(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import open_core
     from bot.services.audit import CLI
-    from bot.services.members import MembershipError
 
-    core = open_core(settings)
-    try:
-        with core.db.session() as session:
-            if args.id is not None:
-                member_id = args.id
-            else:
-                view = core.memberships.view_for_telegram(session, args.telegram_id)
-                if view is None:
-                    raise MembershipError("no member with that Telegram id")
-                member_id = view.member_id
-            core.memberships.deactivate(session, member_id=member_id, actor=CLI)
-    except MembershipError as exc:
-        raise CommandFailed(str(exc)) from None
-    finally:
-        core.db.dispose()
+    with _opened(settings) as core, core.db.session() as session:
+        if args.id is not None:
+            member_id = args.id
+        else:
+            view = core.memberships.view_for_telegram(session, args.telegram_id)
+            if view is None:
+                raise CommandFailed("no member with that Telegram id")
+            member_id = view.member_id
+        core.memberships.deactivate(session, member_id=member_id, actor=CLI)
     print(
         f"member {member_id} is deactivated; the running bot removes them from the partner "
         "group within a minute"
@@ -248,22 +223,18 @@ def _member_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _import_dpan(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import open_core
     from bot.scheduling.inbox import write_errors
     from bot.services.audit import CLI
 
     path = Path(args.file)
     if not path.is_file():
         raise SettingsError(f"{path}: no such file")
-    core = open_core(settings)
-    try:
+    with _opened(settings) as core:
         report = core.detention.import_path(
             path,
             actor=CLI,
             on_error=lambda line, reasons: write_errors(sys.stderr, line, reasons),
         )
-    finally:
-        core.db.dispose()
     if report.unreadable:
         print(f"vhbot: {path.name}: {report.unreadable}", file=sys.stderr)
         return EXIT_USAGE
@@ -275,14 +246,10 @@ def _import_dpan(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _sweep(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import open_core
     from bot.runner import sweep_once
 
-    core = open_core(settings)
-    try:
+    with _opened(settings) as core:
         report = sweep_once(core)
-    finally:
-        core.db.dispose()
     for name, count in report.duties.items():
         print(f"{name}: {count}")
     if report.sent is None:

@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {"message"}
@@ -30,10 +31,20 @@ class JsonLineFormatter(logging.Formatter):
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info and record.exc_info[0] is not None:
-            # The exception type and a short text only: tracebacks may quote data.
+            # The type and where it was raised, never the text: exception texts
+            # and tracebacks can quote data (a value, a statement's parameters).
             entry["error"] = record.exc_info[0].__name__
-            entry["error_text"] = str(record.exc_info[1])[:300]
+            entry["error_at"] = _raised_at(record.exc_info[2])
         return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def _raised_at(tb: TracebackType | None) -> str | None:
+    if tb is None:
+        return None
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    return f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_name}:{tb.tb_lineno}"
 
 
 class RedactFilter(logging.Filter):

@@ -31,3 +31,17 @@ def test_extra_fields_become_keys() -> None:
     logging.getLogger("vhbot").info("bot.started", extra={"username": "vhbot_bot"})
     line = json.loads(stream.getvalue())
     assert line["event"] == "bot.started" and line["username"] == "vhbot_bot"
+
+
+def test_exception_text_never_reaches_the_log() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream)
+    try:
+        raise ValueError("Jansen, geboren 01-02-1980")
+    except ValueError:
+        logging.getLogger("vhbot").exception("import.failed")
+    line = json.loads(stream.getvalue())
+    assert line["error"] == "ValueError"
+    assert line["error_at"].startswith("test_logs.py:test_exception_text_never_reaches_the_log:")
+    assert "Jansen" not in stream.getvalue()
+    assert "1980" not in stream.getvalue()

@@ -179,9 +179,7 @@ class Memberships:
         roles: Iterable[Role],
         actor: str,
     ) -> Member:
-        organisation = self._organisations.by_code(organisation_code, session=session)
-        if organisation is None or organisation.id is None:
-            raise MembershipError(f"no organisation with code {organisation_code.upper()}")
+        organisation, organisation_id = self._organisation(session, organisation_code)
         if telegram_id <= 0:
             raise MembershipError("a Telegram user id is a positive number")
         if not name.strip():
@@ -193,7 +191,7 @@ class Memberships:
             Member(
                 telegram_id=telegram_id,
                 name_ct=self._cipher.encrypt(name.strip(), context=MEMBER_NAME_CONTEXT),
-                organisation_id=organisation.id,
+                organisation_id=organisation_id,
                 roles=format_roles(granted),
                 created_at=self._clock.now(),
             ),
@@ -237,16 +235,14 @@ class Memberships:
         actor: str,
     ) -> InviteIssued:
         """A one-time code, valid 72 hours; only its hash is stored."""
-        organisation = self._organisations.by_code(organisation_code, session=session)
-        if organisation is None or organisation.id is None:
-            raise MembershipError(f"no organisation with code {organisation_code.upper()}")
+        organisation, organisation_id = self._organisation(session, organisation_code)
         granted = frozenset(roles) or frozenset({Role.PARTNER})
         raw = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
         now = self._clock.now()
         invite = self._invites.add(
             Invite(
                 code_hash=_code_hash(raw),
-                organisation_id=organisation.id,
+                organisation_id=organisation_id,
                 roles=format_roles(granted),
                 created_by=actor,
                 created_at=now,
@@ -462,6 +458,13 @@ class Memberships:
             session, actor=actor, action="member.read_bulk", subject="directory", count=len(entries)
         )
         return entries
+
+    def _organisation(self, session: Session, code: str) -> tuple[Organisation, int]:
+        """The organisation with this short code and its id, or a MembershipError."""
+        organisation = self._organisations.by_code(code, session=session)
+        if organisation is None or organisation.id is None:
+            raise MembershipError(f"no organisation with code {code.upper()}")
+        return organisation, organisation.id
 
     def _view(self, session: Session, member: Member) -> MemberView:
         organisation = self._organisations.get(member.organisation_id, session=session)
