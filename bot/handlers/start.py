@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
-from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, Update
+from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot.config import SUPPORTED_LOCALES
 from bot.domain.commands import ChatKind, commands_for
 from bot.handlers.common import NOT_REGISTERED, Caller, authorize_command, role_names
 from bot.i18n import translator
-from bot.services.members import Redeemed, RedeemOutcome
+from bot.services.members import MenuOwner, Redeemed, RedeemOutcome
 
 if TYPE_CHECKING:
     from bot.app import Core
+
+log = logging.getLogger(__name__)
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], core: Core) -> None:
@@ -75,6 +79,11 @@ class StartHandlers:
         _ = caller.tr
         outcome = result.outcome
         if outcome in (RedeemOutcome.JOINED, RedeemOutcome.REJOINED) and result.member:
+            await publish_member_menu(
+                update.get_bot(),
+                core,
+                MenuOwner(caller.telegram_id, result.member.roles, caller.language),
+            )
             return _(
                 "Welcome! You are now registered for {organisation} as {roles}.\n"
                 "Send /help to see what you can do.",
@@ -124,10 +133,10 @@ class StartHandlers:
 
 
 async def publish_command_lists(bot: Bot, core: Core) -> None:
-    """Registers the private-chat command list in each language (setMyCommands).
+    """Registers the command menus Telegram shows (setMyCommands).
 
-    Telegram shows one list to everyone in a scope; it holds the commands open
-    to anyone. /help shows each member the commands of their own roles.
+    Everyone's private chat: the commands open to anyone, in each language.
+    Each active member's own chat: the commands of their roles, in their language.
     """
     open_commands = commands_for(None, ChatKind.PRIVATE)
     scope = BotCommandScopeAllPrivateChats()
@@ -138,3 +147,30 @@ async def publish_command_lists(bot: Bot, core: Core) -> None:
             scope=scope,
             language_code=language,
         )
+
+    def owners() -> list[MenuOwner]:
+        with core.db.session() as session:
+            return core.memberships.menu_owners(session)
+
+    for owner in await core.db.run(owners):
+        await publish_member_menu(bot, core, owner)
+
+
+async def publish_member_menu(bot: Bot, core: Core, owner: MenuOwner) -> None:
+    """The menu of one member's private chat: the commands their roles allow."""
+    _ = translator(owner.language or core.settings.locale)
+    try:
+        await bot.set_my_commands(
+            [BotCommand(spec.name, _(spec.description)) for spec in commands_for(owner.roles)],
+            scope=BotCommandScopeChat(owner.telegram_id),
+        )
+    except TelegramError as exc:  # e.g. never started the bot: the menu waits for later
+        log.info("menu.not_set", extra={"error": type(exc).__name__})
+
+
+async def withdraw_member_menu(bot: Bot, telegram_id: int) -> None:
+    """Back to the menu everyone sees (after a deactivation)."""
+    try:
+        await bot.delete_my_commands(scope=BotCommandScopeChat(telegram_id))
+    except TelegramError as exc:
+        log.info("menu.not_withdrawn", extra={"error": type(exc).__name__})

@@ -16,6 +16,8 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes
 
+from bot.handlers.start import withdraw_member_menu
+
 if TYPE_CHECKING:
     from bot.app import Core
 
@@ -67,6 +69,7 @@ async def remove_deactivated_members(bot: Bot, core: Core) -> int:
                     )
 
             await core.db.run(mark)
+            await withdraw_member_menu(bot, telegram_id)
             done += 1
         return done
 

@@ -92,6 +92,15 @@ class Recipient:
 
 
 @dataclass(frozen=True)
+class MenuOwner:
+    """An active member whose private chat shows the commands of their roles."""
+
+    telegram_id: int
+    roles: frozenset[Role]
+    language: str | None
+
+
+@dataclass(frozen=True)
 class DirectoryEntry:
     member_id: int
     organisation_code: str
@@ -431,6 +440,12 @@ class Memberships:
     def is_active_member(self, session: Session, telegram_id: int) -> bool:
         member = self._members.by_telegram_id(telegram_id, session=session)
         return member is not None and member.active
+
+    def menu_owners(self, session: Session) -> list[MenuOwner]:
+        return [
+            MenuOwner(m.telegram_id, parse_roles(m.roles), m.language)
+            for m in self._members.active(session=session)
+        ]
 
     def coordinators(self, session: Session) -> list[Recipient]:
         """Active coordinators, with the language to write to them in."""

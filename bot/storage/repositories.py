@@ -118,6 +118,11 @@ class MemberRepository:
         ).all()
         return [(member, organisation) for member, organisation in rows]
 
+    def active(self, *, session: Session) -> Sequence[Member]:
+        return session.exec(
+            select(Member).where(col(Member.active).is_(True)).order_by(col(Member.id))
+        ).all()
+
     def active_with_role(self, role: str, *, session: Session) -> Sequence[Member]:
         """Active members holding `role` (roles are stored comma-separated)."""
         members = session.exec(

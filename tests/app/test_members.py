@@ -38,6 +38,13 @@ async def test_invite_registers_once(running: RunningBot, world: World) -> None:
     assert "partner, casemanager" in welcome.text or "casemanager, partner" in welcome.text
     who = await running.say(newcomer, "/wie", contains="Roles")
     assert "(POL)" in who.text and "English" in who.text
+    # Their own menu in Telegram: the commands of their roles, in their language.
+    menu = [
+        c.params for c in telegram.calls("setMyCommands")
+        if c.params.get("scope", {}).get("chat_id") == newcomer.id
+    ]  # fmt: skip
+    assert [command["command"] for command in menu[-1]["commands"]] == ["start", "help", "wie"]
+    assert "Your organisation" in menu[-1]["commands"][2]["description"]
 
     second = telegram.add_user("Daan", language_code="nl")
     refused = await running.say(second, f"/start {code}", contains="al gebruikt")
@@ -144,6 +151,8 @@ async def test_deactivation_removes_from_group_and_locks_out(
         == 1
     )
     assert ("group.remove", "system", f"member:{target}") in recorded
+    withdrawn = [c.params.get("scope") for c in telegram.calls("deleteMyCommands")]
+    assert {"type": "chat", "chat_id": world.casemanager.id} in withdrawn
 
 
 async def test_cancelled_removal_changes_nothing(running: RunningBot, world: World) -> None:

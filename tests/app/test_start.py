@@ -61,7 +61,10 @@ async def test_help_lists_the_commands_of_the_callers_role(running: RunningBot) 
 
 
 async def test_commands_are_published_per_language(running: RunningBot) -> None:
-    calls = running.telegram.calls("setMyCommands")
+    calls = [
+        c for c in running.telegram.calls("setMyCommands")
+        if c.params.get("scope", {}).get("type") == "all_private_chats"
+    ]  # fmt: skip
     by_language = {call.params.get("language_code"): call.params for call in calls}
     assert set(by_language) == {None, "nl", "en"}
     dutch = json.dumps(by_language["nl"]["commands"], ensure_ascii=False)
@@ -103,3 +106,40 @@ async def test_outgoing_guard_refuses_personal_data(running: RunningBot, people:
         sent = await application.bot.send_message(user.id, f"Nieuwe melding {registered.pseudonym}")
     assert registered.pseudonym in sent.text
     assert [m.text for m in running.telegram.messages_to(user.id)] == [sent.text]
+
+
+async def test_members_get_the_menu_of_their_roles_at_start_up(
+    bot_settings: object, telegram: object
+) -> None:
+    from telegram import Bot
+
+    from bot.app import open_core
+    from bot.clock import SystemClock
+    from bot.config import Settings
+    from bot.handlers.start import publish_command_lists
+    from bot.sandbox.fake_telegram import FakeTelegram
+
+    assert isinstance(bot_settings, Settings)
+    assert isinstance(telegram, FakeTelegram)
+    core = open_core(bot_settings, clock=SystemClock())
+    coordinator = telegram.add_user("Fenna", language_code="en", started=True)
+    with core.db.session() as session:
+        core.memberships.add_organisation(
+            session, name="Reclassering", code="RN", themes=None, actor=CLI
+        )
+        member = core.memberships.add_member(
+            session, telegram_id=coordinator.id, name="Fenna Testlid", organisation_code="RN",
+            roles=[Role.COORDINATOR], actor=CLI,
+        )  # fmt: skip
+        assert member.id is not None
+        core.memberships.touch(session, member.id, "en")
+    async with Bot(telegram.token, base_url=telegram.base_url) as bot:
+        await publish_command_lists(bot, core)
+    core.db.dispose()
+    [menu] = [
+        c.params for c in telegram.calls("setMyCommands")
+        if c.params.get("scope", {}).get("chat_id") == coordinator.id
+    ]  # fmt: skip
+    names = [command["command"] for command in menu["commands"]]
+    assert names == ["start", "help", "wie", "leden", "uitnodigen", "verwijder"]
+    assert menu["commands"][3]["description"].startswith("Members per organisation")
