@@ -199,6 +199,18 @@ class DetentionService:
         errors: list[tuple[int, list[str]]] = []
         opened: list[str] = []
         with self._db.session() as session:
+            # (import id, source line) of every bron_id of this batch already stored:
+            # one query per batch; rows stored below are added as they go.
+            seen: dict[str, tuple[int | None, int]] = {
+                bron_id: (import_of, line)
+                for bron_id, import_of, line in session.exec(
+                    select(Melding.bron_id, Melding.import_id, Melding.source_line).where(
+                        col(Melding.bron_id).in_(
+                            [i.bron_id for i in batch if isinstance(i, DpanRow)]
+                        )
+                    )
+                )
+            }
             for item in batch:
                 if isinstance(item, RowError):
                     counts["rejected"] += 1
@@ -206,7 +218,7 @@ class DetentionService:
                         (item.line, [self._(p.message, **p.params) for p in item.problems])
                     )
                     continue
-                outcome = self._import_row(session, item, import_id, actor, opened, careful)
+                outcome = self._import_row(session, item, import_id, actor, opened, careful, seen)
                 if isinstance(outcome, str):
                     counts["rejected"] += 1
                     errors.append((item.line, [outcome]))
@@ -235,24 +247,24 @@ class DetentionService:
         actor: str,
         opened: list[str],
         careful: bool,
+        seen: dict[str, tuple[int | None, int]],
     ) -> bool | str:
         """True: new; False: a duplicate of an earlier import; str: why the row is rejected."""
-        existing = session.exec(select(Melding).where(Melding.bron_id == row.bron_id)).first()
+        existing = seen.get(row.bron_id)
         if existing is not None:
-            if existing.import_id == import_id and existing.source_line != row.line:
-                return self._(
-                    "bron_id appears earlier in this file (line {line})",
-                    line=existing.source_line,
-                )
+            import_of, line = existing
+            if import_of == import_id and line != row.line:
+                return self._("bron_id appears earlier in this file (line {line})", line=line)
             return False
-        if not careful:
+        if careful:
+            try:
+                with session.begin_nested():
+                    self._store_row(session, row, import_id, actor, opened)
+            except IntegrityError:
+                return False  # another importer stored the same bron_id a moment ago
+        else:
             self._store_row(session, row, import_id, actor, opened)
-            return True
-        try:
-            with session.begin_nested():
-                self._store_row(session, row, import_id, actor, opened)
-        except IntegrityError:
-            return False  # another importer stored the same bron_id a moment ago
+        seen[row.bron_id] = (import_id, row.line)
         return True
 
     def _store_row(
@@ -375,7 +387,16 @@ class DetentionService:
 
 
 def _next_case_number(session: Session, year: int) -> int:
-    """The next number of `year`, under a row lock so two importers never share one."""
+    """The next number of `year`, under a row lock so two importers never share one.
+
+    The first call in a transaction locks the year's counter row; later calls in
+    the same transaction count on in memory (the lock holds until commit).
+    """
+    cached: CaseCounter | None = session.info.get(("case_counter", year))
+    if cached is not None:
+        cached.last += 1
+        session.add(cached)
+        return cached.last
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(
@@ -388,7 +409,7 @@ def _next_case_number(session: Session, year: int) -> int:
     ).one()
     counter.last += 1
     session.add(counter)
-    session.flush()
+    session.info[("case_counter", year)] = counter
     return counter.last
 
 
