@@ -10,7 +10,7 @@ import io
 import os
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from bot.config import MIDDEN_LIMBURG
 from bot.domain.dpan import (
     MSG_BINARY,
     MSG_BSN_ELFPROEF,
@@ -27,7 +28,7 @@ from bot.domain.dpan import (
     MSG_NOT_UTF8,
 )
 from bot.i18n import translator
-from bot.sandbox.dpan_files import HEADER
+from bot.sandbox.dpan_files import HEADER, dpan_csv, dpan_rows, made_up_people
 from bot.storage.engine import make_engine
 from bot.storage.models import Melding, OutboxMessage
 from tests.conftest import People
@@ -48,6 +49,7 @@ def env(tmp_path: Path, empty_database_url: str) -> dict[str, str]:
         VHBOT_KEY_FILE=str(tmp_path / "vhbot.keys"),
         VHBOT_LOCALE="nl",
         VHBOT_INBOX_DIR=str(tmp_path / "inbox"),
+        VHBOT_PARTNER_CHAT_ID="-1001234567890",
     )
     for command in (("keys", "init"), ("db", "upgrade")):
         done = vhbot(*command, env=clean, cwd=tmp_path)
@@ -217,3 +219,15 @@ def test_sweep_without_telegram_runs_every_duty_and_keeps_the_outbox(
     finally:
         engine.dispose()
     assert sorted(statuses) == ["pending"] * 3
+
+
+def test_import_without_a_partner_group_is_refused(env: dict[str, str], tmp_path: Path) -> None:
+    """Stored but never announced would be lost work: the import refuses instead."""
+    good = tmp_path / "goed.csv"
+    good.write_bytes(dpan_csv(dpan_rows(made_up_people(2), MIDDEN_LIMBURG, date(2026, 11, 23))))
+    without = {k: v for k, v in env.items() if k != "VHBOT_PARTNER_CHAT_ID"}
+    result = vhbot("import", "dpan", str(good), env=without, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "vhbot: VHBOT_PARTNER_CHAT_ID is not set: notifications cannot be announced"
+    ]

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.clock import Clock
-from bot.config import Settings
+from bot.config import Settings, SettingsError
 from bot.domain.detention import case_reference, response_deadline
 from bot.domain.dpan import DpanRow, FileUnreadable, RowError, Soort, read_dpan
 from bot.domain.roles import Theme
@@ -86,7 +86,15 @@ class DetentionService:
         after_batch: Callable[[int], None] | None = None,
         batch_size: int = BATCH_SIZE,
     ) -> ImportReport:
-        """Import one file; rejected rows go to `on_error` as (line, reasons), never with data."""
+        """Import one file; rejected rows go to `on_error` as (line, reasons), never with data.
+
+        Raises SettingsError without VHBOT_PARTNER_CHAT_ID: the notifications would
+        be stored but never announced.
+        """
+        if self._settings.partner_chat_id is None:
+            raise SettingsError(
+                "VHBOT_PARTNER_CHAT_ID is not set: notifications cannot be announced"
+            )
         try:
             sha = file_sha256(path)
             stream = path.open("rb")
@@ -340,8 +348,7 @@ class DetentionService:
         self, session: Session, melding: Melding, case: Case | None, pseudonym: str, now: datetime
     ) -> None:
         chat_id = self._settings.partner_chat_id
-        if chat_id is None:
-            return  # no partner group configured: nothing to announce to
+        assert chat_id is not None  # noqa: S101 - import_path refuses to start without it
         soort = Soort(melding.soort)
         deadline = response_deadline(
             now,
