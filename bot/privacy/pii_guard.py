@@ -156,6 +156,10 @@ class PiiGuard:
     def __len__(self) -> int:
         return self._count
 
+    def allow(self, words: Iterable[str]) -> None:
+        """Add allowed words (see `__init__`), e.g. organisation names added later."""
+        self._allowed = self._allowed | frozenset(letters_only(word) for word in words)
+
     def add(self, identity: Identity) -> None:
         """Add one person; their index is the number of persons added before.
 
