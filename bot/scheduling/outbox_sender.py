@@ -5,17 +5,28 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
+from bot.handlers.common import notify_coordinators
+from bot.i18n import Translator
 from bot.services import outbox
 
 if TYPE_CHECKING:
     from bot.app import Core
 
 log = logging.getLogger(__name__)
+
+
+def _withheld_notice(_: Translator, *, number: int) -> str:
+    return _(
+        "Message {number} was not sent: it contained personal data of a person. Check the "
+        "data of the latest notifications; the log has the details without the data.",
+        number=number,
+    )
 
 
 async def drain_outbox(bot: Bot, core: Core, *, batch: int = 20) -> int:
@@ -65,6 +76,11 @@ async def drain_outbox(bot: Bot, core: Core, *, batch: int = 20) -> int:
                     error=type(exc).__name__,
                     now=core.clock.now(),
                 )
+                if isinstance(exc, PiiRefused):
+                    # Withheld for good: people must know something did not go out.
+                    await notify_coordinators(
+                        bot, core, partial(_withheld_notice, number=message.id)
+                    )
             except TelegramError as exc:
                 log.warning(
                     "outbox.retry", extra={"outbox_id": message.id, "error": type(exc).__name__}

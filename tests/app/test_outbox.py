@@ -110,3 +110,40 @@ async def test_file_imported_by_another_process_is_announced_by_the_running_bot(
         count=2,
         timeout=30,
     )
+
+
+async def test_a_message_the_guard_refuses_is_withheld_and_coordinators_told(
+    bot_settings: Settings, clock: FrozenClock, telegram: FakeTelegram, people: People
+) -> None:
+    from bot.app import build_application
+    from bot.domain.roles import Role
+    from bot.services import outbox
+
+    core = open_core(bot_settings, clock=clock)
+    leaked = people.identity()
+    coordinator = telegram.add_user("Fenna", started=True)
+    with core.db.session() as session:
+        core.vault.register(session, leaked, actor=CLI)
+        core.memberships.add_organisation(
+            session, name="Reclassering", code="RN", themes=None, actor=CLI
+        )
+        core.memberships.add_member(
+            session, telegram_id=coordinator.id, name="Fenna Testlid", organisation_code="RN",
+            roles=[Role.COORDINATOR], actor=CLI,
+        )  # fmt: skip
+        # A bug elsewhere put a name in a message: the guard must stop it here.
+        outbox.enqueue(
+            session, key="bad:1", chat_id=bot_settings.partner_chat_id or 0,
+            text=f"Melding over {leaked.surname}", now=clock.now(),
+        )  # fmt: skip
+    application = build_application(core)  # the real request stack, with the guard
+    async with application:
+        assert await drain_outbox(application.bot, core) == 0
+    with core.db.session() as session:
+        row = session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key == "bad:1")).one()
+        assert (row.status, row.last_error) == ("failed", "PiiRefused")
+    [notice] = telegram.messages_to(coordinator.id)
+    assert "niet verstuurd" in notice.text
+    assert leaked.surname not in notice.text
+    assert all(leaked.surname not in str(c.params) for c in telegram.requests)
+    core.db.dispose()
