@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_date, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -56,10 +56,6 @@ class Translator:
         text = self._translations.gettext(message)
         return text.format(**params) if params else text
 
-    def plural(self, singular: str, plural: str, count: int, /, **params: object) -> str:
-        text = self._translations.ngettext(singular, plural, count)
-        return text.format(count=count, **params)
-
     def date(self, value: dt.date) -> str:
         """A date the way people write it: `dinsdag 1 december 2026`."""
         return format_date(value, format="full", locale=self.locale)
@@ -69,9 +65,6 @@ class Translator:
         local = value.astimezone(tz)
         day = format_date(local.date(), format="EEEE d MMMM", locale=self.locale)
         return f"{day} {format_time(local, format='HH:mm', locale=self.locale)}"
-
-    def timestamp(self, value: dt.datetime, tz: ZoneInfo) -> str:
-        return format_datetime(value.astimezone(tz), format="medium", locale=self.locale)
 
 
 def load_catalog(locale: str, directory: Path | None = None) -> Translations:

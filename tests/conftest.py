@@ -7,9 +7,11 @@ migrated once into a template; each test gets its own copy.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import shutil
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +45,28 @@ def _pg(url: str) -> str:
         if url.startswith("postgresql://")
         else url
     )
+
+
+def process_env(settings: Settings | None = None, **overrides: str) -> dict[str, str]:
+    """Environment for a `vhbot` subprocess: none of this shell's VHBOT_ settings, the
+    database, key file and partner group of `settings` when given, then `overrides`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VHBOT_")}
+    if settings is not None:
+        env.update(
+            VHBOT_DATABASE_URL=settings.database_url,
+            VHBOT_KEY_FILE=str(settings.key_file),
+            VHBOT_PARTNER_CHAT_ID=str(settings.partner_chat_id),
+        )
+    env.update(overrides)
+    return env
+
+
+async def start_vhbot(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """`vhbot ARGS` as a real process, its output captured."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
 
 
 @dataclass

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import process_env
 
 pytestmark = pytest.mark.slow
 
@@ -27,12 +28,10 @@ def vhbot(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedPro
 
 @pytest.fixture
 def env(tmp_path: Path, empty_database_url: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("VHBOT_")}
-    clean.update(
+    return process_env(
         VHBOT_DATABASE_URL=empty_database_url,
         VHBOT_KEY_FILE=str(tmp_path / "vhbot.keys"),
     )
-    return clean
 
 
 def test_help_lists_the_commands(env: dict[str, str], tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ from bot.i18n import translator
 from bot.sandbox.dpan_files import HEADER, dpan_csv, dpan_rows, made_up_people
 from bot.storage.engine import make_engine
 from bot.storage.models import Melding, OutboxMessage
-from tests.conftest import People
+from tests.conftest import People, process_env
 from tests.test_cli import vhbot
 
 pytestmark = pytest.mark.slow
@@ -43,8 +43,7 @@ _ = translator("nl")
 @pytest.fixture
 def env(tmp_path: Path, empty_database_url: str) -> dict[str, str]:
     """A fresh key file and an upgraded database, as an operator sets them up."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("VHBOT_")}
-    clean.update(
+    clean = process_env(
         VHBOT_DATABASE_URL=empty_database_url,
         VHBOT_KEY_FILE=str(tmp_path / "vhbot.keys"),
         VHBOT_LOCALE="nl",

@@ -110,10 +110,6 @@ def decide_button(
     return _decide(_BUTTONS_BY_NAME[kind], roles, active, chat)
 
 
-def is_button(kind: str) -> bool:
-    return kind in _BUTTONS_BY_NAME
-
-
 def commands_for(
     roles: frozenset[Role] | None, chat: ChatKind = ChatKind.PRIVATE
 ) -> list[Permission]:

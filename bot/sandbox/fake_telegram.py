@@ -1475,9 +1475,8 @@ class FakeTelegram:
             "has_main_web_app": False,
         }
 
-    def _send_message(self, call: _Call) -> JSONDict:
-        params = call.params
-        chat = self._chat(params)
+    def _checked_text(self, params: Mapping[str, Any]) -> tuple[str, FormattedText]:
+        """The text parameter as sent and as shown, refused like Telegram refuses it."""
         raw_text = params.get("text")
         if raw_text is None or str(raw_text) == "":
             raise _bad("message text is empty")
@@ -1487,6 +1486,12 @@ class FakeTelegram:
             raise _bad("message text is empty")
         if len(formatted.text) > _MAX_TEXT:
             raise _bad("message is too long")
+        return raw_text, formatted
+
+    def _send_message(self, call: _Call) -> JSONDict:
+        params = call.params
+        chat = self._chat(params)
+        raw_text, formatted = self._checked_text(params)
         markup = self._reply_markup(params)
         reply = self._reply_to(chat, params)
         self._require_can_send(chat)
@@ -1525,15 +1530,7 @@ class FakeTelegram:
         chat, stored = self._message_to_edit(params)
         if "text" not in stored:
             raise _bad("there is no text in the message to edit")
-        raw_text = params.get("text")
-        if raw_text is None or str(raw_text) == "":
-            raise _bad("message text is empty")
-        raw_text = str(raw_text)
-        formatted = self._format(raw_text, params.get("parse_mode"))
-        if not formatted.text:
-            raise _bad("message text is empty")
-        if len(formatted.text) > _MAX_TEXT:
-            raise _bad("message is too long")
+        raw_text, formatted = self._checked_text(params)
         markup = self._reply_markup(params)
         inline = markup if markup is not None and "inline_keyboard" in markup else None
         if (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from telegram import Bot
@@ -74,15 +75,20 @@ async def remove_deactivated_members(bot: Bot, core: Core) -> int:
         return done
 
 
+def _removal_job(core: Core) -> Callable[[ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
+    async def job(context: ContextTypes.DEFAULT_TYPE) -> None:
+        await remove_deactivated_members(context.bot, core)
+
+    return job
+
+
 def schedule_group_removal(
     application: Application[Any, Any, Any, Any, Any, Any], core: Core
 ) -> None:
     assert application.job_queue is not None  # noqa: S101 - the job-queue extra is a dependency
-
-    async def job(context: ContextTypes.DEFAULT_TYPE) -> None:
-        await remove_deactivated_members(context.bot, core)
-
-    application.job_queue.run_repeating(job, interval=INTERVAL_SECONDS, first=1, name=JOB_NAME)
+    application.job_queue.run_repeating(
+        _removal_job(core), interval=INTERVAL_SECONDS, first=1, name=JOB_NAME
+    )
 
 
 def request_group_removal(
@@ -90,8 +96,4 @@ def request_group_removal(
 ) -> None:
     """Run a pass now (after a /verwijder) instead of waiting for the schedule."""
     assert application.job_queue is not None  # noqa: S101 - the job-queue extra is a dependency
-
-    async def job(context: ContextTypes.DEFAULT_TYPE) -> None:
-        await remove_deactivated_members(context.bot, core)
-
-    application.job_queue.run_once(job, when=0, name=f"{JOB_NAME}_now")
+    application.job_queue.run_once(_removal_job(core), when=0, name=f"{JOB_NAME}_now")

@@ -23,7 +23,6 @@ from bot.storage.models import (
     Member,
     Organisation,
     Person,
-    aware,
 )
 from bot.views.announcements import AnnouncementFacts, Tally, missing_notes, reminder_texts
 
@@ -155,7 +154,7 @@ class Answers:
             municipality=melding.municipality,
             institution=melding.institution,
             event_date=melding.event_date,
-            deadline=aware(announcement.deadline),
+            deadline=announcement.deadline,
         )
 
     def chase_overdue(self, session: Session, now: datetime) -> int:

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from bot.clock import Clock
 from bot.privacy.audit_chain import AuditRecord, ChainBreak, next_record, verify_chain
 from bot.storage.engine import Database
-from bot.storage.models import AuditEntry, aware
+from bot.storage.models import AuditEntry
 from bot.storage.repositories import AuditRepository
 
 Detail = str | int | bool | None
@@ -104,7 +104,7 @@ def _as_record(entry: AuditEntry) -> AuditRecord:
     details = json.loads(entry.details)
     return AuditRecord(
         seq=entry.seq,
-        at=aware(entry.at),
+        at=entry.at,
         actor=entry.actor,
         action=entry.action,
         subject=entry.subject,

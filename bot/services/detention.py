@@ -28,7 +28,7 @@ from bot.services import outbox
 from bot.services.audit import AuditLog
 from bot.services.persons import PersonVault
 from bot.storage.engine import Database
-from bot.storage.models import Announcement, Case, CaseCounter, ImportFile, Melding, Person
+from bot.storage.models import Announcement, Case, CaseCounter, ImportFile, Melding
 from bot.views.announcements import AnnouncementFacts, announcement_text, answer_keyboard
 
 REMARK_CONTEXT = "melding.remark"
@@ -418,8 +418,3 @@ def _next_case_number(session: Session, year: int) -> int:
     session.add(counter)
     session.info[("case_counter", year)] = counter
     return counter.last
-
-
-def pseudonym_of(session: Session, person_id: int) -> str:
-    person = session.get(Person, person_id)
-    return person.pseudonym if person else "?"

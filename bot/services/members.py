@@ -31,11 +31,10 @@ from bot.domain.roles import (
     format_roles,
     format_themes,
     parse_roles,
-    parse_themes,
 )
 from bot.privacy.crypto import FieldCipher
 from bot.services.audit import AuditLog
-from bot.storage.models import Invite, InviteFailure, Member, Organisation, aware
+from bot.storage.models import Invite, InviteFailure, Member, Organisation
 from bot.storage.repositories import InviteRepository, MemberRepository, OrganisationRepository
 
 MEMBER_NAME_CONTEXT = "member.name"
@@ -295,12 +294,9 @@ class Memberships:
         existing = self._members.by_telegram_id(telegram_id, session=session)
         if existing is not None and existing.active:
             return Redeemed(RedeemOutcome.ALREADY_MEMBER, self._view(session, existing))
-        failures = [
-            aware(at)
-            for at in self._invites.failures_since(
-                telegram_id, now - 2 * FAILURE_WINDOW, session=session
-            )
-        ]
+        failures = list(
+            self._invites.failures_since(telegram_id, now - 2 * FAILURE_WINDOW, session=session)
+        )
         until = blocked_until(failures, now)
         if until is not None:
             self._audit.record(
@@ -316,7 +312,7 @@ class Memberships:
         if invite is None:
             outcome = RedeemOutcome.MALFORMED if raw is None else RedeemOutcome.UNKNOWN
             return self._failed(session, telegram_id, outcome, failures, now)
-        state = invite_state(used_at=invite.used_at, expires_at=aware(invite.expires_at), now=now)
+        state = invite_state(used_at=invite.used_at, expires_at=invite.expires_at, now=now)
         if state is InviteState.USED:
             return self._failed(session, telegram_id, RedeemOutcome.USED, failures, now)
         if state is InviteState.EXPIRED:
@@ -465,7 +461,7 @@ class Memberships:
                 name=self._cipher.decrypt(member.name_ct, context=MEMBER_NAME_CONTEXT),
                 roles=parse_roles(member.roles),
                 active=member.active,
-                last_seen_at=aware(member.last_seen_at) if member.last_seen_at else None,
+                last_seen_at=member.last_seen_at if member.last_seen_at else None,
             )
             for member, organisation in rows
         ]
@@ -497,7 +493,3 @@ class Memberships:
 
 def _code_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode("ascii")).hexdigest()
-
-
-def organisation_themes(organisation: Organisation) -> frozenset[Theme]:
-    return parse_themes(organisation.themes)

@@ -58,37 +58,25 @@ def enqueue(
     `new_key`: the caller knows the key cannot exist yet (it names a row created
     in this transaction), which saves a query and a savepoint.
     """
+    row = OutboxMessage(
+        dedupe_key=key,
+        chat_id=chat_id,
+        text=text,
+        reply_markup=reply_markup,
+        reply_to_message_id=reply_to_message_id,
+        announcement_id=announcement_id,
+        created_at=now,
+        next_attempt_at=now,
+    )
     if new_key:
-        session.add(
-            OutboxMessage(
-                dedupe_key=key,
-                chat_id=chat_id,
-                text=text,
-                reply_markup=reply_markup,
-                reply_to_message_id=reply_to_message_id,
-                announcement_id=announcement_id,
-                created_at=now,
-                next_attempt_at=now,
-            )
-        )
+        session.add(row)
         return True
     exists = session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first()
     if exists is not None:
         return False
     try:
         with session.begin_nested():
-            session.add(
-                OutboxMessage(
-                    dedupe_key=key,
-                    chat_id=chat_id,
-                    text=text,
-                    reply_markup=reply_markup,
-                    reply_to_message_id=reply_to_message_id,
-                    announcement_id=announcement_id,
-                    created_at=now,
-                    next_attempt_at=now,
-                )
-            )
+            session.add(row)
     except IntegrityError:
         return False  # another process queued the same key a moment ago
     return True
@@ -197,10 +185,3 @@ def mark_failed(db: Database, claimed: Claimed, *, error: str, now: datetime) ->
         row.claimed_until = None
         row.last_error = error[:200]
         session.add(row)
-
-
-def pending_count(db: Database) -> int:
-    with db.session() as session:
-        return len(
-            session.exec(select(OutboxMessage.id).where(OutboxMessage.status == "pending")).all()
-        )

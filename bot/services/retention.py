@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from bot.config import Settings
 from bot.domain.detention import notification_erase_date
 from bot.services.audit import AuditLog
-from bot.storage.models import Case, Melding, Person, aware
+from bot.storage.models import Case, Melding, Person
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def _melding_due(
     if case is None or (case.closed_at is not None and not case.procesregie):
         return notification_erase_date(melding.event_date) <= today
     if case.closed_at is not None and case.procesregie:
-        return aware(case.closed_at) + timedelta(days=keep_days) <= now
+        return case.closed_at + timedelta(days=keep_days) <= now
     return False  # an open case needs the data
 
 

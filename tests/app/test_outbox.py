@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from bot.services.audit import CLI
 from bot.storage.models import Announcement, OutboxMessage
 from tests.app.conftest import RunningBot
 from tests.app.test_detention import write_dpan
-from tests.conftest import People
+from tests.conftest import People, process_env, start_vhbot
 
 
 def _queue(core: Core, people: People, tmp_path: Path, count: int) -> None:
@@ -89,16 +87,8 @@ async def test_file_imported_by_another_process_is_announced_by_the_running_bot(
 ) -> None:
     settings = running.core.settings
     dpan = write_dpan(tmp_path / "dpan.csv", [people.identity() for _ in range(2)])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VHBOT_")}
-    env.update(
-        VHBOT_DATABASE_URL=settings.database_url,
-        VHBOT_KEY_FILE=str(settings.key_file),
-        VHBOT_PARTNER_CHAT_ID=str(settings.partner_chat_id),
-    )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "import", "dpan", str(dpan),
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    env = process_env(settings)
+    process = await start_vhbot("import", "dpan", str(dpan), env=env)
     stdout, stderr = await process.communicate()
     assert process.returncode == 0, stderr.decode()
     assert "2 new, 0 duplicate, 0 rejected" in stdout.decode()

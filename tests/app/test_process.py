@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 
 import pytest
 
@@ -14,6 +12,7 @@ from bot.config import Settings
 from bot.sandbox.fake_telegram import FakeTelegram
 from bot.storage import migrate
 from bot.storage.engine import make_engine
+from tests.conftest import process_env, start_vhbot
 
 pytestmark = pytest.mark.slow
 
@@ -24,23 +23,10 @@ async def test_vhbot_run_answers_and_stops_on_sigterm(
     engine = make_engine(bot_settings.database_url)
     migrate.ensure_current(engine)
     engine.dispose()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VHBOT_")}
-    env.update(
-        VHBOT_TELEGRAM_TOKEN=telegram.token,
-        VHBOT_TELEGRAM_API_URL=telegram.api_root,
-        VHBOT_PARTNER_CHAT_ID=str(bot_settings.partner_chat_id),
-        VHBOT_DATABASE_URL=bot_settings.database_url,
-        VHBOT_KEY_FILE=str(bot_settings.key_file),
+    env = process_env(
+        bot_settings, VHBOT_TELEGRAM_TOKEN=telegram.token, VHBOT_TELEGRAM_API_URL=telegram.api_root
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await start_vhbot("run", env=env)
     try:
         await telegram.wait_until_polling(timeout=20)
         user = telegram.add_user("Eva", language_code="en")
@@ -60,23 +46,10 @@ async def test_vhbot_run_answers_and_stops_on_sigterm(
 
 
 async def test_refused_token_is_one_line(bot_settings: Settings, telegram: FakeTelegram) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VHBOT_")}
-    env.update(
-        VHBOT_TELEGRAM_TOKEN="999:WRONG",
-        VHBOT_TELEGRAM_API_URL=telegram.api_root,
-        VHBOT_PARTNER_CHAT_ID=str(bot_settings.partner_chat_id),
-        VHBOT_DATABASE_URL=bot_settings.database_url,
-        VHBOT_KEY_FILE=str(bot_settings.key_file),
+    env = process_env(
+        bot_settings, VHBOT_TELEGRAM_TOKEN="999:WRONG", VHBOT_TELEGRAM_API_URL=telegram.api_root
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await start_vhbot("run", env=env)
     _stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 2
     lines = [line for line in stderr.decode().splitlines() if not line.startswith("{")]

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from bot.config import Settings
 from bot.sandbox.dpan_files import dpan_csv, dpan_rows, made_up_people
 from bot.services.audit import CLI
 from bot.storage.models import Case, ImportFile, Melding, OutboxMessage
+from tests.conftest import process_env, start_vhbot
 
 
 def invented_file(path: Path, count: int, settings: Settings) -> Path:
@@ -88,16 +87,8 @@ def test_crash_inside_a_batch_leaves_no_half_rows(
 async def test_killed_importer_process_then_rerun(core: Core, tmp_path: Path) -> None:
     total = 1500
     dpan = invented_file(tmp_path / "big.csv", total, core.settings)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VHBOT_")}
-    env.update(
-        VHBOT_DATABASE_URL=core.settings.database_url,
-        VHBOT_KEY_FILE=str(core.settings.key_file),
-        VHBOT_PARTNER_CHAT_ID=str(core.settings.partner_chat_id),
-    )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "import", "dpan", str(dpan),
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    env = process_env(core.settings)
+    process = await start_vhbot("import", "dpan", str(dpan), env=env)
     # A plain engine to watch progress: the bot's SQLite sessions begin IMMEDIATE
     # and would queue behind the importer's write lock, missing the moment.
     watcher = create_engine(core.settings.database_url)
