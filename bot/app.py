@@ -6,28 +6,25 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
 from telegram import Update
-from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes, Defaults
 from telegram.request import HTTPXRequest, RequestData
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, SettingsError
 from bot.handlers import register_all
-from bot.i18n import catalog_words
 from bot.privacy.crypto import FieldCipher
 from bot.privacy.keys import KeyRing, load_key_file
 from bot.scheduling.tally_editor import TallyEditor
 from bot.services.answers import Answers
 from bot.services.audit import AuditLog
 from bot.services.detention import DetentionService
-from bot.services.guard import OutgoingGuard
+from bot.services.guard import OutgoingGuard, PiiRefused
 from bot.services.members import Memberships
 from bot.services.persons import PersonVault
 from bot.storage import migrate
@@ -38,9 +35,6 @@ log = logging.getLogger(__name__)
 # Updates the bot asks Telegram for. chat_member must be named explicitly:
 # Telegram leaves it out by default, and the group gate depends on it.
 ALLOWED_UPDATES = ["message", "callback_query", "chat_member", "my_chat_member"]
-
-# Parameters of outgoing calls that carry text a person will read.
-_TEXT_PARAMETERS = ("text", "caption", "reply_markup", "description", "commands")
 
 
 @dataclass
@@ -104,12 +98,12 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     )
 
 
-class PiiRefused(TelegramError):
-    """An outgoing message held identifying data of a person and was not sent."""
-
-
 class GuardedRequest(HTTPXRequest):
-    """HTTPXRequest that scans every outgoing payload before it leaves the process."""
+    """HTTPXRequest that checks every outgoing payload before it leaves the process.
+
+    A shown text that is not a SafeText is refused (it was not built from safe
+    values); the values in one are scanned for the identities held.
+    """
 
     def __init__(self, guard: OutgoingGuard, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -126,19 +120,17 @@ class GuardedRequest(HTTPXRequest):
         pool_timeout: Any = HTTPXRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         if request_data is not None:
-            texts = _readable_texts(request_data.parameters)
-            if texts:
-                hits = await self._guard.scan(texts)
-                if hits:
-                    api_method = url.rsplit("/", 1)[-1]
-                    log.error(
-                        "outgoing.refused",
-                        extra={
-                            "method": api_method,
-                            "kinds": sorted({hit.kind for hit in hits}),
-                        },
-                    )
-                    raise PiiRefused("outgoing message refused: it contained personal data")
+            verdict = await self._guard.check(request_data.parameters)
+            if verdict is not None:
+                log.error(
+                    "outgoing.refused",
+                    extra={
+                        "method": url.rsplit("/", 1)[-1],
+                        "reason": verdict.reason,
+                        "kinds": list(verdict.kinds),
+                    },
+                )
+                raise PiiRefused(f"outgoing message refused ({verdict.reason})")
         return await super().do_request(
             url,
             method,
@@ -148,16 +140,6 @@ class GuardedRequest(HTTPXRequest):
             connect_timeout=connect_timeout,
             pool_timeout=pool_timeout,
         )
-
-
-def _readable_texts(parameters: dict[str, Any]) -> list[str]:
-    texts = []
-    for name in _TEXT_PARAMETERS:
-        value = parameters.get(name)
-        if value is None:
-            continue
-        texts.append(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
-    return texts
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -181,12 +163,13 @@ def build_application(
     group); tests that compress time pass one with proportionally higher rates.
     """
     token, _partner_chat = core.settings.require_telegram()
-    # Our own wording and the region's place names are constant text, not data
-    # about a person: they may not trip the guard on their own.
+    # The region's place names and the catalogued institutions are constant text,
+    # not data about a person: they may not trip the guard on their own.
     guard = OutgoingGuard(
         core.db,
         core.vault,
-        allowed_words=[*catalog_words(), *core.settings.municipalities],
+        core.clock,
+        allowed_words=[*core.settings.municipalities, *core.settings.institutions],
     )
     application = (
         Application.builder()

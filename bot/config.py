@@ -6,6 +6,7 @@ project set them. Created once in `bot.__main__` and passed down; never at impor
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import time
 from pathlib import Path
@@ -15,7 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.domain.institutions import DEFAULT_INSTITUTIONS, InstitutionCatalogue, parse_institutions
+
 SUPPORTED_LOCALES: tuple[str, ...] = ("nl", "en")
+# What bot.safe.Institution accepts: a name shown in Telegram.
+_SHOWABLE_NAME = re.compile(r"(?:[^\W\d_]|['\u2019])[\w .'()\-\u2019]*")
 
 MIDDEN_LIMBURG = (
     "Echt-Susteren",
@@ -54,6 +59,10 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Amsterdam"
     locale: Literal["nl", "en"] = "nl"
     municipalities: Annotated[tuple[str, ...], NoDecode] = MIDDEN_LIMBURG
+    # The penitentiary institutions a notification may name (bot/domain/institutions.py).
+    institutions: Annotated[dict[str, tuple[str, ...]], NoDecode] = Field(
+        default_factory=lambda: dict(DEFAULT_INSTITUTIONS)
+    )
     inbox_dir: Path = Path("inbox")
     retention_days: int = Field(default=730, ge=1)
     public_url: str = "http://127.0.0.1:8080"
@@ -92,8 +101,22 @@ class Settings(BaseSettings):
             names = tuple(part.strip() for part in value.split(",") if part.strip())
             if not names:
                 raise ValueError("must name at least one municipality")
+            for name in names:
+                if not _SHOWABLE_NAME.fullmatch(name) or len(name) > 80:
+                    raise ValueError("a municipality name has letters, spaces, '-', '.' or \"'\"")
             return names
         return value
+
+    @field_validator("institutions", mode="before")
+    @classmethod
+    def _parse_institutions(cls, value: object) -> object:
+        entries = parse_institutions(value) if isinstance(value, str) else value
+        if isinstance(entries, dict):
+            InstitutionCatalogue.of(entries)  # refuses two entries with one spelling
+            for name in entries:
+                if not _SHOWABLE_NAME.fullmatch(name) or len(name) > 80:
+                    raise ValueError("an institution name has letters, spaces, '-', '.' or \"'\"")
+        return entries
 
     @field_validator("database_url")
     @classmethod
@@ -108,6 +131,10 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def institution_catalogue(self) -> InstitutionCatalogue:
+        return InstitutionCatalogue.of(self.institutions)
 
     def require_telegram(self) -> tuple[str, int]:
         """The token and partner chat id, or a SettingsError naming what is missing."""

@@ -1,7 +1,9 @@
 """Translations per locale (Babel), compiled from the .po catalogs at start-up.
 
 Message ids are English sentences with named placeholders. Nothing is installed
-globally: code asks `translator(locale)` and calls it.
+globally: code asks `translator(locale)` and calls it. A translation is a
+`SafeText` (bot/safe.py): only catalogued message ids are translated, and only
+values of safe kinds fill their placeholders.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 
 from bot.config import SUPPORTED_LOCALES
+from bot.safe import Kind, Param, SafeText, UnsafeValue, Value, values_of
 
 DOMAIN = "messages"
-_WORD = re.compile(r"[^\W\d_]+")
 _PLACEHOLDER = re.compile(r"\{[^}]*\}")
 
 
@@ -47,62 +49,98 @@ def mark(message: str) -> str:
     return message
 
 
+class UnknownMessage(LookupError):
+    """A message id that is not in the catalog: only the bot's own wording may be sent."""
+
+
 class Translator:
-    def __init__(self, locale: str, translations: Translations) -> None:
+    def __init__(self, locale: str, translations: Translations, known: frozenset[str]) -> None:
         self.locale = locale
         self._translations = translations
+        self._known = known
 
-    def __call__(self, message: str, /, **params: object) -> str:
+    @property
+    def known(self) -> frozenset[str]:
+        """The message ids of the catalog."""
+        return self._known
+
+    def __call__(self, message: str, /, **params: Param) -> SafeText:
+        """The catalog's translation of `message`, its placeholders filled with safe values.
+
+        Raises:
+            UnknownMessage: `message` is not a message id of the catalog (never
+                text from a file or a user: that would be sent as it is).
+            UnsafeValue: a value is not of a safe kind (a plain `str`, a float...).
+        """
+        if message not in self._known:
+            raise UnknownMessage("not a message id of the catalog")
         text = self._translations.gettext(message)
-        return text.format(**params) if params else text
+        if not params:
+            return SafeText(text)
+        values = values_of(params.values())
+        try:
+            filled = text.format(**{name: _formatted(value) for name, value in params.items()})
+        except (KeyError, IndexError):
+            raise UnsafeValue("the placeholders do not match the message") from None
+        return SafeText(filled, values)
 
-    def date(self, value: dt.date) -> str:
+    def date(self, value: dt.date) -> SafeText:
         """A date the way people write it: `dinsdag 1 december 2026`."""
-        return format_date(value, format="full", locale=self.locale)
+        text = format_date(value, format="full", locale=self.locale)
+        return SafeText(text, (Value(Kind.DATE, text),))
 
-    def datetime(self, value: dt.datetime, tz: ZoneInfo) -> str:
+    def datetime(self, value: dt.datetime, tz: ZoneInfo) -> SafeText:
         """`maandag 30 november 12:00` in the given zone."""
         local = value.astimezone(tz)
         day = format_date(local.date(), format="EEEE d MMMM", locale=self.locale)
-        return f"{day} {format_time(local, format='HH:mm', locale=self.locale)}"
+        text = f"{day} {format_time(local, format='HH:mm', locale=self.locale)}"
+        return SafeText(text, (Value(Kind.DATE, text),))
 
 
-def load_catalog(locale: str, directory: Path | None = None) -> Translations:
-    """Compile `<locale>/LC_MESSAGES/messages.po` in memory; fuzzy entries are left out."""
+def _formatted(value: Param) -> str | int:
+    # Plain str and int: the template's format spec sees the value, not our subclass.
+    return value if isinstance(value, int) else str(value)
+
+
+def load_catalog(locale: str, directory: Path | None = None) -> tuple[Translations, frozenset[str]]:
+    """Compile `<locale>/LC_MESSAGES/messages.po` in memory; fuzzy entries are left out.
+
+    Returns the translations and the message ids they know.
+    """
     po_path = (directory or locales_dir()) / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
     with po_path.open("rb") as handle:
         catalog = read_po(handle, locale=locale)
     buffer = io.BytesIO()
     write_mo(buffer, catalog, use_fuzzy=False)
     buffer.seek(0)
-    return Translations(buffer, domain=DOMAIN)
+    known = frozenset(
+        message.id
+        for message in catalog
+        if isinstance(message.id, str) and message.id and message.string and not message.fuzzy
+    )
+    return Translations(buffer, domain=DOMAIN), known
 
 
 @cache
-def catalog_words() -> frozenset[str]:
-    """Every word of every message in every catalog: the bot's own constant text.
+def catalog_constants() -> frozenset[str]:
+    """Every translation without placeholders, in every language: the bot's fixed wording.
 
-    The outgoing guard lets these pass on their own (a person called "Bekend" or
-    "Wil" must not block the fixed wording); a leak needs inserted values.
+    Button labels and command descriptions reach Telegram inside JSON objects,
+    where a SafeText cannot be recognised; the outgoing guard lets them pass
+    when they are exactly one of these.
     """
-    words: set[str] = set()
+    constants: set[str] = set()
     for locale in SUPPORTED_LOCALES:
-        po_path = locales_dir() / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
-        with po_path.open("rb") as handle:
-            catalog = read_po(handle, locale=locale)
-        for message in catalog:
-            if not message.id:
-                continue  # the header: metadata, not text we send
-            for text in (message.id, message.string):
-                parts = text if isinstance(text, tuple | list) else (text,)
-                for part in parts:
-                    if isinstance(part, str) and part:
-                        words.update(_WORD.findall(_PLACEHOLDER.sub(" ", part)))
-    return frozenset(words)
+        _ = translator(locale)
+        for message in _.known:
+            if not _PLACEHOLDER.search(message):
+                constants.add(str(_(message)))
+    return frozenset(constants)
 
 
 @cache
 def translator(locale: str) -> Translator:
     if locale not in SUPPORTED_LOCALES:
         raise ValueError(f"unsupported locale {locale!r}")
-    return Translator(locale, load_catalog(locale))
+    translations, known = load_catalog(locale)
+    return Translator(locale, translations, known)

@@ -28,6 +28,7 @@ from bot.domain.dpan import (
     MSG_NOT_UTF8,
 )
 from bot.i18n import translator
+from bot.safe import Code, SafeText
 from bot.sandbox.dpan_files import HEADER, dpan_csv, dpan_rows, made_up_people
 from bot.storage.engine import make_engine
 from bot.storage.models import Melding, OutboxMessage
@@ -116,11 +117,17 @@ def test_rejected_rows_go_to_stderr_by_line_without_their_data(
 
     assert result.returncode == 0, result.stderr
     assert "mixed.csv: 2 new, 0 duplicate, 2 rejected" in result.stdout
-    municipalities = "Echt-Susteren, Leudal, Maasgouw, Nederweert, Roerdalen, Roermond, Weert"
+    municipalities = SafeText.joined(
+        ", ",
+        [
+            Municipality(name)
+            for name in "Echt-Susteren Leudal Maasgouw Nederweert Roerdalen Roermond Weert".split()
+        ],
+    )
     reported = [line for line in result.stderr.splitlines() if line.startswith("line ")]
     assert reported == [
         f"line 2: {_(MSG_BSN_ELFPROEF)}",
-        f"line 4: {_(MSG_MUNICIPALITY, column='gemeente', municipalities=municipalities)}",
+        f"line 4: {_(MSG_MUNICIPALITY, column=Code('gemeente'), municipalities=municipalities)}",
     ]
     for bad in (rows[0], rows[2]):
         for value in bad[:6]:  # bron_id, soort, surname, given names, birth date, BSN
@@ -151,13 +158,13 @@ def test_rejected_rows_go_to_stderr_by_line_without_their_data(
             b"bron_id,soort,achternaam,voornamen,geboortedatum,gemeente\n"
             b"CLI-0001,instroom,Jansen,Jan,01-02-1990,Weert\n",
             MSG_MISSING_COLUMNS,
-            {"columns": "inrichting, datum"},
+            {"columns": SafeText.joined(", ", [Code("inrichting"), Code("datum")])},
             id="missing-columns",
         ),
     ],
 )
 def test_unreadable_file_exits_2_with_one_line(
-    env: dict[str, str], tmp_path: Path, content: bytes, message: str, params: dict[str, str]
+    env: dict[str, str], tmp_path: Path, content: bytes, message: str, params: dict[str, SafeText]
 ) -> None:
     path = tmp_path / "kapot.csv"
     path.write_bytes(content)

@@ -32,6 +32,7 @@ from bot.config import fold
 from bot.domain.commands import mark
 from bot.privacy.bsn import InvalidBsn, normalise_bsn
 from bot.privacy.pseudonym import Identity
+from bot.safe import Code, Municipality, Param, SafeText
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "bron_id",
@@ -138,7 +139,7 @@ class Problem:
 
     field: str
     message: str
-    params: Mapping[str, str | int]
+    params: Mapping[str, Param]
 
 
 @dataclass(frozen=True)
@@ -157,9 +158,9 @@ class FileUnreadable(Exception):
         params: values for the placeholders; never content of the file.
     """
 
-    def __init__(self, message_id: str, params: Mapping[str, str | int] | None = None) -> None:
+    def __init__(self, message_id: str, params: Mapping[str, Param] | None = None) -> None:
         self.message_id = message_id
-        self.params: Mapping[str, str | int] = dict(params or {})
+        self.params: Mapping[str, Param] = dict(params or {})
         super().__init__(message_id.format(**self.params))
 
 
@@ -221,7 +222,7 @@ def read_dpan(
     records = _records(itertools.chain(peeked, chunks), delimiter, record_limit)
     header = next(records, None)
     if header is None or header.text is None or header.unclosed:
-        raise FileUnreadable(MSG_NO_HEADER, {"columns": ", ".join(REQUIRED_COLUMNS)})
+        raise FileUnreadable(MSG_NO_HEADER, {"columns": _columns(REQUIRED_COLUMNS)})
     columns = _header_columns(header.text, delimiter)
     checker = _RowChecker(
         columns=columns,
@@ -290,6 +291,10 @@ def _first_line(chunks: Iterator[str]) -> tuple[str, list[str]]:
     return re.split("[\r\n]", text, maxsplit=1)[0], peeked
 
 
+def _columns(names: Sequence[str]) -> SafeText:
+    return SafeText.joined(", ", [Code(name) for name in names])
+
+
 def _split(text: str, delimiter: str) -> list[str]:
     return next(csv.reader((text,), delimiter=delimiter), [])
 
@@ -310,7 +315,7 @@ def _detect_delimiter(first_line: str) -> str:
         if score > best_score:
             best, best_score = delimiter, score
     if best_score == 0:
-        raise FileUnreadable(MSG_NO_HEADER, {"columns": ", ".join(REQUIRED_COLUMNS)})
+        raise FileUnreadable(MSG_NO_HEADER, {"columns": _columns(REQUIRED_COLUMNS)})
     return best
 
 
@@ -319,17 +324,17 @@ def _header_columns(text: str, delimiter: str) -> list[str]:
     try:
         columns = [_normalise_column(n) for n in _split(text, delimiter)]
     except csv.Error:
-        raise FileUnreadable(MSG_NO_HEADER, {"columns": ", ".join(REQUIRED_COLUMNS)}) from None
+        raise FileUnreadable(MSG_NO_HEADER, {"columns": _columns(REQUIRED_COLUMNS)}) from None
     named = [c for c in columns if c]
     if len(set(named)) != len(named):
         doubled = [c for c in KNOWN_COLUMNS if columns.count(c) > 1]
         if doubled:
-            raise FileUnreadable(MSG_DUPLICATE_COLUMNS, {"columns": ", ".join(doubled)})
+            raise FileUnreadable(MSG_DUPLICATE_COLUMNS, {"columns": _columns(doubled)})
         # Not a column we know: its name might be anything, so it is not repeated.
         raise FileUnreadable(MSG_DUPLICATE_COLUMN)
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
-        raise FileUnreadable(MSG_MISSING_COLUMNS, {"columns": ", ".join(missing)})
+        raise FileUnreadable(MSG_MISSING_COLUMNS, {"columns": _columns(missing)})
     return columns
 
 
@@ -492,7 +497,7 @@ class _RowChecker:
         # The first occurrence of each known column (duplicates were refused).
         self.index = {name: columns.index(name) for name in KNOWN_COLUMNS if name in columns}
         self.municipalities = {fold(name): name for name in municipalities}
-        self.municipality_list = ", ".join(municipalities)
+        self.municipality_list = SafeText.joined(", ", [Municipality(m) for m in municipalities])
         self.max_field_chars = max_field_chars
         self.oldest_birth = _years_from(today, -MAX_AGE_YEARS)
         self.today = today
@@ -509,8 +514,8 @@ class _RowChecker:
             index = self.index.get(column)
             return "" if index is None else fields[index].strip()
 
-        def problem(column: str, message: str, **params: str | int) -> None:
-            problems.append(Problem(column, message, {"column": column, **params}))
+        def problem(column: str, message: str, **params: Param) -> None:
+            problems.append(Problem(column, message, {"column": Code(column), **params}))
 
         def text(column: str) -> str:
             found = value(column)

@@ -53,11 +53,13 @@ def register(
         if result.outcome is AnswerOutcome.CLOSED_OR_UNKNOWN:
             await query.answer(_(CLOSED_OR_UNKNOWN), show_alert=True)
             return
+        organisation = result.organisation_name
+        assert organisation is not None  # noqa: S101 - set for every other outcome
         if result.outcome is AnswerOutcome.THEME_NOT_ALLOWED:
             await query.answer(
                 _(
                     "{organisation} does not take part in this theme; nothing was recorded.",
-                    organisation=result.organisation_name,
+                    organisation=organisation,
                 ),
                 show_alert=True,
             )
@@ -66,7 +68,7 @@ def register(
         await query.answer(
             _(
                 "Noted for {organisation}: {answer}.",
-                organisation=result.organisation_name,
+                organisation=organisation,
                 answer=answer_text,
             )
         )

@@ -13,6 +13,7 @@ from telegram.error import TelegramError
 from bot.domain.commands import ChatKind, Refusal, decide, decide_button
 from bot.domain.roles import Role
 from bot.i18n import Translator, language_for, mark, translator
+from bot.safe import SafeText
 from bot.services.members import MemberView
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ async def identify(update: Update, core: Core) -> Caller | None:
     return Caller(user.id, member, language, chat.id, kind)
 
 
-def refusal_text(caller: Caller, refusal: Refusal, *, button: bool = False) -> str:
+def refusal_text(caller: Caller, refusal: Refusal, *, button: bool = False) -> SafeText:
     _ = caller.tr
     if refusal is Refusal.NOT_REGISTERED:
         return _(NOT_REGISTERED)
@@ -140,11 +141,13 @@ async def authorize_button(update: Update, core: Core, kind: str) -> Caller | No
     return None
 
 
-def role_names(roles: frozenset[Role], _: Translator) -> str:
-    return ", ".join(_(ROLE_LABELS[role]) for role in sorted(roles))
+def role_names(roles: frozenset[Role], _: Translator) -> SafeText:
+    return SafeText.joined(", ", [_(ROLE_LABELS[role]) for role in sorted(roles)])
 
 
-async def notify_coordinators(bot: Bot, core: Core, render: Callable[[Translator], str]) -> int:
+async def notify_coordinators(
+    bot: Bot, core: Core, render: Callable[[Translator], SafeText]
+) -> int:
     """Send a private message to every active coordinator, each in their language.
 
     Returns how many were reached; a coordinator who blocked the bot is logged, not fatal.

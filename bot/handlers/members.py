@@ -16,14 +16,15 @@ from bot.handlers.common import (
     authorize_command,
     role_names,
 )
-from bot.i18n import Translator
+from bot.i18n import Translator, mark
+from bot.safe import Code, MemberName, OrganisationName, SafeText
 from bot.scheduling.group_removal import request_group_removal
 from bot.services.members import DirectoryEntry, InviteIssued, MembershipError, MemberView
 
 if TYPE_CHECKING:
     from bot.app import Core
 
-LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}
+LANGUAGE_NAMES = {"nl": mark("Dutch"), "en": mark("English")}
 ROLE_WORDS: dict[str, Role] = {
     "partner": Role.PARTNER,
     "casemanager": Role.CASEMANAGER,
@@ -47,7 +48,7 @@ class MemberHandlers:
     def __init__(self, core: Core) -> None:
         self._core = core
 
-    async def _reply(self, update: Update, caller: Caller, text: str, **kwargs: Any) -> None:
+    async def _reply(self, update: Update, caller: Caller, text: SafeText, **kwargs: Any) -> None:
         await update.get_bot().send_message(caller.chat_id, text, **kwargs)
 
     async def whoami(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -64,10 +65,10 @@ class MemberHandlers:
                 "You are member {number} of {organisation} ({code}).\n"
                 "Roles: {roles}\nLanguage: {language} (follows your Telegram language)",
                 number=member.member_id,
-                organisation=member.organisation_name,
-                code=member.organisation_code,
+                organisation=OrganisationName(member.organisation_name),
+                code=Code(member.organisation_code),
                 roles=role_names(member.roles, _),
-                language=LANGUAGE_NAMES[caller.language],
+                language=_(LANGUAGE_NAMES[caller.language]),
             ),
         )
 
@@ -121,11 +122,7 @@ class MemberHandlers:
             await self._reply(
                 update,
                 caller,
-                _(
-                    "There is no organisation with code {code}. Coordinators see the codes "
-                    "with /leden.",
-                    code=args[0].upper(),
-                ),
+                _("There is no organisation with that code. You see the codes with /leden."),
             )
             return
         link = f"https://t.me/{update.get_bot().username}?start={issued.code}"
@@ -136,11 +133,11 @@ class MemberHandlers:
                 "Invite code for {organisation} ({roles}): {code}\n"
                 "Valid until {expires}, once. The professional sends /start {code} to me "
                 "in a private chat, or opens {link}",
-                organisation=issued.organisation_name,
+                organisation=OrganisationName(issued.organisation_name),
                 roles=role_names(issued.roles, _),
-                code=issued.code,
+                code=Code(issued.code),
                 expires=_.datetime(issued.expires_at, core.settings.tz),
-                link=link,
+                link=Code(link),
             ),
         )
 
@@ -186,7 +183,7 @@ class MemberHandlers:
                 "Deactivate member {number} of {organisation}? They can then no longer use "
                 "the bot and are removed from the partner group.",
                 number=member_id,
-                organisation=target.organisation_name,
+                organisation=OrganisationName(target.organisation_name),
             ),
             reply_markup=keyboard,
         )
@@ -223,7 +220,7 @@ class MemberHandlers:
                 "Member {number} of {organisation} is deactivated and will be removed from "
                 "the partner group.",
                 number=target.member_id,
-                organisation=target.organisation_name,
+                organisation=OrganisationName(target.organisation_name),
             )
             if not already
             else _("Member {number} is already deactivated.", number=target.member_id)
@@ -245,14 +242,14 @@ def render_directory(
     entries: list[DirectoryEntry],
     _: Translator,
     core: Core,
-) -> str:
+) -> SafeText:
     """Every organisation with its code, and its members with roles and last activity."""
     lines = [_("Members per organisation")]
     for code, name in organisations:
-        lines += ["", f"{code} · {name}"]
+        lines += [SafeText(""), SafeText.layout("{} · {}", Code(code), OrganisationName(name))]
         members = [entry for entry in entries if entry.organisation_code == code]
         if not members:
-            lines.append("  " + _("(no members)"))
+            lines.append(SafeText.layout("  {}", _("(no members)")))
         for entry in members:
             if not entry.active:
                 state = _("deactivated")
@@ -263,8 +260,14 @@ def render_directory(
                     "last active {time}", time=_.datetime(entry.last_seen_at, core.settings.tz)
                 )
             lines.append(
-                f"  #{entry.member_id} {entry.name} · {role_names(entry.roles, _)} · {state}"
+                SafeText.layout(
+                    "  #{} {} · {} · {}",
+                    entry.member_id,
+                    MemberName(entry.name),
+                    role_names(entry.roles, _),
+                    state,
+                )
             )
     if not organisations:
-        lines += ["", _("No members yet.")]
-    return "\n".join(lines)
+        lines += [SafeText(""), _("No members yet.")]
+    return SafeText.joined("\n", lines)

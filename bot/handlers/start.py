@@ -13,6 +13,7 @@ from bot.config import SUPPORTED_LOCALES
 from bot.domain.commands import ChatKind, commands_for
 from bot.handlers.common import NOT_REGISTERED, Caller, authorize_command, role_names
 from bot.i18n import translator
+from bot.safe import Code, OrganisationName, SafeText
 from bot.services.members import MenuOwner, Redeemed, RedeemOutcome
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class StartHandlers:
             text = self._greeting(caller)
         await update.get_bot().send_message(caller.chat_id, text)
 
-    def _greeting(self, caller: Caller) -> str:
+    def _greeting(self, caller: Caller) -> SafeText:
         _ = caller.tr
         if caller.member is None:
             return _(
@@ -56,11 +57,11 @@ class StartHandlers:
             "Welcome to the partner bot of the Veiligheidshuis.\n"
             "You are registered for {organisation} as {roles}.\n"
             "Send /help to see what you can do.",
-            organisation=caller.member.organisation_name,
+            organisation=OrganisationName(caller.member.organisation_name),
             roles=role_names(caller.member.roles, _),
         )
 
-    async def _redeem(self, update: Update, caller: Caller, code: str) -> str:
+    async def _redeem(self, update: Update, caller: Caller, code: str) -> SafeText:
         user = update.effective_user
         assert user is not None  # noqa: S101 - identify() found a user
         core = self._core
@@ -87,13 +88,13 @@ class StartHandlers:
             return _(
                 "Welcome! You are now registered for {organisation} as {roles}.\n"
                 "Send /help to see what you can do.",
-                organisation=result.member.organisation_name,
+                organisation=OrganisationName(result.member.organisation_name),
                 roles=role_names(result.member.roles, _),
             )
         if outcome is RedeemOutcome.ALREADY_MEMBER and result.member:
             return _(
                 "You are already registered for {organisation}; the code was not used.",
-                organisation=result.member.organisation_name,
+                organisation=OrganisationName(result.member.organisation_name),
             )
         if outcome is RedeemOutcome.BLOCKED and result.blocked_until:
             return _(
@@ -125,11 +126,14 @@ class StartHandlers:
                 "of the Veiligheidshuis and collects who knows the person. "
                 "It only ever shows case references and pseudonyms."
             ),
-            "",
+            SafeText(""),
             _("Your commands:"),
         ]
-        lines += [f"/{spec.name} - {_(spec.description)}" for spec in commands_for(roles)]
-        await update.get_bot().send_message(caller.chat_id, "\n".join(lines))
+        lines += [
+            SafeText.layout("{} - {}", Code(f"/{spec.name}"), _(spec.description))
+            for spec in commands_for(roles)
+        ]
+        await update.get_bot().send_message(caller.chat_id, SafeText.joined("\n", lines))
 
 
 async def publish_command_lists(bot: Bot, core: Core) -> None:

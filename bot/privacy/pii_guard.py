@@ -29,6 +29,10 @@ from bot.privacy._names import (
 from bot.privacy.pseudonym import Identity
 
 PiiKind = Literal["surname", "given_name", "birth_date", "bsn"]
+# How names are looked for: any name part ("words"), only a surname together with
+# a given name of the same person ("full": for professionals' names, which may
+# share a surname with someone held), or not at all ("none": a formatted date).
+NameMode = Literal["words", "full", "none"]
 
 # Shorter name parts ("J.", "'t") would hit almost any text.
 MIN_NAME_LETTERS = 2
@@ -77,11 +81,14 @@ _MONTHS: dict[str, int] = {
 _MONTH_ALT = "|".join(sorted(_MONTHS, key=len, reverse=True))
 # Hyphen-like characters NFKC leaves alone (en dash, minus sign, ...).
 _DASHES = "\u2010-\u2015\u2212"
-_DATE_SEP = rf"[-/. {_DASHES}]"
-_TEXT_SEP = rf"[\s\-/.,{_DASHES}]*"
-_YEAR_TEXT = r"([0-9]{4}|['\u2018\u2019][0-9]{2})"
+# One separator between the parts of a date, written the same way twice; several
+# spaces count as one ("03  07  1985").
+_DATE_SEP = rf"(?:[-/.,_{_DASHES}]| +)"
+_TEXT_SEP = rf"[\s\-/.,_{_DASHES}]*"
+_YEAR_TEXT = r"([0-9]{4}|['\u2018\u2019]?[0-9]{2})"
 
-# 1-12-1980, 01/12/1980, 01.12.80 (same separator twice).
+# 1-12-1980, 01/12/1980, 01.12.80, 3/7/1985 (same separator twice; read as day-month
+# and as month-day, since only an exact birth date can hit).
 _NUMERIC_DMY = re.compile(
     rf"(?<![0-9])([0-9]{{1,2}})({_DATE_SEP})([0-9]{{1,2}})\2([0-9]{{4}}|[0-9]{{2}})(?![0-9])"
 )
@@ -103,8 +110,9 @@ _TEXT_MDY = re.compile(
     rf"{_TEXT_SEP}{_YEAR_TEXT}(?![0-9])",
     re.IGNORECASE,
 )
-# Digit groups joined by single separators: 111222333, 111 222 333, 1112.22.333.
-_DIGIT_CHAIN = re.compile(rf"[0-9]+(?:[ .\-{_DASHES}][0-9]+)*")
+# Digit groups joined by separators: 111222333, 111 222 333, 1112.22.333, 223/937/046,
+# 223_937_046, 223,937,046, 223   937   046.
+_DIGIT_CHAIN = re.compile(rf"[0-9]+(?:(?:[.\-/,_{_DASHES}]| +)[0-9]+)*")
 _DIGIT_GROUP = re.compile(r"[0-9]+")
 _WORD = re.compile(r"[^\W_]+")
 
@@ -184,28 +192,35 @@ class PiiGuard:
             if len(digits) in (8, 9):
                 self._bsns.setdefault(digits.zfill(9), []).append(PiiHit(index, "bsn"))
 
-    def scan(self, text: str) -> list[PiiHit]:
+    def scan(self, text: str, *, names: NameMode = "words") -> list[PiiHit]:
         """Find every known identity field in `text`.
 
         Args:
-            text: the text to check, e.g. an outgoing message.
+            text: the text to check, e.g. an outgoing message or one value in it.
+            names: how names count (see `NameMode`); dates and BSNs always do.
 
         Returns:
             The hits, sorted and without duplicates; empty when the text is clean.
         """
         if not self._count or not text:
             return []
-        # NFKC turns full-width digits and no-break spaces into plain ones.
-        normal = unicodedata.normalize("NFKC", text)
+        normal = normalise_text(text)
         found: set[PiiHit] = set()
         date_spans = self._scan_dates(normal, found)
         self._scan_bsns(normal, found)
-        self._scan_names(_blank(normal, date_spans), found)
+        if names != "none":
+            name_hits: set[PiiHit] = set()
+            self._scan_names(_blank(normal, date_spans), name_hits)
+            if names == "full":
+                surnames = {hit.person_index for hit in name_hits if hit.kind == "surname"}
+                given = {hit.person_index for hit in name_hits if hit.kind == "given_name"}
+                name_hits = {hit for hit in name_hits if hit.person_index in surnames & given}
+            found |= name_hits
         return sorted(found)
 
-    def is_clean(self, text: str) -> bool:
+    def is_clean(self, text: str, *, names: NameMode = "words") -> bool:
         """Tell whether `text` mentions no known identity field (see `scan`)."""
-        return not self.scan(text)
+        return not self.scan(text, names=names)
 
     def _add_name(self, key: str, hit: PiiHit) -> None:
         # Keys come from a set per identity, so a person is never listed twice.
@@ -221,7 +236,9 @@ class PiiGuard:
         spans: list[tuple[int, int]] = []
         for match in _NUMERIC_DMY.finditer(text):
             spans.append(match.span())
-            self._date(found, match.group(4), int(match.group(3)), int(match.group(1)))
+            first, second = int(match.group(1)), int(match.group(3))
+            self._date(found, match.group(4), second, first)
+            self._date(found, match.group(4), first, second)  # 7/3/1985 written the US way
         for match in _NUMERIC_YMD.finditer(text):
             spans.append(match.span())
             self._date(found, match.group(1), int(match.group(3)), int(match.group(4)))
@@ -290,6 +307,25 @@ class PiiGuard:
                     hits = names.get(joined)
                     if hits:
                         found.update(hits)
+
+
+def normalise_text(text: str) -> str:
+    """NFKC (full-width digits, no-break spaces) and every decimal digit as an ASCII one.
+
+    NFKC leaves Arabic-Indic, Devanagari and other scripts' digits alone; a BSN
+    written in them is still a BSN.
+    """
+    normal = unicodedata.normalize("NFKC", text)
+    if normal.isascii():
+        return normal
+    return "".join(_ascii_digit(char) for char in normal)
+
+
+def _ascii_digit(char: str) -> str:
+    if char.isascii():
+        return char
+    value = unicodedata.decimal(char, None)
+    return char if value is None else str(value)
 
 
 def _surname_keys(surname: str) -> set[str]:

@@ -13,7 +13,9 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.handlers.common import notify_coordinators
 from bot.i18n import Translator
+from bot.safe import SafeText
 from bot.services import outbox
+from bot.services.guard import PiiRefused
 
 if TYPE_CHECKING:
     from bot.app import Core
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _withheld_notice(_: Translator, *, number: int) -> str:
+def _withheld_notice(_: Translator, *, number: int) -> SafeText:
     return _(
         "Message {number} was not sent: it contained personal data of a person. Check the "
         "data of the latest notifications; the log has the details without the data.",
@@ -31,8 +33,6 @@ def _withheld_notice(_: Translator, *, number: int) -> str:
 
 async def drain_outbox(bot: Bot, core: Core, *, batch: int = 20) -> int:
     """Send every due message; returns how many were sent."""
-    from bot.app import PiiRefused  # the guard lives with the request wiring
-
     sent = 0
     while True:
         claimed = await core.db.run(outbox.claim_due, core.db, core.clock.now(), limit=batch)
@@ -69,14 +69,16 @@ async def drain_outbox(bot: Bot, core: Core, *, batch: int = 20) -> int:
                 log.error(
                     "outbox.failed", extra={"outbox_id": message.id, "error": type(exc).__name__}
                 )
+                withheld = isinstance(exc, PiiRefused)
                 await core.db.run(
                     outbox.mark_failed,
                     core.db,
                     message,
                     error=type(exc).__name__,
                     now=core.clock.now(),
+                    withheld_by=core.cipher if withheld else None,
                 )
-                if isinstance(exc, PiiRefused):
+                if withheld:
                     # Withheld for good: people must know something did not go out.
                     await notify_coordinators(
                         bot, core, partial(_withheld_notice, number=message.id)

@@ -12,6 +12,13 @@ from bot.config import Settings
 from bot.domain.dpan import Soort
 from bot.domain.roles import Theme, parse_themes
 from bot.i18n import translator
+from bot.safe import (
+    CaseReference,
+    Institution,
+    Municipality,
+    OrganisationName,
+    Pseudonym,
+)
 from bot.services import outbox
 from bot.services.audit import AuditLog
 from bot.services.members import MemberView
@@ -38,7 +45,7 @@ class AnswerOutcome(StrEnum):
 @dataclass(frozen=True)
 class AnswerResult:
     outcome: AnswerOutcome
-    organisation_name: str = ""
+    organisation_name: OrganisationName | None = None
 
 
 class Answers:
@@ -77,7 +84,7 @@ class Answers:
             select(Organisation).where(Organisation.code == member.organisation_code)
         ).one()
         if Theme(announcement.theme) not in parse_themes(organisation.themes):
-            return AnswerResult(AnswerOutcome.THEME_NOT_ALLOWED, organisation.name)
+            return AnswerResult(AnswerOutcome.THEME_NOT_ALLOWED, _name(organisation))
         current = session.exec(
             select(Answer).where(
                 Answer.announcement_id == announcement_id,
@@ -85,7 +92,7 @@ class Answers:
             )
         ).first()
         if current is not None and current.known == known:
-            return AnswerResult(AnswerOutcome.UNCHANGED, organisation.name)
+            return AnswerResult(AnswerOutcome.UNCHANGED, _name(organisation))
         if current is None:
             session.add(
                 Answer(
@@ -112,7 +119,7 @@ class Answers:
             known=known,
             replaced=outcome is AnswerOutcome.CHANGED,
         )
-        return AnswerResult(outcome, organisation.name)
+        return AnswerResult(outcome, _name(organisation))
 
     def tally(self, session: Session, announcement_id: int) -> Tally:
         """Who said known, who not, and which organisations (that may answer) are missing."""
@@ -123,9 +130,9 @@ class Answers:
             for a in session.exec(select(Answer).where(Answer.announcement_id == announcement_id))
         }
         expected = self._answering_organisations(session, Theme(announcement.theme))
-        known = sorted(o.name for o in expected if answers.get(o.id or 0) is True)
-        not_known = sorted(o.name for o in expected if answers.get(o.id or 0) is False)
-        missing = sorted(o.name for o in expected if (o.id or 0) not in answers)
+        known = sorted(_name(o) for o in expected if answers.get(o.id or 0) is True)
+        not_known = sorted(_name(o) for o in expected if answers.get(o.id or 0) is False)
+        missing = sorted(_name(o) for o in expected if (o.id or 0) not in answers)
         return Tally(known, not_known, missing)
 
     def _answering_organisations(self, session: Session, theme: Theme) -> list[Organisation]:
@@ -146,13 +153,14 @@ class Answers:
         assert melding is not None  # noqa: S101 - foreign key
         case = session.get(Case, announcement.case_id) if announcement.case_id else None
         person = session.get(Person, melding.person_id)
+        assert person is not None  # noqa: S101 - foreign key
         return AnnouncementFacts(
             soort=Soort(melding.soort),
-            case_reference=case.reference if case else None,
-            pseudonym=person.pseudonym if person else "?",
+            case_reference=CaseReference(case.reference) if case else None,
+            pseudonym=Pseudonym(person.pseudonym),
             theme=Theme(announcement.theme),
-            municipality=melding.municipality,
-            institution=melding.institution,
+            municipality=Municipality(melding.municipality),
+            institution=Institution(melding.institution) if melding.institution else None,
             event_date=melding.event_date,
             deadline=announcement.deadline,
         )
@@ -175,8 +183,8 @@ class Answers:
             )
             .order_by(col(Announcement.id))
         ).all()
-        per_member: dict[int, tuple[Member, Organisation, list[str]]] = {}
-        group_lines: list[tuple[str, list[str]]] = []
+        per_member: dict[int, tuple[Member, Organisation, list[CaseReference | Pseudonym]]] = {}
+        group_lines: list[tuple[CaseReference | Pseudonym, list[OrganisationName]]] = []
         chased: list[int] = []
         for announcement in due:
             assert announcement.id is not None  # noqa: S101 - stored rows have ids
@@ -185,7 +193,7 @@ class Answers:
                 case = session.get(Case, announcement.case_id)
                 if case is not None and case.closed_at is not None:
                     continue
-            reference = facts.case_reference or facts.pseudonym
+            reference = facts.reference
             missing = self._missing_organisations(session, announcement)
             for organisation in missing:
                 for member in session.exec(
@@ -198,7 +206,7 @@ class Answers:
                         reference
                     )
             if missing:
-                group_lines.append((reference, [o.name for o in missing]))
+                group_lines.append((reference, [_name(o) for o in missing]))
             announcement.chased_at = now
             session.add(announcement)
             chased.append(announcement.id)
@@ -207,7 +215,7 @@ class Answers:
         run = f"{chased[0]}-{chased[-1]}-{len(chased)}"
         for member_id, (member, organisation, references) in per_member.items():
             _ = translator(member.language or self._settings.locale)
-            for part, text in enumerate(reminder_texts(references, organisation.name, _)):
+            for part, text in enumerate(reminder_texts(references, _name(organisation), _)):
                 outbox.enqueue(
                     session,
                     key=f"chase:{run}:{member_id}:{part}",
@@ -264,3 +272,7 @@ class Answers:
         if announcement is not None and announcement.rendered_version < version:
             announcement.rendered_version = version
             session.add(announcement)
+
+
+def _name(organisation: Organisation) -> OrganisationName:
+    return OrganisationName(organisation.name)

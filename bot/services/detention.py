@@ -24,6 +24,7 @@ from bot.domain.dpan import DpanRow, FileUnreadable, RowError, Soort, read_dpan
 from bot.domain.roles import Theme
 from bot.i18n import Translator, translator
 from bot.privacy.crypto import FieldCipher
+from bot.safe import CaseReference, Institution, Municipality, Pseudonym, SafeText
 from bot.services import outbox
 from bot.services.audit import AuditLog
 from bot.services.persons import PersonVault
@@ -32,6 +33,8 @@ from bot.storage.models import Announcement, Case, CaseCounter, ImportFile, Meld
 from bot.views.announcements import AnnouncementFacts, announcement_text, answer_keyboard
 
 REMARK_CONTEXT = "melding.remark"
+# What a file named as institution when the catalogue does not know it.
+INSTITUTION_CONTEXT = "melding.institution"
 BATCH_SIZE = 200
 
 ErrorSink = Callable[[int, list[str]], None]
@@ -72,6 +75,7 @@ class DetentionService:
         self._cipher = cipher
         self._audit = audit
         self._clock = clock
+        self._catalogue = settings.institution_catalogue
 
     @property
     def _(self) -> Translator:
@@ -167,6 +171,7 @@ class DetentionService:
             record.status = "unreadable" if report.unreadable else "done"
             record.finished_at = self._clock.now()
             session.add(record)
+            self._report_unknown_institutions(session, import_id)
             self._audit.record(
                 session,
                 actor=actor,
@@ -280,12 +285,18 @@ class DetentionService:
     ) -> None:
         now = self._clock.now()
         person = self._vault.register(session, row.identity, actor=actor)
+        catalogued = self._catalogue.match(row.institution)
         melding = Melding(
             bron_id=row.bron_id,
             soort=row.soort.value,
             person_id=person.person_id,
             municipality=row.municipality,
-            institution=row.institution,
+            institution=catalogued,
+            institution_ct=(
+                None
+                if catalogued
+                else self._cipher.encrypt(row.institution, context=INSTITUTION_CONTEXT)
+            ),
             event_date=row.date,
             remark_ct=(
                 self._cipher.encrypt(row.remark, context=REMARK_CONTEXT) if row.remark else None
@@ -370,11 +381,11 @@ class DetentionService:
         assert announcement.id is not None  # noqa: S101 - flushed
         facts = AnnouncementFacts(
             soort=soort,
-            case_reference=case.reference if case else None,
-            pseudonym=pseudonym,
+            case_reference=CaseReference(case.reference) if case else None,
+            pseudonym=Pseudonym(pseudonym),
             theme=Theme.NAZORG,
-            municipality=melding.municipality,
-            institution=melding.institution,
+            municipality=Municipality(melding.municipality),
+            institution=Institution(melding.institution) if melding.institution else None,
             event_date=melding.event_date,
             deadline=deadline,
         )
@@ -387,6 +398,38 @@ class DetentionService:
             announcement_id=announcement.id,
             now=now,
             new_key=True,  # the melding was created in this transaction
+        )
+
+    def _report_unknown_institutions(self, session: Session, import_id: int) -> None:
+        """Tell the coordinators which lines named an institution the catalogue lacks.
+
+        By import number and line only: the file's name and the value written are
+        not for Telegram. Queried from the database, so an import resumed after a
+        crash reports the lines of its earlier runs too.
+        """
+        lines = session.exec(
+            select(Melding.source_line)
+            .where(Melding.import_id == import_id, col(Melding.institution_ct).is_not(None))
+            .order_by(col(Melding.source_line))
+        ).all()
+        if not lines:
+            return
+
+        def render(_: Translator) -> SafeText:
+            return _(
+                "Import {number}: the institution on line {lines} is not in the catalogue, "
+                "so the announcement says \u201cother institution\u201d. Please check it with "
+                "the sender, or add the institution to VHBOT_INSTITUTIONS.",
+                number=import_id,
+                lines=SafeText.joined(", ", lines),
+            )
+
+        outbox.enqueue_to_coordinators(
+            session,
+            key=f"institutions:{import_id}:{len(lines)}",
+            render=render,
+            default_locale=self._settings.locale,
+            now=self._clock.now(),
         )
 
     def _local_today(self) -> date:

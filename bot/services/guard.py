@@ -1,64 +1,166 @@
-"""The outgoing-message guard: no identity of any person we hold may leave in a message."""
+"""The outgoing-message guard: the last check before anything leaves for Telegram.
+
+Texts are built from safe values only (bot/safe.py); this guard is the last line
+behind that design. It refuses a text that is not a `SafeText` (something built
+outside the translator), and scans the values interpolated into a text, each as
+its kind requires, for the names, birth dates and BSNs of every person held.
+Template words are the bot's own and are not scanned.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlmodel import select
+from telegram.error import TelegramError
 
+from bot.clock import Clock
+from bot.i18n import catalog_constants
 from bot.privacy.pii_guard import PiiGuard, PiiHit
+from bot.safe import Kind, SafeText, Value
 from bot.services.persons import PersonVault
 from bot.storage.engine import Database
 from bot.storage.models import Organisation
 
-_WORDS = re.compile(r"[^\W\d_]+")
-
 log = logging.getLogger(__name__)
+
+_WORDS = re.compile(r"[^\W\d_]+")
+# Persons written by another process commit a little after the moment stamped on
+# them; the guard looks back this far each time so none is missed.
+CATCH_UP_OVERLAP = timedelta(minutes=10)
+# Parameters that are shown as text: each must be a SafeText.
+TEXT_PARAMETERS = ("text", "caption", "description", "short_description")
+# Parameters that carry shown text inside JSON (button labels, command descriptions).
+JSON_PARAMETERS = ("reply_markup", "commands")
+
+
+class PiiRefused(TelegramError):
+    """An outgoing message was not sent: it held personal data, or text not built safely."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Why an outgoing call is refused; holds no text, safe to log."""
+
+    reason: str  # "personal_data" or "unchecked"
+    kinds: tuple[str, ...] = ()
+
+
+def scan_values(guard: PiiGuard, values: Iterable[Value]) -> list[PiiHit]:
+    """Scan each value as its kind requires.
+
+    A formatted date is looked at as a date only (a person called Maandag must not
+    block "maandag 30 november"); every other value for BSNs, dates and names, a
+    name counting only together with a given name of the same person, so a
+    professional who shares a surname with someone held is not refused.
+    """
+    hits: list[PiiHit] = []
+    for value in values:
+        hits.extend(guard.scan(value.text, names="none" if value.kind is Kind.DATE else "full"))
+    return hits
 
 
 class OutgoingGuard:
     """Keeps a PiiGuard filled with every identity held, catching up with new persons.
 
-    Persons may be added by another process (`vhbot import dpan`), so each scan
-    first reads the persons created since the last look (an indexed query).
+    Persons may be added by another process (`vhbot import dpan`), or held anew
+    after retention erased them, so each check first reads the identities written
+    since the last look (an indexed query; identities held already are not
+    decrypted again).
     """
 
     def __init__(
-        self, db: Database, vault: PersonVault, *, allowed_words: Iterable[str] = ()
+        self,
+        db: Database,
+        vault: PersonVault,
+        clock: Clock,
+        *,
+        allowed_words: Iterable[str] = (),
     ) -> None:
         self._db = db
         self._vault = vault
+        self._clock = clock
         self._guard = PiiGuard(allowed_words=allowed_words)
-        self._last_person_id = 0
+        self._known: dict[int, datetime] = {}
+        self._looked_at: datetime | None = None
         self._organisations_seen = 0
         self._lock = asyncio.Lock()
 
     def _load_new(self) -> None:
+        started = self._clock.now()
+        since = None if self._looked_at is None else self._looked_at - CATCH_UP_OVERLAP
         with self._db.session() as session:
-            identities, last_id = self._vault.reveal_all_for_guard(
-                session, after_id=self._last_person_id
-            )
-            # Organisation names appear in tallies and reminders as constant text:
-            # a person who shares one ("Mee") must not block every message naming it.
+            entries = self._vault.reveal_for_guard(session, stored_since=since, known=self._known)
+            # Organisation names appear in tallies and reminders: a person who shares
+            # one ("Mee") must not block every message naming it.
             names = session.exec(select(Organisation.name)).all()
         if len(names) != self._organisations_seen:
             self._guard.allow(word for name in names for word in _WORDS.findall(name))
             self._organisations_seen = len(names)
-        for identity in identities:
-            self._guard.add(identity)
-        self._last_person_id = last_id
+        for entry in entries:
+            self._guard.add(entry.identity)
+            self._known[entry.person_id] = entry.stored_at
+        self._looked_at = started
 
-    async def scan(self, texts: list[str]) -> list[PiiHit]:
+    async def refresh(self) -> None:
+        """Catch up with identities written since the last look."""
         async with self._lock:
             await self._db.run(self._load_new)
-        hits: list[PiiHit] = []
-        for text in texts:
-            hits.extend(self._guard.scan(text))
-        return hits
+
+    async def check(self, parameters: Mapping[str, object]) -> Verdict | None:
+        """None when an outgoing call may go; otherwise why not.
+
+        Args:
+            parameters: the Bot API call's parameters as PTB hands them to the request.
+        """
+        values: list[Value] = []
+        for name in TEXT_PARAMETERS:
+            text = parameters.get(name)
+            if text is None:
+                continue
+            if not isinstance(text, SafeText):
+                return Verdict("unchecked")
+            values.extend(text.values)
+        constants = catalog_constants()
+        for name in JSON_PARAMETERS:
+            for label in _shown_strings(parameters.get(name)):
+                if label not in constants:
+                    # Not the bot's fixed wording (e.g. a member's name on a button).
+                    values.append(Value(Kind.MEMBER, label))
+        if not values:
+            return None
+        await self.refresh()
+        hits = scan_values(self._guard, values)
+        if hits:
+            return Verdict("personal_data", tuple(sorted({hit.kind for hit in hits})))
+        return None
 
     @property
     def identities(self) -> int:
         return len(self._guard)
+
+
+def _shown_strings(value: object) -> Iterator[str]:
+    """Button labels and command descriptions inside a JSON parameter."""
+    if isinstance(value, str):
+        try:
+            parsed: object = json.loads(value)
+        except ValueError:
+            yield value
+            return
+        yield from _shown_strings(parsed)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if key in ("text", "description") and isinstance(item, str):
+                yield item
+            else:
+                yield from _shown_strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _shown_strings(item)

@@ -8,7 +8,9 @@ again later, with growing pauses.
 
 from __future__ import annotations
 
+import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,9 +18,16 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot.domain.roles import Role
+from bot.i18n import Translator, translator
+from bot.privacy.crypto import FieldCipher
+from bot.safe import SafeText
 from bot.storage.engine import Database
 from bot.storage.models import Announcement, OutboxMessage
+from bot.storage.repositories import MemberRepository
 
+# A message the guard withheld keeps its text only encrypted, under this context.
+WITHHELD_TEXT_CONTEXT = "outbox.text"
 LEASE = timedelta(minutes=2)
 # Pauses after the 1st, 2nd, ... failed attempt (the last repeats).
 BACKOFF = (
@@ -34,7 +43,7 @@ class Claimed:
     id: int
     token: str
     chat_id: int
-    text: str
+    text: SafeText
     reply_markup: str | None
     reply_to_message_id: int | None
     announcement_id: int | None
@@ -46,7 +55,7 @@ def enqueue(
     *,
     key: str,
     chat_id: int,
-    text: str,
+    text: SafeText,
     now: datetime,
     reply_markup: str | None = None,
     reply_to_message_id: int | None = None,
@@ -55,13 +64,17 @@ def enqueue(
 ) -> bool:
     """Queue a message once per `key`; False when that key was queued before.
 
+    `text` is a SafeText: its values are stored beside it, so the guard checks
+    them again when the message is sent.
+
     `new_key`: the caller knows the key cannot exist yet (it names a row created
     in this transaction), which saves a query and a savepoint.
     """
     row = OutboxMessage(
         dedupe_key=key,
         chat_id=chat_id,
-        text=text,
+        text=str(text),
+        text_values=json.dumps(text.stored_values(), ensure_ascii=False),
         reply_markup=reply_markup,
         reply_to_message_id=reply_to_message_id,
         announcement_id=announcement_id,
@@ -80,6 +93,29 @@ def enqueue(
     except IntegrityError:
         return False  # another process queued the same key a moment ago
     return True
+
+
+def enqueue_to_coordinators(
+    session: Session,
+    *,
+    key: str,
+    render: Callable[[Translator], SafeText],
+    default_locale: str,
+    now: datetime,
+) -> int:
+    """Queue a private message to every active coordinator, each in their language.
+
+    The dedupe key is `key` plus the coordinator's member number, so a second
+    call with the same key queues nothing. Returns how many were queued.
+    """
+    queued = 0
+    for member in MemberRepository().active_with_role(Role.COORDINATOR.value, session=session):
+        text = render(translator(member.language or default_locale))
+        if enqueue(
+            session, key=f"{key}:{member.id}", chat_id=member.telegram_id, text=text, now=now
+        ):
+            queued += 1
+    return queued
 
 
 def claim_due(db: Database, now: datetime, *, limit: int = 20) -> list[Claimed]:
@@ -124,7 +160,7 @@ def claim_due(db: Database, now: datetime, *, limit: int = 20) -> list[Claimed]:
                         id=message_id,
                         token=token,
                         chat_id=row.chat_id,
-                        text=row.text,
+                        text=SafeText.restore(row.text, json.loads(row.text_values)),
                         reply_markup=row.reply_markup,
                         reply_to_message_id=row.reply_to_message_id,
                         announcement_id=row.announcement_id,
@@ -174,8 +210,19 @@ def mark_retry(
         session.add(row)
 
 
-def mark_failed(db: Database, claimed: Claimed, *, error: str, now: datetime) -> None:
-    """A failure that will not pass (chat gone, bot blocked, refused by the guard)."""
+def mark_failed(
+    db: Database,
+    claimed: Claimed,
+    *,
+    error: str,
+    now: datetime,
+    withheld_by: FieldCipher | None = None,
+) -> None:
+    """A failure that will not pass (chat gone, bot blocked, refused by the guard).
+
+    `withheld_by`: the guard refused the text; it is kept only encrypted with this
+    cipher (for whoever looks into it), never in clear.
+    """
     with db.session() as session:
         row = _owned(session, claimed)
         if row is None:
@@ -184,4 +231,7 @@ def mark_failed(db: Database, claimed: Claimed, *, error: str, now: datetime) ->
         row.attempts += 1
         row.claimed_until = None
         row.last_error = error[:200]
+        if withheld_by is not None:
+            row.text_ct = withheld_by.encrypt(row.text, context=WITHHELD_TEXT_CONTEXT)
+            row.text, row.text_values = "", "[]"
         session.add(row)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlmodel import Session
 
@@ -30,6 +30,13 @@ class Registered:
     person_id: int
     pseudonym: str
     created: bool
+
+
+@dataclass(frozen=True)
+class GuardEntry:
+    person_id: int
+    stored_at: datetime
+    identity: Identity
 
 
 class PersonVault:
@@ -61,8 +68,12 @@ class PersonVault:
             if existing.identity_ct is None:
                 # Erased earlier (retention) and seen again: hold the identity anew.
                 existing.identity_ct = self._encrypt(identity)
+                existing.identity_stored_at = self._clock.now()
                 existing.erased_at = None
                 session.add(existing)
+                self._audit.record(
+                    session, actor=actor, action="person.restore", subject=f"person:{existing.id}"
+                )
             return Registered(existing.id, existing.pseudonym, created=False)
         person = self._repository.add(
             Person(
@@ -70,6 +81,7 @@ class PersonVault:
                 pseudonym=pseudonym_from_identity_key(key),
                 identity_ct=self._encrypt(identity),
                 created_at=self._clock.now(),
+                identity_stored_at=self._clock.now(),
             ),
             session=session,
         )
@@ -95,28 +107,42 @@ class PersonVault:
         )
         return self._decrypt(person.identity_ct)
 
-    def reveal_all_for_guard(
-        self, session: Session, *, after_id: int = 0
-    ) -> tuple[list[Identity], int]:
+    def reveal_for_guard(
+        self,
+        session: Session,
+        *,
+        stored_since: datetime | None,
+        known: dict[int, datetime],
+    ) -> list[GuardEntry]:
         """Identities held, for the outgoing-message PII guard (one audit entry per load).
 
-        Returns the identities and the highest person id read, to continue from later.
+        Args:
+            session: the open unit of work.
+            stored_since: only identities written at or after this moment (None: all).
+            known: person id -> identity_stored_at of identities the guard holds
+                already; those are not decrypted again.
+
+        Returns:
+            The identities not in `known`, with their person id and moment.
         """
-        persons = self._repository.with_identity(session=session, after_id=after_id)
-        if not persons:
-            return [], after_id
-        identities = [self._decrypt(p.identity_ct) for p in persons if p.identity_ct is not None]
-        last_id = max(p.id or 0 for p in persons)
+        persons = self._repository.with_identity(session=session, stored_since=stored_since)
+        fresh = [p for p in persons if known.get(p.id or 0) != p.identity_stored_at]
+        if not fresh:
+            return []
+        entries = [
+            GuardEntry(p.id or 0, p.identity_stored_at, self._decrypt(p.identity_ct))
+            for p in fresh
+            if p.identity_ct is not None
+        ]
         self._audit.record(
             session,
             actor="system",
             action="person.read_bulk",
             subject="pii_guard",
             purpose="outgoing message guard",
-            count=len(identities),
-            after_id=after_id,
+            count=len(entries),
         )
-        return identities, last_id
+        return entries
 
     def _encrypt(self, identity: Identity) -> str:
         return self._cipher.encrypt_json(

@@ -126,6 +126,11 @@ class Person(SQLModel, table=True):
     # Encrypted JSON: surname, given names, birth date, BSN. None once erased.
     identity_ct: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # When identity_ct was last written (created, or held anew after erasure): the
+    # outgoing guard of a running bot catches up with persons by this moment.
+    identity_stored_at: datetime = Field(
+        sa_column=Column(UTCDateTime(), nullable=False, index=True)
+    )
     erased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
@@ -173,7 +178,10 @@ class Melding(SQLModel, table=True):
     soort: str = Field(max_length=16)
     person_id: int = Field(foreign_key="person.id", index=True)
     municipality: str = Field(max_length=100)
-    institution: str = Field(max_length=200)
+    # The catalogued institution (bot/domain/institutions.py); None when the file
+    # named one the catalogue does not know: that text is kept only encrypted.
+    institution: str | None = Field(default=None, max_length=200)
+    institution_ct: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     event_date: date = Field(sa_column=Column(Date, nullable=False))
     # The sender's free-text remark, encrypted; None when absent or erased.
     remark_ct: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
@@ -256,6 +264,10 @@ class OutboxMessage(SQLModel, table=True):
     dedupe_key: str = Field(max_length=120, unique=True)
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     text: str = Field(sa_column=Column(Text, nullable=False))
+    # JSON [[kind, value], ...]: the safe values in `text`, for the outgoing guard.
+    text_values: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    # A message the guard withheld: its text only encrypted (`text` is emptied).
+    text_ct: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     reply_markup: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     reply_to_message_id: int | None = None
     # Set on announcements: the sent message id is stored on the announcement.

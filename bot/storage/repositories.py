@@ -65,13 +65,14 @@ class PersonRepository:
         session.flush()
         return person
 
-    def with_identity(self, *, session: Session, after_id: int = 0) -> Sequence[Person]:
-        """Persons whose identity is still held (not erased), by id."""
-        return session.exec(
-            select(Person)
-            .where(col(Person.identity_ct).is_not(None), col(Person.id) > after_id)
-            .order_by(col(Person.id))
-        ).all()
+    def with_identity(
+        self, *, session: Session, stored_since: datetime | None = None
+    ) -> Sequence[Person]:
+        """Persons whose identity is held (not erased), written at or after `stored_since`."""
+        query = select(Person).where(col(Person.identity_ct).is_not(None))
+        if stored_since is not None:
+            query = query.where(col(Person.identity_stored_at) >= stored_since)
+        return session.exec(query.order_by(col(Person.id))).all()
 
     def needing_rotation(
         self, key_prefix: str, *, session: Session, limit: int

@@ -1,7 +1,8 @@
 """The wording of announcements, their tally, and the reminders about them.
 
-Only case references, pseudonyms, theme, municipality, institution and dates
-ever appear here: the inputs below carry nothing else.
+Only case references, pseudonyms, theme, municipality, catalogued institution,
+dates and organisation names ever appear here: the inputs below are typed as
+those safe kinds (bot/safe.py) and carry nothing else.
 """
 
 from __future__ import annotations
@@ -15,6 +16,14 @@ from zoneinfo import ZoneInfo
 from bot.domain.dpan import Soort
 from bot.domain.roles import Theme
 from bot.i18n import Translator, mark
+from bot.safe import (
+    CaseReference,
+    Institution,
+    Municipality,
+    OrganisationName,
+    Pseudonym,
+    SafeText,
+)
 
 THEME_LABELS: dict[Theme, str] = {
     Theme.NAZORG: mark("Aftercare"),
@@ -31,20 +40,25 @@ THEME_LABELS: dict[Theme, str] = {
 @dataclass(frozen=True)
 class AnnouncementFacts:
     soort: Soort
-    case_reference: str | None
-    pseudonym: str
+    case_reference: CaseReference | None
+    pseudonym: Pseudonym
     theme: Theme
-    municipality: str
-    institution: str
+    municipality: Municipality
+    institution: Institution | None  # None: not in the catalogue
     event_date: date
     deadline: datetime
+
+    @property
+    def reference(self) -> CaseReference | Pseudonym:
+        """What reminders call it: the case reference, or the pseudonym without a case."""
+        return self.case_reference or self.pseudonym
 
 
 @dataclass(frozen=True)
 class Tally:
-    known: Sequence[str]  # organisation names
-    not_known: Sequence[str]
-    missing: Sequence[str]
+    known: Sequence[OrganisationName]
+    not_known: Sequence[OrganisationName]
+    missing: Sequence[OrganisationName]
 
 
 def answer_keyboard(announcement_id: int, _: Translator) -> str:
@@ -63,16 +77,23 @@ def answer_keyboard(announcement_id: int, _: Translator) -> str:
 
 def announcement_text(
     facts: AnnouncementFacts, tally: Tally | None, _: Translator, tz: ZoneInfo
-) -> str:
+) -> SafeText:
     if facts.soort is Soort.UITSTROOM:
         lines = [_("New detention notification: release")]
     else:
         lines = [_("New detention notification: entry (now in detention)")]
     reference = [facts.case_reference] if facts.case_reference else []
-    lines.append(" · ".join([*reference, facts.pseudonym, _(THEME_LABELS[facts.theme])]))
     lines.append(
-        _("Municipality {municipality}", municipality=facts.municipality)
-        + f" · {facts.institution}"
+        SafeText.joined(" · ", [*reference, facts.pseudonym, _(THEME_LABELS[facts.theme])])
+    )
+    lines.append(
+        SafeText.joined(
+            " · ",
+            [
+                _("Municipality {municipality}", municipality=facts.municipality),
+                facts.institution or _("other institution"),
+            ],
+        )
     )
     if facts.soort is Soort.UITSTROOM:
         lines.append(_("Expected release: {date}", date=_.date(facts.event_date)))
@@ -80,48 +101,63 @@ def announcement_text(
         lines.append(_("In detention since: {date}", date=_.date(facts.event_date)))
     lines.append(_("Please answer before {time}", time=_.datetime(facts.deadline, tz)))
     if tally is not None:
-        lines += ["", tally_line(tally, _)]
-    return "\n".join(lines)
+        lines += [SafeText(""), tally_line(tally, _)]
+    return SafeText.joined("\n", lines)
 
 
-def tally_line(tally: Tally, _: Translator) -> str:
+def tally_line(tally: Tally, _: Translator) -> SafeText:
     parts = []
     if tally.known:
-        parts.append(_("Known: {names}", names=", ".join(tally.known)))
+        parts.append(_("Known: {names}", names=SafeText.joined(", ", tally.known)))
     if tally.not_known:
-        parts.append(_("Not known: {names}", names=", ".join(tally.not_known)))
+        parts.append(_("Not known: {names}", names=SafeText.joined(", ", tally.not_known)))
     parts.append(_("No answer yet: {count}", count=len(tally.missing)))
-    return " · ".join(parts)
+    return SafeText.joined(" · ", parts)
 
 
 # Telegram's limit for one message is 4096 characters; stay well under it.
 MESSAGE_LIMIT = 3800
 
 
-def _split(header: str, lines: Sequence[str]) -> list[str]:
+def split_message(header: SafeText, lines: Sequence[SafeText]) -> list[SafeText]:
     """`header` and as many lines as fit, repeated until every line is placed."""
-    messages: list[str] = []
-    current = header
+    messages: list[SafeText] = []
+    current = [header]
+    size = len(header)
     for line in lines:
-        if len(current) + 1 + len(line) > MESSAGE_LIMIT and current != header:
-            messages.append(current)
-            current = header
-        current += "\n" + line
-    messages.append(current)
+        if size + 1 + len(line) > MESSAGE_LIMIT and len(current) > 1:
+            messages.append(SafeText.joined("\n", current))
+            current, size = [header], len(header)
+        current.append(line)
+        size += 1 + len(line)
+    messages.append(SafeText.joined("\n", current))
     return messages
 
 
-def reminder_texts(references: Sequence[str], organisation: str, _: Translator) -> list[str]:
+def reminder_texts(
+    references: Sequence[CaseReference | Pseudonym],
+    organisation: OrganisationName,
+    _: Translator,
+) -> list[SafeText]:
     """One reminder per member, listing every announcement still waiting for them."""
     header = _(
         "Reminder: these notifications are still waiting for the answer of {organisation}. "
         "Please press Known or Not known under each in the partner group.",
         organisation=organisation,
     )
-    return _split(header, [f"• {reference}" for reference in references])
+    return split_message(header, [SafeText.layout("• {}", reference) for reference in references])
 
 
-def missing_notes(lines: Sequence[tuple[str, Sequence[str]]], _: Translator) -> list[str]:
+def missing_notes(
+    lines: Sequence[tuple[CaseReference | Pseudonym, Sequence[OrganisationName]]],
+    _: Translator,
+) -> list[SafeText]:
     """For the group: per announcement past its deadline, who has not answered."""
     header = _("The answer time has passed. Still missing:")
-    return _split(header, [f"{reference}: {', '.join(names)}" for reference, names in lines])
+    return split_message(
+        header,
+        [
+            SafeText.layout("{}: {}", reference, SafeText.joined(", ", names))
+            for reference, names in lines
+        ],
+    )

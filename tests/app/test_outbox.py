@@ -12,6 +12,7 @@ from telegram import Bot
 from bot.app import Core, open_core
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.safe import MemberName, SafeText
 from bot.sandbox.fake_telegram import FakeChat, FakeTelegram
 from bot.scheduling.outbox_sender import drain_outbox
 from bot.services.audit import CLI
@@ -121,10 +122,11 @@ async def test_a_message_the_guard_refuses_is_withheld_and_coordinators_told(
             session, telegram_id=coordinator.id, name="Fenna Testlid", organisation_code="RN",
             roles=[Role.COORDINATOR], actor=CLI,
         )  # fmt: skip
-        # A bug elsewhere put a name in a message: the guard must stop it here.
+        # A bug elsewhere put a held person's name in a safe kind: the guard must stop it.
+        leaked_name = f"{leaked.given_names.split()[0]} {leaked.surname}"
         outbox.enqueue(
             session, key="bad:1", chat_id=bot_settings.partner_chat_id or 0,
-            text=f"Melding over {leaked.surname}", now=clock.now(),
+            text=SafeText.layout("{}", MemberName(leaked_name)), now=clock.now(),
         )  # fmt: skip
     application = build_application(core)  # the real request stack, with the guard
     async with application:
@@ -132,6 +134,10 @@ async def test_a_message_the_guard_refuses_is_withheld_and_coordinators_told(
     with core.db.session() as session:
         row = session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key == "bad:1")).one()
         assert (row.status, row.last_error) == ("failed", "PiiRefused")
+        # No clear copy stays behind: the withheld text is kept only encrypted.
+        assert leaked.surname not in row.text + row.text_values
+        assert row.text_ct is not None and leaked.surname not in row.text_ct
+        assert core.cipher.decrypt(row.text_ct, context=outbox.WITHHELD_TEXT_CONTEXT) == leaked_name
     [notice] = telegram.messages_to(coordinator.id)
     assert "niet verstuurd" in notice.text
     assert leaked.surname not in notice.text

@@ -8,6 +8,8 @@ import pytest
 
 from bot.app import PiiRefused, build_application
 from bot.domain.roles import Role
+from bot.i18n import translator
+from bot.safe import Code, MemberName, Pseudonym, SafeText
 from bot.services.audit import CLI
 from tests.app.conftest import RunningBot
 from tests.conftest import People
@@ -98,12 +100,24 @@ async def test_outgoing_guard_refuses_personal_data(running: RunningBot, people:
         registered = core.vault.register(session, identity, actor=CLI)
     application = build_application(core)
     user = running.telegram.add_user("Bram", started=True)
+    _ = translator("nl")
+    full_name = f"{identity.given_names.split()[0]} {identity.surname}"
     async with application:
-        with pytest.raises(PiiRefused):
-            await application.bot.send_message(user.id, f"Over {identity.surname}: graag contact")
-        with pytest.raises(PiiRefused):
-            await application.bot.send_message(user.id, f"geboren {identity.birth_date:%d-%m-%Y}")
-        sent = await application.bot.send_message(user.id, f"Nieuwe melding {registered.pseudonym}")
+        # Text not built from safe values never leaves, whatever it holds.
+        with pytest.raises(PiiRefused, match="unchecked"):
+            await application.bot.send_message(user.id, f"Nieuwe melding {registered.pseudonym}")
+        # A safe kind that nevertheless carries a held identity: the last check.
+        with pytest.raises(PiiRefused, match="personal_data"):
+            await application.bot.send_message(
+                user.id, SafeText.layout("{}", MemberName(full_name))
+            )
+        with pytest.raises(PiiRefused, match="personal_data"):
+            await application.bot.send_message(
+                user.id, SafeText.layout("{}", Code(f"{identity.birth_date:%d-%m-%Y}"))
+            )
+        sent = await application.bot.send_message(
+            user.id, SafeText.layout("{}", Pseudonym(registered.pseudonym))
+        )
     assert registered.pseudonym in sent.text
     assert [m.text for m in running.telegram.messages_to(user.id)] == [sent.text]
 

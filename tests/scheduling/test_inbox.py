@@ -28,6 +28,7 @@ from bot.domain.dpan import (
 )
 from bot.i18n import translator
 from bot.privacy.pseudonym import Identity
+from bot.safe import Code, Municipality, SafeText
 from bot.sandbox.dpan_files import HEADER
 from bot.scheduling import inbox as inbox_module
 from bot.scheduling.inbox import PROCESSED, PROCESSING, REJECTED, STALE_SECONDS, process_inbox
@@ -140,10 +141,10 @@ def test_rejected_rows_are_listed_by_line_without_their_data(core: Core, people:
     assert names(inbox / PROCESSED) == ["dpan-2.csv", "dpan-2.csv.errors.txt"]
     errors = (inbox / PROCESSED / "dpan-2.csv.errors.txt").read_text(encoding="utf-8")
     _ = translator(core.settings.locale)
-    municipalities = ", ".join(core.settings.municipalities)
+    municipalities = SafeText.joined(", ", [Municipality(m) for m in core.settings.municipalities])
     assert errors.splitlines() == [
         f"line 3: {_(MSG_BSN_ELFPROEF)}",
-        f"line 5: {_(MSG_MUNICIPALITY, column='gemeente', municipalities=municipalities)}",
+        f"line 5: {_(MSG_MUNICIPALITY, column=Code('gemeente'), municipalities=municipalities)}",
     ]
     for bad in (rows[1], rows[3]):
         bron_id, _soort, surname, given_names, birth, bsn = bad[:6]
@@ -170,13 +171,13 @@ def test_rejected_rows_are_listed_by_line_without_their_data(core: Core, people:
             b"bron_id;soort;achternaam;voornamen;geboortedatum;inrichting\r\n"
             b"INB-0001;uitstroom;Jansen;Jan;01-02-1990;PI Roermond\r\n",
             MSG_MISSING_COLUMNS,
-            {"columns": "gemeente, datum"},
+            {"columns": SafeText.joined(", ", [Code("gemeente"), Code("datum")])},
             id="missing-columns",
         ),
     ],
 )
 def test_unreadable_file_is_rejected_with_the_reason(
-    core: Core, content: bytes, message: str, params: dict[str, str]
+    core: Core, content: bytes, message: str, params: dict[str, SafeText]
 ) -> None:
     inbox = core.settings.inbox_dir
     drop(inbox, "kapot.csv", content)

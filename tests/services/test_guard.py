@@ -1,35 +1,123 @@
-"""The outgoing guard: every identity held, minus the bot's own constant wording."""
+"""The outgoing guard: the values in a text, each by its kind, against every identity held."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from bot.app import Core
+from bot.clock import FrozenClock
+from bot.i18n import translator
 from bot.privacy.pseudonym import Identity
+from bot.safe import Code, MemberName, Municipality, OrganisationName, SafeText
 from bot.services.audit import CLI
 from bot.services.guard import OutgoingGuard
+from bot.storage.models import Person
+from bot.storage.repositories import AuditRepository
 
 
-async def test_guard_catches_identities_but_not_organisation_names(core: Core) -> None:
+def _guard(core: Core) -> OutgoingGuard:
+    return OutgoingGuard(
+        core.db, core.vault, core.clock, allowed_words=core.settings.municipalities
+    )
+
+
+async def test_values_are_scanned_by_kind_and_template_words_never(core: Core) -> None:
     person = Identity(
-        surname="Mee", given_names="Anouk Lieke", birth_date=date(1984, 3, 7), bsn="111222333"
+        surname="Maandag", given_names="Mei April", birth_date=date(1984, 3, 7), bsn="111222333"
     )
     with core.db.session() as session:
         core.vault.register(session, person, actor=CLI)
         core.memberships.add_organisation(session, name="MEE", code="MEE", themes=None, actor=CLI)
-    guard = OutgoingGuard(core.db, core.vault, allowed_words=core.settings.municipalities)
-
-    assert await guard.scan(["Bekend: MEE, Politie · Nog geen reactie: 3"]) == []
-    leaks = ["Over Anouk", "geboren 07-03-1984", "BSN 111 222 333", "Lieke"]
+    guard = _guard(core)
+    _ = translator("nl")
+    deadline = _.datetime(core.clock.now() + timedelta(days=7), core.settings.tz)
+    assert "maandag" in deadline  # the week day the person is called
+    clean = [
+        _("Please answer before {time}", time=deadline),
+        _("Known: {names}", names=OrganisationName("MEE")),
+        _("Municipality {municipality}", municipality=Municipality("Weert")),
+        # A professional who shares a surname with someone held is not them.
+        _("You cannot deactivate yourself."),
+        SafeText.layout("{} · {}", Code("POL"), MemberName("Jan Maandag")),
+    ]
+    for text in clean:
+        assert await guard.check({"text": text}) is None, text
+    leaks = [
+        SafeText.layout("{}", MemberName("Mei Maandag")),
+        SafeText.layout("{}", Code("07-03-1984")),
+        SafeText.layout("{}", Code("111/222/333")),
+        _("Known: {names}", names=OrganisationName("April Maandag")),
+    ]
     for text in leaks:
-        assert await guard.scan([text]), text
+        verdict = await guard.check({"text": text})
+        assert verdict is not None and verdict.reason == "personal_data", text
     assert guard.identities == 1
 
 
+async def test_a_text_not_built_from_safe_values_is_refused(core: Core) -> None:
+    guard = _guard(core)
+    verdict = await guard.check({"chat_id": 1, "text": "Nieuwe melding P-7KQ4M2XZ"})
+    assert verdict is not None and verdict.reason == "unchecked"
+    plain_join = translator("nl")("Your commands:") + " extra"  # str + str is a plain str
+    verdict = await guard.check({"text": plain_join})
+    assert verdict is not None and verdict.reason == "unchecked"
+
+
+async def test_button_labels_are_fixed_wording_or_scanned(core: Core) -> None:
+    person = Identity(surname="Brinkhuis", given_names="Sjoerd", birth_date=date(1990, 1, 2))
+    with core.db.session() as session:
+        core.vault.register(session, person, actor=CLI)
+    guard = _guard(core)
+    _ = translator("nl")
+    keyboard = {"inline_keyboard": [[{"text": str(_("Known")), "callback_data": "ans:1:y"}]]}
+    assert await guard.check({"text": _("Known"), "reply_markup": keyboard}) is None
+    keyboard["inline_keyboard"][0][0]["text"] = "Sjoerd Brinkhuis"
+    assert await guard.check({"text": _("Known"), "reply_markup": keyboard}) is not None
+
+
 async def test_guard_learns_persons_added_later_by_another_process(core: Core) -> None:
-    guard = OutgoingGuard(core.db, core.vault)
-    assert await guard.scan(["Sjoerd Brinkhuis"]) == []
+    guard = _guard(core)
+    text = SafeText.layout("{}", MemberName("Sjoerd Brinkhuis"))
+    assert await guard.check({"text": text}) is None
     later = Identity(surname="Brinkhuis", given_names="Sjoerd", birth_date=date(1990, 1, 2))
     with core.db.session() as session:  # as `vhbot import dpan` would, elsewhere
         core.vault.register(session, later, actor=CLI)
-    assert {hit.kind for hit in await guard.scan(["Sjoerd Brinkhuis"])} == {"surname", "given_name"}
+    verdict = await guard.check({"text": text})
+    assert verdict is not None and set(verdict.kinds) == {"surname", "given_name"}
+
+
+async def test_guard_sees_a_person_held_again_after_erasure(core: Core, clock: FrozenClock) -> None:
+    """Erased by retention, then detained again while the bot ran: guarded again."""
+    person = Identity(surname="Brinkhuis", given_names="Sjoerd", birth_date=date(1990, 1, 2))
+    with core.db.session() as session:
+        registered = core.vault.register(session, person, actor=CLI)
+    clock.advance(timedelta(days=200))
+    with core.db.session() as session:
+        stored = session.get(Person, registered.person_id)
+        assert stored is not None
+        stored.identity_ct = None  # as retention leaves it, months later
+        session.add(stored)
+    guard = _guard(core)  # a bot started while the person was erased
+    text = SafeText.layout("{}", MemberName("Sjoerd Brinkhuis"))
+    assert await guard.check({"text": text}) is None
+    clock.advance(timedelta(days=3))
+    with core.db.session() as session:
+        again = core.vault.register(session, person, actor=CLI)
+    assert again.person_id == registered.person_id  # the same person, the same pseudonym
+    assert await guard.check({"text": text}) is not None
+
+
+async def test_a_check_decrypts_only_what_is_new(core: Core) -> None:
+    """Each identity is read once: no audit entry per outgoing message."""
+    with core.db.session() as session:
+        core.vault.register(
+            session,
+            Identity(surname="Brinkhuis", given_names="Sjoerd", birth_date=date(1990, 1, 2)),
+            actor=CLI,
+        )
+    guard = _guard(core)
+    for _round in range(3):
+        await guard.check({"text": SafeText.layout("{}", Code("P-7KQ4M2XZ"))})
+    with core.db.session() as session:
+        reads = AuditRepository().actions("person.read_bulk", session=session)
+    assert len(reads) == 1
