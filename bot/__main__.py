@@ -100,9 +100,10 @@ def _keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"added data key {ring.primary.key_id}; re-encrypting")
     with _opened(settings) as core:
         report = reencrypt_all(core.db, core.cipher, core.audit, actor=CLI, batch=args.batch)
+    fields = ", ".join(f"{name} {count}" for name, count in report.counts.items())
     print(
-        f"re-encrypted {report.persons} persons and {report.members} members under key "
-        f"{report.primary_key_id}; every field now uses it"
+        f"re-encrypted {report.total} fields under key {report.primary_key_id} ({fields}); "
+        "every encrypted field now uses it"
     )
     return 0
 

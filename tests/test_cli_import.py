@@ -28,7 +28,7 @@ from bot.domain.dpan import (
     MSG_NOT_UTF8,
 )
 from bot.i18n import translator
-from bot.safe import Code, SafeText
+from bot.safe import Code, Municipality, SafeText
 from bot.sandbox.dpan_files import HEADER, dpan_csv, dpan_rows, made_up_people
 from bot.storage.engine import make_engine
 from bot.storage.models import Melding, OutboxMessage
@@ -121,7 +121,15 @@ def test_rejected_rows_go_to_stderr_by_line_without_their_data(
         ", ",
         [
             Municipality(name)
-            for name in "Echt-Susteren Leudal Maasgouw Nederweert Roerdalen Roermond Weert".split()
+            for name in [
+                "Echt-Susteren",
+                "Leudal",
+                "Maasgouw",
+                "Nederweert",
+                "Roerdalen",
+                "Roermond",
+                "Weert",
+            ]
         ],
     )
     reported = [line for line in result.stderr.splitlines() if line.startswith("line ")]

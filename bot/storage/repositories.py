@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from sqlalchemy import text
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, SQLModel, col, func, select
 
 from bot.storage.models import AuditEntry, Invite, InviteFailure, Member, Organisation, Person
 
@@ -74,18 +74,6 @@ class PersonRepository:
             query = query.where(col(Person.identity_stored_at) >= stored_since)
         return session.exec(query.order_by(col(Person.id))).all()
 
-    def needing_rotation(
-        self, key_prefix: str, *, session: Session, limit: int
-    ) -> Sequence[Person]:
-        return session.exec(
-            select(Person)
-            .where(
-                col(Person.identity_ct).is_not(None),
-                col(Person.identity_ct).not_like(f"{key_prefix}%"),
-            )
-            .order_by(col(Person.id))
-            .limit(limit)
-        ).all()
 
 
 class OrganisationRepository:
@@ -143,15 +131,6 @@ class MemberRepository:
         session.flush()
         return member
 
-    def needing_rotation(
-        self, key_prefix: str, *, session: Session, limit: int
-    ) -> Sequence[Member]:
-        return session.exec(
-            select(Member)
-            .where(col(Member.name_ct).not_like(f"{key_prefix}%"))
-            .order_by(col(Member.id))
-            .limit(limit)
-        ).all()
 
 
 class InviteRepository:
@@ -180,4 +159,18 @@ class InviteRepository:
             select(InviteFailure.at).where(
                 InviteFailure.telegram_id == telegram_id, col(InviteFailure.at) >= since
             )
+        ).all()
+
+
+class EncryptedFieldRepository:
+    def needing_rotation(
+        self, model: type[SQLModel], column: str, key_prefix: str, *, session: Session, limit: int
+    ) -> Sequence[SQLModel]:
+        """Rows whose `column` holds a ciphertext not made with the key of `key_prefix`."""
+        field = col(getattr(model, column))
+        return session.exec(
+            select(model)
+            .where(field.is_not(None), field.not_like(f"{key_prefix}%"))
+            .order_by(*model.__table__.primary_key.columns)  # type: ignore[attr-defined]
+            .limit(limit)
         ).all()

@@ -95,7 +95,14 @@ def partners(running: RunningBot) -> Partners:
     return Partners(users)
 
 
-def write_dpan(path: Path, identities: list[Identity], *, today: str = "2026-11-23") -> Path:
+def write_dpan(
+    path: Path,
+    identities: list[Identity],
+    *,
+    today: str = "2026-11-23",
+    institutions: dict[int, str] | None = None,
+) -> Path:
+    """A DPAN file; `institutions` replaces the `inrichting` of rows by index (from 1)."""
     municipalities = ("Roermond", "Weert", "Leudal", "Echt-Susteren", "Maasgouw")
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";")
@@ -105,7 +112,8 @@ def write_dpan(path: Path, identities: list[Identity], *, today: str = "2026-11-
         writer.writerow([
             f"DJI-{index:05d}", "uitstroom" if release else "instroom", identity.surname,
             identity.given_names, identity.birth_date.strftime("%d-%m-%Y"), identity.bsn or "",
-            municipalities[index % len(municipalities)], "PI Roermond",
+            municipalities[index % len(municipalities)],
+            (institutions or {}).get(index, "PI Roermond"),
             "2026-12-01" if release else today, f"Opmerking over {identity.surname}",
         ])  # fmt: skip
     path.write_text(buffer.getvalue(), encoding="utf-8")
