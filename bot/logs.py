@@ -16,7 +16,12 @@ from typing import Any
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {"message"}
 
-NOISY_LOGGERS = ("httpx", "httpcore", "apscheduler", "aiohttp.access", "alembic")
+NOISY_LOGGERS = ("httpx", "httpcore", "apscheduler", "aiohttp.access", "alembic", "sqlalchemy")
+# Our own loggers; every other library logs at INFO and above only, whatever the level:
+# at DEBUG, PTB writes each outgoing call with its text and each incoming update
+# (group chatter with names), and SQLAlchemy writes result rows.
+OWN_LOGGERS = ("bot", "vhbot", "__main__")
+LIBRARY_FLOOR = logging.INFO
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -71,11 +76,21 @@ class RedactFilter(logging.Filter):
         return True
 
 
+class LibraryFloor(logging.Filter):
+    """Drops other libraries' records below INFO: their debug output carries contents."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= LIBRARY_FLOOR:
+            return True
+        return record.name.split(".", 1)[0] in OWN_LOGGERS
+
+
 def configure_logging(
     level: str = "INFO", *, secrets: Iterable[str] = (), stream: Any = None
 ) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonLineFormatter())
+    handler.addFilter(LibraryFloor())
     handler.addFilter(RedactFilter(secrets))
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -84,3 +99,5 @@ def configure_logging(
     root.setLevel(level)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # Not even built: PTB formats every payload for its debug lines otherwise.
+    logging.getLogger("telegram").setLevel(max(LIBRARY_FLOOR, logging.getLevelName(level)))

@@ -99,3 +99,37 @@ async def test_a_professional_sharing_a_surname_with_a_held_person_is_still_list
         core.vault.register(session, held, actor=CLI)
     reply = await running.say(world.coordinator, "/leden", contains="Leden per organisatie")
     assert "Fenna Testlid" in reply.text  # the coordinator's own name, same surname
+
+
+async def test_no_log_level_writes_message_text_names_or_updates(
+    running: RunningBot, world: World, people: People, tmp_path: Path
+) -> None:
+    import io
+    import logging
+
+    from bot.logs import configure_logging
+
+    stream = io.StringIO()
+    configure_logging("DEBUG", secrets=["123456:TEST-TOKEN"], stream=stream)
+    try:
+        person = people.identity()
+        dpan = write_dpan(tmp_path / "dpan.csv", [person])
+        running.core.detention.import_path(dpan, actor=CLI)
+        await running.telegram.wait_for_message(
+            running.group.id, contains="detentiemelding", timeout=EVENT_TIMEOUT
+        )
+        # Group chatter the bot sees, with a name in it, and a private command.
+        running.telegram.send_text(
+            world.partner, "Kent iemand Gerrit Zwanenburg uit Weert?", chat=running.group
+        )
+        await running.say(world.coordinator, "/leden", contains="Leden per organisatie")
+        logging.getLogger("bot.test").debug("debug.reached")  # our own debug still flows
+    finally:
+        configure_logging("WARNING")
+    output = stream.getvalue()
+    assert "debug.reached" in output
+    for secret in (
+        person.surname, person.given_names.split()[0], "Zwanenburg", "Gerrit", "Fenna Testlid",
+        "Leden per organisatie", "detentiemelding", "TEST-TOKEN", str(world.partner.first_name),
+    ):  # fmt: skip
+        assert secret not in output, secret
