@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import subprocess
 import sys
@@ -51,6 +52,26 @@ def test_keys_init_creates_a_private_file_once(env: dict[str, str], tmp_path: Pa
     assert second.returncode == 2
     assert "already exists" in second.stderr and second.stderr.count("\n") == 1
     assert key_file.read_bytes() == content
+
+
+def test_files_are_private_whatever_the_umask(env: dict[str, str], tmp_path: Path) -> None:
+    old = os.umask(0o002)  # a shared machine's default: group may write, all may read
+    try:
+        assert vhbot("keys", "init", env=env, cwd=tmp_path).returncode == 0
+        upgraded = vhbot("db", "upgrade", env=env, cwd=tmp_path)
+        org = vhbot("org", "add", "Politie Limburg", "--short", "POL", env=env, cwd=tmp_path)
+    finally:
+        os.umask(old)
+    assert upgraded.returncode == 0 and org.returncode == 0, upgraded.stderr + org.stderr
+    created = [tmp_path / "vhbot.keys"]
+    url = env["VHBOT_DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        database = Path(url.removeprefix("sqlite:///"))
+        created.append(database)
+        created += list(database.parent.glob(f"{database.name}-*"))  # WAL, shared memory
+        assert len(created) >= 3
+    for path in created:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
 
 
 def test_db_upgrade_is_idempotent(env: dict[str, str], tmp_path: Path) -> None:

@@ -259,7 +259,8 @@ def _check_mode(path: Path, mode: int) -> None:
     loose = stat.S_IMODE(mode) & 0o077
     if not loose:
         return
-    if not loose & 0o022 and _in_systemd_credentials(path):
+    # Only the group-read bit systemd sets on a credential copy; never one for others.
+    if not loose & ~0o040 and _in_systemd_credentials(path):
         return
     what = "readable" if loose & 0o044 else "writable"
     raise KeyFileError(

@@ -7,6 +7,8 @@ Async code reaches the database through sync sessions run in a worker thread
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -30,6 +32,7 @@ def make_engine(url: str) -> Engine:
     the statement, and error texts can end up in logs.
     """
     if url.startswith("sqlite"):
+        _private_file(make_url(url).database)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
@@ -53,6 +56,26 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def _private_file(database: str | None) -> None:
+    """The SQLite file exists, readable by its owner only, whatever the umask.
+
+    SQLite gives its -wal and -shm files the mode of the database file, so they
+    follow. A looser file made earlier is tightened.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        fd = os.open(database, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return  # SQLite reports it when it connects, in its own words
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            with contextlib.suppress(OSError):  # not ours to change: leave it
+                os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 class Database:

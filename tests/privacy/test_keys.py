@@ -321,4 +321,7 @@ def test_systemd_credential_copy_with_group_read_is_accepted(
     copy.chmod(0o420)  # group-writable stays refused, credentials or not
     with pytest.raises(KeyFileError, match="writable by others"):
         load_key_file(copy)
+    copy.chmod(0o444)  # world-readable is refused everywhere, credentials or not
+    with pytest.raises(KeyFileError, match="readable by others"):
+        load_key_file(copy)
     copy.chmod(0o600)
