@@ -68,8 +68,7 @@ def test_files_are_private_whatever_the_umask(env: dict[str, str], tmp_path: Pat
     if url.startswith("sqlite:///"):
         database = Path(url.removeprefix("sqlite:///"))
         created.append(database)
-        created += list(database.parent.glob(f"{database.name}-*"))  # WAL, shared memory
-        assert len(created) >= 3
+        created += list(database.parent.glob(f"{database.name}-*"))  # WAL, if left
     for path in created:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
 
