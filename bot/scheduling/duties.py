@@ -44,6 +44,12 @@ def erase_expired(core: Core) -> int:
     return report.meldingen + report.persons
 
 
+def seal_clear_values(core: Core) -> int:
+    """Values an older version stored in clear are encrypted (see DetentionService)."""
+    with core.db.session() as session:
+        return core.detention.seal_uncatalogued(session)
+
+
 def verify_audit_chain(core: Core) -> int:
     """Walks the audit chain; a break is logged as an error for the operators."""
     checked, broken = core.audit.verify(core.db)
@@ -57,6 +63,7 @@ def verify_audit_chain(core: Core) -> int:
 def duties(core: Core) -> tuple[Duty, ...]:
     """Every database duty with how often `vhbot run` does it (sweep does all once)."""
     return (
+        Duty("seal_clear_values", 86400.0, seal_clear_values),
         Duty("import_inbox", core.settings.inbox_interval_seconds, import_inbox),
         Duty("chase_overdue_answers", 60.0, chase_overdue_answers),
         Duty("erase_expired", 3600.0, erase_expired),

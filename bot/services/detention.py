@@ -400,6 +400,34 @@ class DetentionService:
             new_key=True,  # the melding was created in this transaction
         )
 
+    def seal_uncatalogued(self, session: Session) -> int:
+        """Encrypt institution values stored in clear before the catalogue existed.
+
+        Migration 0004 leaves a value the catalogue does not know in place (a
+        migration has no key); this moves it into `institution_ct`. Idempotent.
+        """
+        names = sorted(self._catalogue.names)
+        rows = session.exec(
+            select(Melding).where(
+                col(Melding.institution).is_not(None), col(Melding.institution).not_in(names)
+            )
+        ).all()
+        for melding in rows:
+            assert melding.institution is not None  # noqa: S101 - filtered in the query
+            catalogued = self._catalogue.match(melding.institution)
+            if catalogued is None:
+                melding.institution_ct = self._cipher.encrypt(
+                    melding.institution, context=INSTITUTION_CONTEXT
+                )
+            melding.institution = catalogued
+            session.add(melding)
+        if rows:
+            self._audit.record(
+                session, actor="system", action="melding.seal", subject="institution",
+                count=len(rows),
+            )  # fmt: skip
+        return len(rows)
+
     def _report_unknown_institutions(self, session: Session, import_id: int) -> None:
         """Tell the coordinators which lines named an institution the catalogue lacks.
 

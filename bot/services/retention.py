@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from bot.config import Settings
 from bot.domain.detention import notification_erase_date
 from bot.services.audit import AuditLog
-from bot.storage.models import Case, Melding, Person
+from bot.storage.models import Case, Melding, OutboxMessage, Person
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ def enforce_retention(
         if not _melding_due(melding, case, today, now, settings.retention_days):
             continue
         melding.remark_ct = None
+        melding.institution_ct = None
         melding.erased_at = now
         session.add(melding)
         touched_persons.add(melding.person_id)
@@ -75,7 +76,8 @@ def enforce_retention(
         person.erased_at = now
         session.add(person)
         persons += 1
-    if erased or persons:
+    withheld = _erase_withheld_texts(session, today)
+    if erased or persons or withheld:
         audit.record(
             session,
             actor="system",
@@ -83,5 +85,18 @@ def enforce_retention(
             subject="retention",
             meldingen=erased,
             persons=persons,
+            withheld_messages=withheld,
         )
     return RetentionReport(erased, persons)
+
+
+def _erase_withheld_texts(session: Session, today: date) -> int:
+    """A message the guard withheld is kept (encrypted) no longer than a notification."""
+    rows = session.exec(select(OutboxMessage).where(col(OutboxMessage.text_ct).is_not(None))).all()
+    erased = 0
+    for row in rows:
+        if notification_erase_date(row.created_at.date()) <= today:
+            row.text_ct = None
+            session.add(row)
+            erased += 1
+    return erased

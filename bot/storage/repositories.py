@@ -75,7 +75,6 @@ class PersonRepository:
         return session.exec(query.order_by(col(Person.id))).all()
 
 
-
 class OrganisationRepository:
     def by_code(self, code: str, *, session: Session) -> Organisation | None:
         return session.exec(select(Organisation).where(Organisation.code == code.upper())).first()
@@ -130,7 +129,6 @@ class MemberRepository:
         session.add(member)
         session.flush()
         return member
-
 
 
 class InviteRepository:

@@ -218,3 +218,52 @@ def test_each_run_that_erases_leaves_one_audit_entry(
     assert run(core, clock, local(2027, 6, 15)) == RetentionReport(1, 1)
     assert len(erase_entries(core)) == 2
     assert core.audit.verify(core.db)[1] is None
+
+
+def test_an_uncatalogued_institution_and_a_withheld_text_go_too(
+    core: Core, clock: FrozenClock, people: People, tmp_path: Path
+) -> None:
+    from bot.safe import MemberName, SafeText
+    from bot.services import outbox
+    from bot.storage.models import OutboxMessage
+
+    import_rows(core, tmp_path, [("RET-9", "instroom", people.identity(), "2026-11-20")])
+    with core.db.session() as session:
+        row = session.exec(select(Melding).where(Melding.bron_id == "RET-9")).one()
+        row.institution, row.institution_ct = None, core.cipher.encrypt("X", context="x")
+        session.add(row)
+        outbox.enqueue(
+            session, key="withheld", chat_id=1, now=clock.now(),
+            text=SafeText.layout("{}", MemberName("Iemand")),
+        )  # fmt: skip
+        queued = session.exec(select(OutboxMessage)).all()
+        for message in queued:
+            message.status, message.text_ct, message.text = "failed", "v1.k1.x", ""
+            session.add(message)
+    assert run(core, clock, local(2027, 5, 24)).meldingen == 1
+    assert melding(core, "RET-9").institution_ct is None
+    with core.db.session() as session:
+        assert all(m.text_ct is None for m in session.exec(select(OutboxMessage)))
+
+
+def test_institutions_stored_in_clear_by_an_older_version_are_sealed(
+    core: Core, people: People, tmp_path: Path
+) -> None:
+    from bot.scheduling.duties import seal_clear_values
+    from bot.services.detention import INSTITUTION_CONTEXT
+
+    import_rows(core, tmp_path, [("OLD-1", "instroom", people.identity(), "2026-11-20")])
+    import_rows(core, tmp_path, [("OLD-2", "instroom", people.identity(), "2026-11-20")])
+    with core.db.session() as session:  # as migration 0004 leaves rows of before
+        for bron_id, written in (("OLD-1", "Bij Henk, Dorpsstraat 1"), ("OLD-2", "pi vught")):
+            row = session.exec(select(Melding).where(Melding.bron_id == bron_id)).one()
+            row.institution = written
+            session.add(row)
+    assert seal_clear_values(core) == 2
+    assert seal_clear_values(core) == 0  # idempotent
+    sealed, matched = melding(core, "OLD-1"), melding(core, "OLD-2")
+    assert sealed.institution is None and sealed.institution_ct is not None
+    assert core.cipher.decrypt(sealed.institution_ct, context=INSTITUTION_CONTEXT) == (
+        "Bij Henk, Dorpsstraat 1"
+    )
+    assert (matched.institution, matched.institution_ct) == ("PI Vught", None)
