@@ -22,7 +22,7 @@ from telegram.error import TelegramError
 
 from bot.clock import Clock
 from bot.i18n import catalog_constants
-from bot.privacy.pii_guard import PiiGuard, PiiHit
+from bot.privacy.pii_guard import NameMode, PiiGuard, PiiHit
 from bot.safe import Kind, SafeText, Value
 from bot.services.persons import PersonVault
 from bot.storage.engine import Database
@@ -38,6 +38,10 @@ CATCH_UP_OVERLAP = timedelta(minutes=10)
 TEXT_PARAMETERS = ("text", "caption", "description", "short_description")
 # Parameters that carry shown text inside JSON (button labels, command descriptions).
 JSON_PARAMETERS = ("reply_markup", "commands")
+
+
+# Values whose names are constants of the configuration, not free text.
+_CONSTANT_KINDS = frozenset({Kind.DATE, Kind.MUNICIPALITY, Kind.INSTITUTION})
 
 
 class PiiRefused(TelegramError):
@@ -56,13 +60,17 @@ def scan_values(guard: PiiGuard, values: Iterable[Value]) -> list[PiiHit]:
     """Scan each value as its kind requires.
 
     A formatted date is looked at as a date only (a person called Maandag must not
-    block "maandag 30 november"); every other value for BSNs, dates and names, a
-    name counting only together with a given name of the same person, so a
-    professional who shares a surname with someone held is not refused.
+    block "maandag 30 november"), and so are a municipality of the region and a
+    catalogued institution (constant names, checked where they entered: a person
+    called Weert must not block every announcement in Weert). Every other value
+    is looked at for BSNs, dates and names, a name counting only together with a
+    given name of the same person, so a professional who shares a surname with
+    someone held is not refused.
     """
     hits: list[PiiHit] = []
     for value in values:
-        hits.extend(guard.scan(value.text, names="none" if value.kind is Kind.DATE else "full"))
+        names: NameMode = "none" if value.kind in _CONSTANT_KINDS else "full"
+        hits.extend(guard.scan(value.text, names=names))
     return hits
 
 
