@@ -134,9 +134,10 @@ _SEPARATOR = re.compile(r"[\s.,:;·•#\-\u2013\u2014|/()]*")
 class SafeText(str):
     """A text made of catalogued templates and safe values; the only text the bot sends.
 
-    Made by the translator (`Translator.__call__`, `date`, `datetime`) and by
-    `joined`; a plain `str`, or a `str` built by concatenation, is refused at the
-    Telegram boundary.
+    Made by the translator (`Translator.__call__`, `date`, `datetime`), by
+    `joined` and `layout`, and read back by the outbox (`restore`); nowhere else
+    (tests/test_architecture.py checks it). A plain `str`, or a `str` built by
+    concatenation, is refused at the Telegram boundary.
     """
 
     values: tuple[Value, ...]
@@ -187,6 +188,9 @@ class SafeText(str):
         """The values as JSON-ready pairs (kind, text), for the outbox."""
         return [[value.kind.value, value.text] for value in self.values]
 
+
+# An empty line between parts of a message.
+BLANK = SafeText("")
 
 Part = SafeText | SafeStr
 # What a placeholder may be filled with: a safe part, or a count.

@@ -17,7 +17,7 @@ from bot.handlers.common import (
     role_names,
 )
 from bot.i18n import Translator, mark
-from bot.safe import Code, MemberName, OrganisationName, SafeText
+from bot.safe import BLANK, Code, MemberName, OrganisationName, SafeText
 from bot.scheduling.group_removal import request_group_removal
 from bot.services.members import DirectoryEntry, InviteIssued, MembershipError, MemberView
 
@@ -246,7 +246,7 @@ def render_directory(
     """Every organisation with its code, and its members with roles and last activity."""
     lines = [_("Members per organisation")]
     for code, name in organisations:
-        lines += [SafeText(""), SafeText.layout("{} · {}", Code(code), OrganisationName(name))]
+        lines += [BLANK, SafeText.layout("{} · {}", Code(code), OrganisationName(name))]
         members = [entry for entry in entries if entry.organisation_code == code]
         if not members:
             lines.append(SafeText.layout("  {}", _("(no members)")))
@@ -269,5 +269,5 @@ def render_directory(
                 )
             )
     if not organisations:
-        lines += [SafeText(""), _("No members yet.")]
+        lines += [BLANK, _("No members yet.")]
     return SafeText.joined("\n", lines)

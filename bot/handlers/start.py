@@ -13,7 +13,7 @@ from bot.config import SUPPORTED_LOCALES
 from bot.domain.commands import ChatKind, commands_for
 from bot.handlers.common import NOT_REGISTERED, Caller, authorize_command, role_names
 from bot.i18n import translator
-from bot.safe import Code, OrganisationName, SafeText
+from bot.safe import BLANK, Code, OrganisationName, SafeText
 from bot.services.members import MenuOwner, Redeemed, RedeemOutcome
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ class StartHandlers:
                 "of the Veiligheidshuis and collects who knows the person. "
                 "It only ever shows case references and pseudonyms."
             ),
-            SafeText(""),
+            BLANK,
             _("Your commands:"),
         ]
         lines += [

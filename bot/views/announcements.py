@@ -17,6 +17,7 @@ from bot.domain.dpan import Soort
 from bot.domain.roles import Theme
 from bot.i18n import Translator, mark
 from bot.safe import (
+    BLANK,
     CaseReference,
     Institution,
     Municipality,
@@ -101,7 +102,7 @@ def announcement_text(
         lines.append(_("In detention since: {date}", date=_.date(facts.event_date)))
     lines.append(_("Please answer before {time}", time=_.datetime(facts.deadline, tz)))
     if tally is not None:
-        lines += [SafeText(""), tally_line(tally, _)]
+        lines += [BLANK, tally_line(tally, _)]
     return SafeText.joined("\n", lines)
 
 
