@@ -214,6 +214,7 @@ def test_sweep_without_telegram_runs_every_duty_and_keeps_the_outbox(
     lines = result.stdout.splitlines()
     counts = dict(line.split(": ", 1) for line in lines[:-1])
     assert list(counts) == [
+        "seal_clear_values",
         "import_inbox",
         "chase_overdue_answers",
         "erase_expired",
