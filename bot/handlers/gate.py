@@ -8,6 +8,7 @@ no further (see bot.handlers.group).
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from telegram import Chat, ChatMember, Update
@@ -28,13 +29,15 @@ GONE = {ChatMember.LEFT, ChatMember.BANNED}
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], core: Core) -> None:
+    unremovable: dict[int, datetime] = {}
+
     async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stops every update that does not come from one of our chats, or from a stranger."""
         chat = update.effective_chat
         kind = chat_kind(chat, core) if chat is not None else None
         if kind is ChatKind.PARTNER_GROUP:
             try:
-                turned_away = await turn_away_strangers(update, context.bot, core)
+                turned_away = await turn_away_strangers(update, context.bot, core, unremovable)
             except Exception as exc:
                 # Unsure who is there (database down?): the update goes no further.
                 log.error("gate.check_failed", extra={"error": type(exc).__name__})

@@ -9,6 +9,7 @@ was added) and removes a stranger, or a deactivated member, on sight.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from telegram import Bot, ChatMember, Update
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PRESENT = {ChatMember.MEMBER, ChatMember.RESTRICTED, ChatMember.ADMINISTRATOR, ChatMember.OWNER}
+# Telegram lets no bot remove these; only a person can.
+BEYOND_REACH = {ChatMember.ADMINISTRATOR, ChatMember.OWNER}
+RETRY_UNREMOVABLE = timedelta(minutes=10)
 
 
 def people_in(update: Update, bot_id: int) -> set[int]:
@@ -43,13 +47,19 @@ def people_in(update: Update, bot_id: int) -> set[int]:
     return found
 
 
-async def turn_away_strangers(update: Update, bot: Bot, core: Core) -> bool:
+async def turn_away_strangers(
+    update: Update, bot: Bot, core: Core, unremovable: dict[int, datetime]
+) -> bool:
     """Remove everyone in this partner-group update who is not an active member.
 
     Returns True when someone was removed (or could not be): the update must then do
     nothing else (no answer recorded, no reply). Each removal is told to the
     coordinators once; an update from someone already gone (sent before they were
     removed) is left to the usual refusals, which change nothing either.
+
+    `unremovable`: Telegram id -> until when not to try again someone who could not
+    be removed (an administrator, or the bot lacks the right): their every message
+    would otherwise cost calls from the group's budget of 20 a minute.
     """
     people = people_in(update, bot.id)
     if not people:
@@ -66,12 +76,19 @@ async def turn_away_strangers(update: Update, bot: Bot, core: Core) -> bool:
     strangers = await core.db.run(outsiders)
     chat_id = core.settings.partner_chat_id
     assert chat_id is not None  # noqa: S101 - the gate only calls this for the partner group
-    acted = [await _remove_stranger(bot, core, chat_id, user_id) for user_id in strangers]
+    acted = [
+        await _remove_stranger(bot, core, chat_id, user_id, unremovable) for user_id in strangers
+    ]
     return any(acted)
 
 
-async def _remove_stranger(bot: Bot, core: Core, chat_id: int, user_id: int) -> bool:
+async def _remove_stranger(
+    bot: Bot, core: Core, chat_id: int, user_id: int, unremovable: dict[int, datetime]
+) -> bool:
     """Remove one stranger still in the group; False when they are gone already."""
+    now = core.clock.now()
+    if now < unremovable.get(user_id, now):
+        return True  # could not a moment ago: reported, and their update still stops
     try:
         status = (await bot.get_chat_member(chat_id, user_id)).status
     except TelegramError as exc:
@@ -79,12 +96,17 @@ async def _remove_stranger(bot: Bot, core: Core, chat_id: int, user_id: int) -> 
         status = ChatMember.MEMBER  # cannot tell: treat as present, removing is harmless
     if status not in PRESENT:
         return False  # an update from before they left or were removed: told already
-    removed = True
-    try:
-        await remove_from_group(bot, chat_id, user_id)
-    except TelegramError as exc:
-        removed = False
-        log.warning("group.stranger_not_removed", extra={"error": type(exc).__name__})
+    removed = status not in BEYOND_REACH
+    if removed:
+        try:
+            await remove_from_group(bot, chat_id, user_id)
+        except TelegramError as exc:
+            removed = False
+            log.warning("group.stranger_not_removed", extra={"error": type(exc).__name__})
+    if removed:
+        unremovable.pop(user_id, None)
+    else:
+        unremovable[user_id] = now + RETRY_UNREMOVABLE
 
     def removed_notice(_: Translator) -> str:
         return _(

@@ -47,8 +47,8 @@ log = logging.getLogger(__name__)
 # Buttons name a stored request, never a member: rm:<request id>:<y|n> (a removal,
 # answered by its requester) and ic:<request id>:<y|n> (a coordinator invite,
 # answered by a second coordinator).
-REMOVE_DATA = re.compile(r"^rm:(\d{1,9}):([yn])$")
-INVITE_DATA = re.compile(r"^ic:(\d{1,9}):([yn])$")
+REMOVE_DATA = re.compile(r"^rm:([0-9]{1,9}):([yn])$")
+INVITE_DATA = re.compile(r"^ic:([0-9]{1,9}):([yn])$")
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], core: Core) -> None:

@@ -399,9 +399,13 @@ class Memberships:
             requester_id: the asking coordinator's member number.
 
         Raises:
-            MembershipError: no organisation has this code.
+            MembershipError: no organisation has this code (its text does not repeat
+                the code: it came from a chat).
         """
-        organisation, organisation_id = self._organisation(session, organisation_code)
+        organisation = self._organisations.by_code(organisation_code, session=session)
+        if organisation is None or organisation.id is None:
+            raise MembershipError("no organisation with that code")
+        organisation_id = organisation.id
         granted = frozenset(roles) or frozenset({Role.PARTNER})
         others = [
             m

@@ -125,6 +125,28 @@ async def test_deactivated_member_still_in_the_group_is_removed_on_sight(
         assert session.exec(select(Answer)).all() == []
 
 
+async def test_a_stranger_who_cannot_be_removed_is_reported_once_and_ignored(
+    running: RunningBot, world: World
+) -> None:
+    telegram, group = running.telegram, running.group
+    # An administrator of the group who is no member: only a person can remove them.
+    telegram.set_member_status(group, world.stranger, "administrator")
+    for text in ("/help", "/wie", "Hallo?"):
+        running.flood_clock.advance(1.0)
+        telegram.send_text(world.stranger, text, chat=group)
+    note = await telegram.wait_for_message(world.coordinator.id, contains="kon het niet")
+    assert f"(Telegram-id {world.stranger.id})" in note.text
+    await handled_so_far(running, world)
+    assert telegram.member_status(group, world.stranger) == "administrator"
+    assert telegram.messages_to(group.id) == []  # their commands got no answer
+    asked = [
+        c for c in telegram.calls("getChatMember") if c.params.get("user_id") == world.stranger.id
+    ]
+    assert len(asked) == 1  # tried once, not for every message
+    assert telegram.calls("banChatMember") == []
+    assert len(notices_about(running, world.coordinator.id, world.stranger)) == 1
+
+
 async def test_joining_the_group_while_a_member_changes_nothing(
     running: RunningBot, world: World
 ) -> None:
