@@ -7,8 +7,8 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
+from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot.domain.roles import Role
@@ -242,7 +242,9 @@ class MemberHandlers:
         if step.outcome is RemovalOutcome.CLOSED_OR_UNKNOWN or target is None:
             await query.answer(_(CLOSED_OR_UNKNOWN), show_alert=True)
             return
-        await query.answer(_("Done.") if step.outcome is RemovalOutcome.DEACTIVATED else None)
+        if step.outcome is RemovalOutcome.DEACTIVATED:
+            request_group_removal(context.application, core)  # first: the rest is wording
+        await acknowledge(query, _("Done.") if step.outcome is RemovalOutcome.DEACTIVATED else None)
         if step.outcome is RemovalOutcome.CANCELLED:
             await query.edit_message_text(_("Cancelled: nothing was changed."))
             return
@@ -257,7 +259,6 @@ class MemberHandlers:
                 organisation=target.organisation_name,
             )
         )
-        request_group_removal(context.application, core)
 
     async def decide_invite(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A second coordinator confirms or refuses a coordinator invite."""
@@ -290,14 +291,13 @@ class MemberHandlers:
             )
             return
         if decided.outcome is InviteDecision.REFUSED:
-            await query.answer()
+            await acknowledge(query)
             await query.edit_message_text(_("Refused: no invite was made."))
             return
         issued, requester = decided.issued, decided.requester
         if decided.outcome is not InviteDecision.CONFIRMED or issued is None or requester is None:
             await query.answer(_(CLOSED_OR_UNKNOWN), show_alert=True)
             return
-        await query.answer()
         bot = update.get_bot()
         # The code goes only to the requester, straight away: it is never stored in clear.
         theirs = translator(requester.language or core.settings.locale)
@@ -317,6 +317,7 @@ class MemberHandlers:
                     )
 
             await core.db.run(withdraw)
+            await acknowledge(query)
             await query.edit_message_text(
                 _(
                     "Confirmed, but I could not deliver the code to member {number}, so I "
@@ -325,6 +326,7 @@ class MemberHandlers:
                 )
             )
             return
+        await acknowledge(query)
         await query.edit_message_text(
             _(
                 "Confirmed: member {number} has received the invite code for {organisation}.",
@@ -362,6 +364,15 @@ def render_directory(
     if not organisations:
         lines += ["", _("No members yet.")]
     return "\n".join(lines)
+
+
+async def acknowledge(query: CallbackQuery, text: str | None = None) -> None:
+    """Answer a press whose decision is made; one too old to answer (the bot was down a
+    while) must not keep the rest from happening."""
+    try:
+        await query.answer(text)
+    except BadRequest as exc:
+        log.info("button.not_acknowledged", extra={"error": type(exc).__name__})
 
 
 def invite_text(issued: InviteIssued, bot: Bot, _: Translator, core: Core) -> str:

@@ -329,6 +329,24 @@ async def test_refused_or_unanswered_coordinator_invite_ends(
         assert session.exec(select(Invite)).all() == []
 
 
+async def test_a_code_that_cannot_be_delivered_is_withdrawn(
+    running: RunningBot, world: World
+) -> None:
+    telegram, core = running.telegram, running.core
+    mila, _mila_id = add_coordinator(running)
+    await running.say(world.coordinator, "/uitnodigen pol coordinator", contains="tweede")
+    question = await telegram.wait_for_message(mila.id, contains="vraagt een uitnodiging")
+    telegram.block_bot(world.coordinator)  # the requester blocked the bot meanwhile
+    since = len(telegram.sent)
+    await press(running, mila, question, question.button_data("Bevestigen"))
+    told = await telegram.wait_for_message(mila.id, contains="ingetrokken", since=since)
+    assert f"lid {world.member_ids['coordinator']}" in told.text
+    assert CODE.search(told.text) is None
+    with core.db.session() as session:
+        invite = session.exec(select(Invite)).one()
+        assert invite.revoked_at is not None  # nobody has the code: it must not stay valid
+
+
 async def test_a_lone_coordinator_gets_a_coordinator_invite_at_once(
     running: RunningBot, world: World
 ) -> None:
