@@ -90,7 +90,7 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         cipher=cipher,
         audit=audit,
         vault=vault,
-        memberships=Memberships(cipher=cipher, audit=audit, clock=clock),
+        memberships=Memberships(cipher=cipher, audit=audit, clock=clock, locale=settings.locale),
         detention=DetentionService(
             settings=settings, db=db, vault=vault, cipher=cipher, audit=audit, clock=clock
         ),

@@ -218,6 +218,7 @@ def test_sweep_without_telegram_runs_every_duty_and_keeps_the_outbox(
         "import_inbox",
         "chase_overdue_answers",
         "erase_expired",
+        "expire_access_requests",
         "verify_audit_chain",
     ]
     assert all(value.isdigit() for value in counts.values()), counts

@@ -62,7 +62,10 @@ COMMANDS: tuple[Permission, ...] = (
 
 # Button types, by the prefix of their callback data.
 BUTTONS: tuple[Permission, ...] = (
+    # Confirm or cancel one's own /verwijder request: rm:<request id>:<y|n>.
     Permission("rm", mark("Confirm deactivating a member"), COORDINATOR, PRIVATE),
+    # A second coordinator's answer to a coordinator invite: ic:<request id>:<y|n>.
+    Permission("ic", mark("Confirm or refuse a coordinator invite"), COORDINATOR, PRIVATE),
     # Bekend / Niet bekend under an announcement in the partner group.
     Permission(
         "ans", mark("Answer known or not known"), ANY_ROLE, frozenset({ChatKind.PARTNER_GROUP})

@@ -22,6 +22,8 @@ class InviteState(StrEnum):
     VALID = "valid"
     USED = "used"
     EXPIRED = "expired"
+    # Its issuer was deactivated: refused exactly like a code that never existed.
+    REVOKED = "revoked"
 
 
 def format_code(raw: str) -> str:
@@ -37,7 +39,16 @@ def normalise_code(text: str) -> str | None:
     return cleaned
 
 
-def invite_state(*, used_at: datetime | None, expires_at: datetime, now: datetime) -> InviteState:
+def invite_state(
+    *,
+    used_at: datetime | None,
+    expires_at: datetime,
+    now: datetime,
+    revoked_at: datetime | None = None,
+) -> InviteState:
+    """Whether a stored invite can still be used; a revoked one never again."""
+    if revoked_at is not None:
+        return InviteState.REVOKED
     if used_at is not None:
         return InviteState.USED
     if now >= expires_at:

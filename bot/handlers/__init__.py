@@ -1,8 +1,10 @@
 """Telegram handlers: parse the update, ask the permission table, call a service, reply.
 
 Registered in one place, in this order:
-  group -1  the gate: drops updates from chats that are not ours (and leaves them);
-  group 0   commands, buttons and member changes of the partner group.
+  group -1  the gate: drops updates from chats that are not ours (and leaves them), and
+            in the partner group removes anyone an update shows who is not an active
+            member (bot.handlers.group), stopping that update;
+  group 0   commands and buttons.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application
 
-from bot.handlers import announcements, gate, group, members, start
+from bot.handlers import announcements, gate, members, start
 
 if TYPE_CHECKING:
     from bot.app import Core
@@ -24,5 +26,4 @@ def register_all(
     gate.register(application, core)
     start.register(application, core)
     members.register(application, core)
-    group.register(application, core)
     announcements.register(application, core, editor)

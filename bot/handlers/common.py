@@ -15,17 +15,13 @@ from bot.domain.roles import Role
 from bot.i18n import Translator, language_for, mark, translator
 from bot.safe import SafeText
 from bot.services.members import MemberView
+from bot.views.members import ROLE_LABELS as ROLE_LABELS  # re-exported: where handlers look
+from bot.views.members import role_names as role_names
 
 if TYPE_CHECKING:
     from bot.app import Core
 
 log = logging.getLogger(__name__)
-
-ROLE_LABELS: dict[Role, str] = {
-    Role.PARTNER: mark("partner"),
-    Role.CASEMANAGER: mark("casemanager"),
-    Role.COORDINATOR: mark("coordinator"),
-}
 
 NOT_REGISTERED = mark("You are not (or no longer) registered with the Veiligheidshuis.")
 CLOSED_OR_UNKNOWN = mark("This request is closed or unknown.")
@@ -139,10 +135,6 @@ async def authorize_button(update: Update, core: Core, kind: str) -> Caller | No
     await _record_refusal(core, caller, f"button:{kind}", refusal)
     await query.answer(refusal_text(caller, refusal, button=True), show_alert=True)
     return None
-
-
-def role_names(roles: frozenset[Role], _: Translator) -> SafeText:
-    return SafeText.joined(", ", [_(ROLE_LABELS[role]) for role in sorted(roles)])
 
 
 async def notify_coordinators(

@@ -1,18 +1,23 @@
 """The gate: the bot acts only in the partner group and in private chats.
 
-Added to any other group, it says one line and leaves.
+Added to any other group, it says one line and leaves. In the partner group,
+an update that shows someone who is not an active member removes them and goes
+no further (see bot.handlers.group).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from telegram import Chat, ChatMember, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, TypeHandler
 
+from bot.domain.commands import ChatKind
 from bot.handlers.common import chat_kind
+from bot.handlers.group import turn_away_strangers
 from bot.i18n import translator
 
 if TYPE_CHECKING:
@@ -24,10 +29,23 @@ GONE = {ChatMember.LEFT, ChatMember.BANNED}
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], core: Core) -> None:
+    unremovable: dict[int, datetime] = {}
+
     async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Stops every update that does not come from one of our chats."""
+        """Stops every update that does not come from one of our chats, or from a stranger."""
         chat = update.effective_chat
-        if chat is not None and chat_kind(chat, core) is not None:
+        kind = chat_kind(chat, core) if chat is not None else None
+        if kind is ChatKind.PARTNER_GROUP:
+            try:
+                turned_away = await turn_away_strangers(update, context.bot, core, unremovable)
+            except Exception as exc:
+                # Unsure who is there (database down?): the update goes no further.
+                log.error("gate.check_failed", extra={"error": type(exc).__name__})
+                raise ApplicationHandlerStop from None
+            if turned_away:
+                raise ApplicationHandlerStop
+            return
+        if kind is not None:
             return
         log.info(
             "update.ignored",

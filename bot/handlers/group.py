@@ -1,15 +1,23 @@
-"""The secured partner group: strangers who join are removed, coordinators told."""
+"""The secured partner group: whoever is in it without being an active member is removed.
+
+Telegram cannot list a group's members, and a join the bot did not see (it was
+down, or not yet an administrator) is never reported again. So the bot looks at
+everyone an update in the group shows it (who wrote, pressed a button, joined or
+was added) and removes a stranger, or a deactivated member, on sight.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from telegram import Bot, ChatMember, Update
 from telegram.error import TelegramError
-from telegram.ext import Application, ChatMemberHandler, ContextTypes
 
 from bot.handlers.common import notify_coordinators
+from bot.i18n import Translator
+from bot.safe import SafeText
 from bot.scheduling.group_removal import remove_from_group
 
 if TYPE_CHECKING:
@@ -18,65 +26,115 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PRESENT = {ChatMember.MEMBER, ChatMember.RESTRICTED, ChatMember.ADMINISTRATOR, ChatMember.OWNER}
+# Telegram lets no bot remove these; only a person can.
+BEYOND_REACH = {ChatMember.ADMINISTRATOR, ChatMember.OWNER}
+RETRY_UNREMOVABLE = timedelta(minutes=10)
 
 
-def register(application: Application[Any, Any, Any, Any, Any, Any], core: Core) -> None:
-    async def on_member_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Removes anyone who enters the partner group without being an active member."""
-        change = update.chat_member
-        if change is None or change.chat.id != core.settings.partner_chat_id:
-            return
-        user = change.new_chat_member.user
-        joined = (
-            change.new_chat_member.status in PRESENT
-            and change.old_chat_member.status not in PRESENT
-        )
-        if not joined or user.id == context.bot.id:
-            return
+def people_in(update: Update, bot_id: int) -> set[int]:
+    """The Telegram ids of the people an update shows in the group (the bot aside)."""
+    found: set[int] = set()
+    message = update.effective_message
+    # A message sent on behalf of a chat (an anonymous administrator, a linked
+    # channel) carries a placeholder account, not a person we could look up.
+    if update.effective_user is not None and (message is None or message.sender_chat is None):
+        found.add(update.effective_user.id)
+    change = update.chat_member
+    if change is not None and change.new_chat_member.status in PRESENT:
+        found.add(change.new_chat_member.user.id)
+    if message is not None:
+        found.update(user.id for user in message.new_chat_members or ())
+    found.discard(bot_id)
+    return found
 
-        def is_member() -> bool:
-            with core.db.session() as session:
-                return core.memberships.is_active_member(session, user.id)
 
-        if await core.db.run(is_member):
-            return
-        removed = True
+async def turn_away_strangers(
+    update: Update, bot: Bot, core: Core, unremovable: dict[int, datetime]
+) -> bool:
+    """Remove everyone in this partner-group update who is not an active member.
+
+    Returns True when someone was removed (or could not be): the update must then do
+    nothing else (no answer recorded, no reply). Each removal is told to the
+    coordinators once; an update from someone already gone (sent before they were
+    removed) is left to the usual refusals, which change nothing either.
+
+    `unremovable`: Telegram id -> until when not to try again someone who could not
+    be removed (an administrator, or the bot lacks the right): their every message
+    would otherwise cost calls from the group's budget of 20 a minute.
+    """
+    people = people_in(update, bot.id)
+    if not people:
+        return False
+
+    def outsiders() -> list[int]:
+        with core.db.session() as session:
+            return sorted(
+                user_id
+                for user_id in people
+                if not core.memberships.is_active_member(session, user_id)
+            )
+
+    strangers = await core.db.run(outsiders)
+    chat_id = core.settings.partner_chat_id
+    assert chat_id is not None  # noqa: S101 - the gate only calls this for the partner group
+    acted = [
+        await _remove_stranger(bot, core, chat_id, user_id, unremovable) for user_id in strangers
+    ]
+    return any(acted)
+
+
+async def _remove_stranger(
+    bot: Bot, core: Core, chat_id: int, user_id: int, unremovable: dict[int, datetime]
+) -> bool:
+    """Remove one stranger still in the group; False when they are gone already."""
+    now = core.clock.now()
+    if now < unremovable.get(user_id, now):
+        return True  # could not a moment ago: reported, and their update still stops
+    try:
+        status = (await bot.get_chat_member(chat_id, user_id)).status
+    except TelegramError as exc:
+        log.warning("group.stranger_unchecked", extra={"error": type(exc).__name__})
+        status = ChatMember.MEMBER  # cannot tell: treat as present, removing is harmless
+    if status not in PRESENT:
+        return False  # an update from before they left or were removed: told already
+    removed = status not in BEYOND_REACH
+    if removed:
         try:
-            await remove_from_group(context.bot, change.chat.id, user.id)
+            await remove_from_group(bot, chat_id, user_id)
         except TelegramError as exc:
             removed = False
             log.warning("group.stranger_not_removed", extra={"error": type(exc).__name__})
+    if removed:
+        unremovable.pop(user_id, None)
+    else:
+        unremovable[user_id] = now + RETRY_UNREMOVABLE
 
-        def record() -> None:
-            with core.db.session() as session:
-                core.memberships.record_stranger_removed(session, user.id, removed=removed)
+    def removed_notice(_: Translator) -> SafeText:
+        return _(
+            "An account that is not registered (Telegram id {id}) joined the partner "
+            "group and was removed. Invite people with /uitnodigen.",
+            id=user_id,
+        )
 
-        await core.db.run(record)
-        if removed:
-            await notify_coordinators(
-                context.bot,
-                core,
-                lambda _: _(
-                    "An account that is not registered (Telegram id {id}) joined the partner "
-                    "group and was removed. Invite people with /uitnodigen.",
-                    id=user.id,
-                ),
+    def stuck_notice(_: Translator) -> SafeText:
+        return _(
+            "An account that is not registered (Telegram id {id}) joined the partner "
+            "group and I could not remove it. Remove it by hand and check that I am "
+            "an administrator who may ban users.",
+            id=user_id,
+        )
+
+    def record() -> None:
+        with core.db.session() as session:
+            core.memberships.record_stranger_removed(
+                session,
+                user_id,
+                removed=removed,
+                notice=removed_notice if removed else stuck_notice,
             )
-        else:
-            await notify_coordinators(
-                context.bot,
-                core,
-                lambda _: _(
-                    "An account that is not registered (Telegram id {id}) joined the partner "
-                    "group and I could not remove it. Remove it by hand and check that I am "
-                    "an administrator who may ban users.",
-                    id=user.id,
-                ),
-            )
 
-    application.add_handler(
-        ChatMemberHandler(on_member_change, chat_member_types=ChatMemberHandler.CHAT_MEMBER)
-    )
+    await core.db.run(record)
+    return True
 
 
 async def check_group_rights(bot: Bot, core: Core) -> bool:

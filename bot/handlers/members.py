@@ -1,11 +1,14 @@
-"""/wie, /leden, /uitnodigen, /verwijder and the button that confirms a removal."""
+"""/wie, /leden, /uitnodigen, /verwijder, and the buttons that confirm a removal or a
+coordinator invite."""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot.domain.roles import Role
@@ -16,10 +19,19 @@ from bot.handlers.common import (
     authorize_command,
     role_names,
 )
-from bot.i18n import Translator, mark
+from bot.i18n import Translator, mark, translator
 from bot.safe import BLANK, Code, MemberName, OrganisationName, SafeText
 from bot.scheduling.group_removal import request_group_removal
-from bot.services.members import DirectoryEntry, InviteIssued, MembershipError, MemberView
+from bot.services.members import (
+    DirectoryEntry,
+    InviteAwaiting,
+    InviteDecided,
+    InviteDecision,
+    InviteIssued,
+    MembershipError,
+    RemovalOutcome,
+    RemovalStep,
+)
 
 if TYPE_CHECKING:
     from bot.app import Core
@@ -31,8 +43,13 @@ ROLE_WORDS: dict[str, Role] = {
     "coordinator": Role.COORDINATOR,
     "coördinator": Role.COORDINATOR,
 }
-# Callback data of the removal confirmation: rm:<member id>:<y|n>.
-REMOVE_DATA = re.compile(r"^rm:(\d{1,12}):([yn])$")
+log = logging.getLogger(__name__)
+
+# Buttons name a stored request, never a member: rm:<request id>:<y|n> (a removal,
+# answered by its requester) and ic:<request id>:<y|n> (a coordinator invite,
+# answered by a second coordinator).
+REMOVE_DATA = re.compile(r"^rm:([0-9]{1,9}):([yn])$")
+INVITE_DATA = re.compile(r"^ic:([0-9]{1,9}):([yn])$")
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], core: Core) -> None:
@@ -42,6 +59,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any], core: Core)
     application.add_handler(CommandHandler("uitnodigen", handlers.invite))
     application.add_handler(CommandHandler("verwijder", handlers.remove))
     application.add_handler(CallbackQueryHandler(handlers.confirm_removal, pattern=r"^rm:"))
+    application.add_handler(CallbackQueryHandler(handlers.decide_invite, pattern=r"^ic:"))
 
 
 class MemberHandlers:
@@ -88,9 +106,9 @@ class MemberHandlers:
         await self._reply(update, caller, render_directory(organisations, entries, caller.tr, core))
 
     async def invite(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/uitnodigen ORG [role ...]: a one-time code for a new member (coordinators)."""
+        """/uitnodigen ORG [role ...]: a code, or a request for a second coordinator."""
         caller = await authorize_command(update, self._core, "uitnodigen")
-        if caller is None:
+        if caller is None or caller.member is None:
             return
         _ = caller.tr
         args = context.args or []
@@ -106,115 +124,134 @@ class MemberHandlers:
             )
             return
         core = self._core
+        requester_id = caller.member.member_id
 
-        def create() -> InviteIssued:
+        def create() -> InviteIssued | InviteAwaiting:
             with core.db.session() as session:
-                return core.memberships.create_invite(
+                return core.memberships.invite_from_telegram(
                     session,
                     organisation_code=args[0],
                     roles=[role for role in roles if role is not None],
-                    actor=caller.actor,
+                    requester_id=requester_id,
                 )
 
         try:
-            issued = await core.db.run(create)
+            result = await core.db.run(create)
         except MembershipError:
+            # Never the typed value: the answer must not differ with what was typed.
             await self._reply(
                 update,
                 caller,
-                _("There is no organisation with that code. You see the codes with /leden."),
+                _(
+                    "There is no organisation with that code. Coordinators see the codes "
+                    "with /leden."
+                ),
             )
             return
-        link = f"https://t.me/{update.get_bot().username}?start={issued.code}"
-        await self._reply(
-            update,
-            caller,
-            _(
-                "Invite code for {organisation} ({roles}): {code}\n"
-                "Valid until {expires}, once. The professional sends /start {code} to me "
-                "in a private chat, or opens {link}",
-                organisation=OrganisationName(issued.organisation_name),
-                roles=role_names(issued.roles, _),
-                code=Code(issued.code),
-                expires=_.datetime(issued.expires_at, core.settings.tz),
-                link=Code(link),
-            ),
-        )
+        if isinstance(result, InviteAwaiting):
+            await self._reply(
+                update,
+                caller,
+                _(
+                    "An invite with the coordinator role for {organisation} needs the "
+                    "confirmation of a second coordinator. I have asked the other "
+                    "coordinators ({count}); you get the code as soon as one of them "
+                    "confirms. Without an answer the request ends after 72 hours.",
+                    organisation=OrganisationName(result.organisation_name),
+                    count=result.asked,
+                ),
+            )
+            return
+        await self._reply(update, caller, invite_text(result, update.get_bot(), caller.tr, core))
 
     async def remove(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/verwijder NUMBER: asks to confirm deactivating that member (coordinators)."""
+        """/verwijder NUMBER: asks the coordinator to confirm deactivating that member."""
         caller = await authorize_command(update, self._core, "verwijder")
-        if caller is None:
+        if caller is None or caller.member is None:
             return
         _ = caller.tr
         args = context.args or []
-        if len(args) != 1 or not args[0].lstrip("#").isdigit():
+        number = args[0].removeprefix("#") if len(args) == 1 else ""
+        if not (number.isascii() and number.isdigit()):
             await self._reply(
                 update,
                 caller,
                 _("Usage: /verwijder NUMBER, with the member's number from /leden."),
             )
             return
-        member_id = int(args[0].lstrip("#"))
-        target = await self._member(member_id)
-        if target is None:
-            await self._reply(update, caller, _("There is no member {number}.", number=member_id))
-            return
-        if caller.member is not None and target.member_id == caller.member.member_id:
-            await self._reply(update, caller, _("You cannot deactivate yourself."))
-            return
-        if not target.active:
+        core = self._core
+        requester_id = caller.member.member_id
+
+        def ask() -> RemovalStep:
+            with core.db.session() as session:
+                return core.memberships.request_removal(
+                    session, member_id=int(number), requester_id=requester_id
+                )
+
+        step = await core.db.run(ask)
+        target = step.target
+        if step.outcome is RemovalOutcome.ASK and target is not None:
+            keyboard = InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton(
+                            _("Deactivate"), callback_data=f"rm:{step.request_id}:y"
+                        ),
+                        InlineKeyboardButton(_("Cancel"), callback_data=f"rm:{step.request_id}:n"),
+                    ]
+                ]
+            )
             await self._reply(
-                update, caller, _("Member {number} is already deactivated.", number=member_id)
+                update,
+                caller,
+                _(
+                    "Deactivate member {number} of {organisation}? They can then no longer "
+                    "use the bot and are removed from the partner group.",
+                    number=target.member_id,
+                    organisation=OrganisationName(target.organisation_name),
+                ),
+                reply_markup=keyboard,
             )
             return
-        keyboard = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(_("Deactivate"), callback_data=f"rm:{member_id}:y"),
-                    InlineKeyboardButton(_("Cancel"), callback_data=f"rm:{member_id}:n"),
-                ]
-            ]
-        )
-        await self._reply(
-            update,
-            caller,
-            _(
-                "Deactivate member {number} of {organisation}? They can then no longer use "
-                "the bot and are removed from the partner group.",
-                number=member_id,
-                organisation=OrganisationName(target.organisation_name),
-            ),
-            reply_markup=keyboard,
-        )
+        await self._reply(update, caller, removal_refused_text(step, _))
 
     async def confirm_removal(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """The coordinator's answer to the removal question."""
+        """The coordinator's answer to their own removal question."""
         query = update.callback_query
         caller = await authorize_button(update, self._core, "rm")
-        if caller is None or query is None:
+        if caller is None or query is None or caller.member is None:
             return
         _ = caller.tr
         match = REMOVE_DATA.match(query.data or "")
-        target = await self._member(int(match.group(1))) if match else None
-        if match is None or target is None:
+        if match is None:
             await query.answer(_(CLOSED_OR_UNKNOWN), show_alert=True)
             return
-        if match.group(2) == "n":
-            await query.answer()
-            await query.edit_message_text(_("Cancelled: nothing was changed."))
-            return
         core = self._core
+        presser = caller.member.member_id
 
-        def deactivate() -> MemberView:
+        def decide() -> RemovalStep:
             with core.db.session() as session:
-                return core.memberships.deactivate(
-                    session, member_id=target.member_id, actor=caller.actor
+                return core.memberships.decide_removal(
+                    session,
+                    request_id=int(match.group(1)),
+                    member_id=presser,
+                    confirm=match.group(2) == "y",
                 )
 
-        already = not target.active
-        await core.db.run(deactivate)
-        await query.answer(_("Done."))
+        step = await core.db.run(decide)
+        target = step.target
+        if step.outcome is RemovalOutcome.CLOSED_OR_UNKNOWN or target is None:
+            await query.answer(_(CLOSED_OR_UNKNOWN), show_alert=True)
+            return
+        if step.outcome is RemovalOutcome.DEACTIVATED:
+            request_group_removal(context.application, core)  # first: the rest is wording
+        await acknowledge(query, _("Done.") if step.outcome is RemovalOutcome.DEACTIVATED else None)
+        if step.outcome is RemovalOutcome.CANCELLED:
+            await query.edit_message_text(_("Cancelled: nothing was changed."))
+            return
+        if step.outcome is not RemovalOutcome.DEACTIVATED:
+            await query.edit_message_text(removal_refused_text(step, _))
+            return
         await query.edit_message_text(
             _(
                 "Member {number} of {organisation} is deactivated and will be removed from "
@@ -222,19 +259,82 @@ class MemberHandlers:
                 number=target.member_id,
                 organisation=OrganisationName(target.organisation_name),
             )
-            if not already
-            else _("Member {number} is already deactivated.", number=target.member_id)
         )
-        request_group_removal(context.application, core)
 
-    async def _member(self, member_id: int) -> MemberView | None:
+    async def decide_invite(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A second coordinator confirms or refuses a coordinator invite."""
+        query = update.callback_query
+        caller = await authorize_button(update, self._core, "ic")
+        if caller is None or query is None or caller.member is None:
+            return
+        _ = caller.tr
+        match = INVITE_DATA.match(query.data or "")
+        if match is None:
+            await query.answer(_(CLOSED_OR_UNKNOWN), show_alert=True)
+            return
         core = self._core
+        presser = caller.member.member_id
 
-        def find() -> MemberView | None:
+        def decide() -> InviteDecided:
             with core.db.session() as session:
-                return core.memberships.view(session, member_id)
+                return core.memberships.decide_invite_request(
+                    session,
+                    request_id=int(match.group(1)),
+                    member_id=presser,
+                    confirm=match.group(2) == "y",
+                )
 
-        return await core.db.run(find)
+        decided = await core.db.run(decide)
+        if decided.outcome is InviteDecision.OWN_REQUEST:
+            await query.answer(
+                _("You cannot confirm your own request; another coordinator must."),
+                show_alert=True,
+            )
+            return
+        if decided.outcome is InviteDecision.REFUSED:
+            await acknowledge(query)
+            await query.edit_message_text(_("Refused: no invite was made."))
+            return
+        issued, requester = decided.issued, decided.requester
+        if decided.outcome is not InviteDecision.CONFIRMED or issued is None or requester is None:
+            await query.answer(_(CLOSED_OR_UNKNOWN), show_alert=True)
+            return
+        bot = update.get_bot()
+        # The code goes only to the requester, straight away: it is never stored in clear.
+        theirs = translator(requester.language or core.settings.locale)
+        try:
+            await bot.send_message(
+                requester.telegram_id, confirmed_invite_text(issued, presser, bot, theirs, core)
+            )
+        except TelegramError as exc:
+            log.warning("invite.not_delivered", extra={"error": type(exc).__name__})
+            invite_id = decided.invite_id
+            assert invite_id is not None  # noqa: S101 - set with the issued code
+
+            def withdraw() -> None:
+                with core.db.session() as session:
+                    core.memberships.revoke_invite(
+                        session, invite_id=invite_id, actor="system", reason="not_delivered"
+                    )
+
+            await core.db.run(withdraw)
+            await acknowledge(query)
+            await query.edit_message_text(
+                _(
+                    "Confirmed, but I could not deliver the code to member {number}, so I "
+                    "withdrew it. They can ask again.",
+                    number=decided.requester_number or 0,
+                )
+            )
+            return
+        await acknowledge(query)
+        await query.edit_message_text(
+            _(
+                "Confirmed: member {number} has received the invite code for {organisation}.",
+                number=decided.requester_number or 0,
+                organisation=OrganisationName(issued.organisation_name),
+            )
+        )
 
 
 def render_directory(
@@ -271,3 +371,59 @@ def render_directory(
     if not organisations:
         lines += [BLANK, _("No members yet.")]
     return SafeText.joined("\n", lines)
+
+
+async def acknowledge(query: CallbackQuery, text: SafeText | None = None) -> None:
+    """Answer a press whose decision is made; one too old to answer (the bot was down a
+    while) must not keep the rest from happening."""
+    try:
+        await query.answer(text)
+    except BadRequest as exc:
+        log.info("button.not_acknowledged", extra={"error": type(exc).__name__})
+
+
+def invite_text(issued: InviteIssued, bot: Bot, _: Translator, core: Core) -> SafeText:
+    """The code with its link, for the coordinator who hands it on."""
+    link = f"https://t.me/{bot.username}?start={issued.code}"
+    return _(
+        "Invite code for {organisation} ({roles}): {code}\n"
+        "Valid until {expires}, once. The professional sends /start {code} to me "
+        "in a private chat, or opens {link}",
+        organisation=OrganisationName(issued.organisation_name),
+        roles=role_names(issued.roles, _),
+        code=Code(issued.code),
+        expires=_.datetime(issued.expires_at, core.settings.tz),
+        link=Code(link),
+    )
+
+
+def confirmed_invite_text(
+    issued: InviteIssued, confirmed_by: int, bot: Bot, _: Translator, core: Core
+) -> SafeText:
+    """The requester's code, once a second coordinator confirmed it."""
+    return SafeText.joined(
+        "\n\n",
+        [
+            _(
+                "Member {number} confirmed your request for a coordinator invite.",
+                number=confirmed_by,
+            ),
+            invite_text(issued, bot, _, core),
+        ],
+    )
+
+
+def removal_refused_text(step: RemovalStep, _: Translator) -> SafeText:
+    """Why a /verwijder (or its button) changed nothing; never the number as typed."""
+    target = step.target
+    if step.outcome is RemovalOutcome.SELF:
+        return _("You cannot deactivate yourself.")
+    if step.outcome is RemovalOutcome.LAST_COORDINATOR:
+        return _(
+            "Member {number} is the last active coordinator and cannot be deactivated "
+            "from Telegram. Invite another coordinator first.",
+            number=target.member_id if target else 0,
+        )
+    if step.outcome is RemovalOutcome.ALREADY_INACTIVE and target is not None:
+        return _("Member {number} is already deactivated.", number=target.member_id)
+    return _("There is no member with that number.")

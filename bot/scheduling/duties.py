@@ -50,6 +50,12 @@ def seal_clear_values(core: Core) -> int:
         return core.detention.seal_uncatalogued(session)
 
 
+def expire_access_requests(core: Core) -> int:
+    """Removal and coordinator-invite requests that waited 72 hours end (requesters told)."""
+    with core.db.session() as session:
+        return core.memberships.expire_requests(session)
+
+
 def verify_audit_chain(core: Core) -> int:
     """Walks the audit chain; a break is logged as an error for the operators."""
     checked, broken = core.audit.verify(core.db)
@@ -67,5 +73,6 @@ def duties(core: Core) -> tuple[Duty, ...]:
         Duty("import_inbox", core.settings.inbox_interval_seconds, import_inbox),
         Duty("chase_overdue_answers", 60.0, chase_overdue_answers),
         Duty("erase_expired", 3600.0, erase_expired),
+        Duty("expire_access_requests", 3600.0, expire_access_requests),
         Duty("verify_audit_chain", 86400.0, verify_audit_chain),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -13,6 +13,15 @@ from enum import StrEnum
 from sqlmodel import Session
 
 from bot.clock import Clock
+from bot.domain.access import (
+    REQUEST_VALIDITY,
+    RemovalRefusal,
+    RequestKind,
+    RequestStatus,
+    needs_second_coordinator,
+    removal_refusal,
+    request_open,
+)
 from bot.domain.invites import (
     ALPHABET,
     CODE_LENGTH,
@@ -32,13 +41,31 @@ from bot.domain.roles import (
     format_themes,
     parse_roles,
 )
+from bot.i18n import Translator, translator
 from bot.privacy.crypto import FieldCipher
-from bot.services.audit import AuditLog
-from bot.storage.models import Invite, InviteFailure, Member, Organisation
-from bot.storage.repositories import InviteRepository, MemberRepository, OrganisationRepository
+from bot.safe import SafeText
+from bot.services import outbox
+from bot.services.audit import CLI, AuditLog, member_actor
+from bot.storage.models import AccessRequest, Invite, InviteFailure, Member, Organisation
+from bot.storage.repositories import (
+    AccessRequestRepository,
+    InviteRepository,
+    MemberRepository,
+    OrganisationRepository,
+)
+from bot.views.members import (
+    invite_request_expired,
+    invite_request_keyboard,
+    invite_request_question,
+    invite_request_refused,
+    new_member_notice,
+)
 
 MEMBER_NAME_CONTEXT = "member.name"
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,15}$")
+# Member numbers are database ids; anything longer is no member (and would overflow
+# PostgreSQL's integer instead of simply not being found).
+MAX_MEMBER_NUMBER = 2**31 - 1
 
 
 class MembershipError(ValueError):
@@ -66,6 +93,16 @@ class InviteIssued:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class InviteAwaiting:
+    """A coordinator invite that waits for a second coordinator: no code yet."""
+
+    request_id: int
+    organisation_name: str
+    roles: frozenset[Role]
+    asked: int  # how many coordinators were asked
+
+
 class RedeemOutcome(StrEnum):
     JOINED = "joined"
     REJOINED = "rejoined"
@@ -74,6 +111,8 @@ class RedeemOutcome(StrEnum):
     UNKNOWN = "unknown"
     USED = "used"
     EXPIRED = "expired"
+    # The issuer was deactivated; the caller answers it like UNKNOWN.
+    REVOKED = "revoked"
     BLOCKED = "blocked"
 
 
@@ -97,6 +136,48 @@ class MenuOwner:
     telegram_id: int
     roles: frozenset[Role]
     language: str | None
+
+
+class RemovalOutcome(StrEnum):
+    ASK = "ask"  # a request was made: ask its requester to confirm
+    DEACTIVATED = "deactivated"
+    CANCELLED = "cancelled"
+    NO_MEMBER = "no_member"
+    SELF = "self"
+    ALREADY_INACTIVE = "already_inactive"
+    LAST_COORDINATOR = "last_coordinator"
+    CLOSED_OR_UNKNOWN = "closed_or_unknown"
+
+
+_REFUSED_AS: dict[RemovalRefusal, RemovalOutcome] = {
+    RemovalRefusal.SELF: RemovalOutcome.SELF,
+    RemovalRefusal.ALREADY_INACTIVE: RemovalOutcome.ALREADY_INACTIVE,
+    RemovalRefusal.LAST_COORDINATOR: RemovalOutcome.LAST_COORDINATOR,
+}
+
+
+@dataclass(frozen=True)
+class RemovalStep:
+    outcome: RemovalOutcome
+    target: MemberView | None = None
+    request_id: int | None = None
+
+
+class InviteDecision(StrEnum):
+    CONFIRMED = "confirmed"
+    REFUSED = "refused"
+    OWN_REQUEST = "own_request"
+    CLOSED_OR_UNKNOWN = "closed_or_unknown"
+
+
+@dataclass(frozen=True)
+class InviteDecided:
+    outcome: InviteDecision
+    # On confirmation: the code, for the requester only, and where to send it.
+    issued: InviteIssued | None = None
+    invite_id: int | None = None
+    requester: Recipient | None = None
+    requester_number: int | None = None
 
 
 @dataclass(frozen=True)
@@ -126,16 +207,21 @@ class Memberships:
         cipher: FieldCipher,
         audit: AuditLog,
         clock: Clock,
+        locale: str = "nl",
         organisations: OrganisationRepository | None = None,
         members: MemberRepository | None = None,
         invites: InviteRepository | None = None,
+        requests: AccessRequestRepository | None = None,
     ) -> None:
         self._cipher = cipher
         self._audit = audit
         self._clock = clock
+        # The language of coordinators whose Telegram language is not known yet.
+        self._locale = locale
         self._organisations = organisations or OrganisationRepository()
         self._members = members or MemberRepository()
         self._invites = invites or InviteRepository()
+        self._requests = requests or AccessRequestRepository()
 
     def add_organisation(
         self,
@@ -242,16 +328,33 @@ class Memberships:
         roles: Iterable[Role],
         actor: str,
     ) -> InviteIssued:
-        """A one-time code, valid 72 hours; only its hash is stored."""
-        organisation, organisation_id = self._organisation(session, organisation_code)
+        """A one-time code, valid 72 hours; only its hash is stored.
+
+        The server's `vhbot invite` (and any invite without the coordinator role)
+        comes here directly; see `invite_from_telegram` for coordinators' invites.
+        """
+        organisation, _organisation_id = self._organisation(session, organisation_code)
         granted = frozenset(roles) or frozenset({Role.PARTNER})
+        issued, _invite = self._issue(session, organisation, granted, actor=actor)
+        return issued
+
+    def _issue(
+        self,
+        session: Session,
+        organisation: Organisation,
+        roles: frozenset[Role],
+        *,
+        actor: str,
+        **details: int,
+    ) -> tuple[InviteIssued, Invite]:
+        assert organisation.id is not None  # noqa: S101 - stored rows have ids
         raw = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
         now = self._clock.now()
         invite = self._invites.add(
             Invite(
                 code_hash=_code_hash(raw),
-                organisation_id=organisation_id,
-                roles=format_roles(granted),
+                organisation_id=organisation.id,
+                roles=format_roles(roles),
                 created_by=actor,
                 created_at=now,
                 expires_at=now + VALIDITY,
@@ -265,14 +368,211 @@ class Memberships:
             subject=f"invite:{invite.id}",
             organisation=organisation.code,
             roles=invite.roles,
+            **details,
         )
-        return InviteIssued(
+        issued = InviteIssued(
             code=format_code(raw),
             organisation_code=organisation.code,
             organisation_name=organisation.name,
-            roles=granted,
+            roles=roles,
             expires_at=invite.expires_at,
         )
+        return issued, invite
+
+    def invite_from_telegram(
+        self,
+        session: Session,
+        *,
+        organisation_code: str,
+        roles: Iterable[Role],
+        requester_id: int,
+    ) -> InviteIssued | InviteAwaiting:
+        """A coordinator's /uitnodigen: the code, or a request for a second coordinator.
+
+        An invite with the coordinator role waits for another active coordinator to
+        confirm it (each is asked privately, with buttons bound to the request);
+        with nobody else to ask, or for any other roles, the code comes at once.
+
+        Args:
+            session: the open unit of work; the request and its questions commit together.
+            organisation_code: the organisation's short code.
+            roles: the roles the invite grants (partner when empty).
+            requester_id: the asking coordinator's member number.
+
+        Raises:
+            MembershipError: no organisation has this code (its text does not repeat
+                the code: it came from a chat).
+        """
+        organisation = self._organisations.by_code(organisation_code, session=session)
+        if organisation is None or organisation.id is None:
+            raise MembershipError("no organisation with that code")
+        organisation_id = organisation.id
+        granted = frozenset(roles) or frozenset({Role.PARTNER})
+        others = [
+            m
+            for m in self._members.active_with_role(Role.COORDINATOR.value, session=session)
+            if m.id != requester_id
+        ]
+        if not needs_second_coordinator(granted, other_coordinators=len(others)):
+            issued, _invite = self._issue(
+                session, organisation, granted, actor=member_actor(requester_id)
+            )
+            return issued
+        requester = self._members.get(requester_id, session=session)
+        assert requester is not None  # noqa: S101 - the caller is an active member
+        now = self._clock.now()
+        request = self._requests.add(
+            AccessRequest(
+                kind=RequestKind.INVITE.value,
+                requested_by=requester_id,
+                status=RequestStatus.PENDING.value,
+                created_at=now,
+                expires_at=now + REQUEST_VALIDITY,
+                organisation_id=organisation_id,
+                roles=format_roles(granted),
+            ),
+            session=session,
+        )
+        assert request.id is not None  # noqa: S101 - flushed
+        self._audit.record(
+            session,
+            actor=member_actor(requester_id),
+            action="invite.request",
+            subject=f"request:{request.id}",
+            organisation=organisation.code,
+            roles=request.roles,
+            asked=len(others),
+        )
+        name = self._cipher.decrypt(requester.name_ct, context=MEMBER_NAME_CONTEXT)
+        for other in others:
+            _ = translator(other.language or self._locale)
+            outbox.enqueue(
+                session,
+                key=f"invite-request:{request.id}:{other.id}",
+                chat_id=other.telegram_id,
+                text=invite_request_question(
+                    _,
+                    number=requester_id,
+                    name=name,
+                    organisation=organisation.name,
+                    roles=granted,
+                ),
+                reply_markup=invite_request_keyboard(request.id, _),
+                now=now,
+                new_key=True,  # the request was made in this transaction
+            )
+        return InviteAwaiting(request.id, organisation.name, granted, asked=len(others))
+
+    def decide_invite_request(
+        self, session: Session, *, request_id: int, member_id: int, confirm: bool
+    ) -> InviteDecided:
+        """A second coordinator confirms or refuses a coordinator invite.
+
+        Only a pending, unexpired request of another, still active coordinator can
+        be decided, once; the requester cannot decide their own. On confirmation the
+        invite is made (the code is returned for the requester only); on refusal the
+        requester is told.
+
+        Args:
+            session: the open unit of work.
+            request_id: the request the button names.
+            member_id: the coordinator who pressed.
+            confirm: True for Confirm, False for Refuse.
+        """
+        now = self._clock.now()
+        request = self._requests.get(request_id, session=session, for_update=True)
+        if (
+            request is None
+            or request.kind != RequestKind.INVITE
+            or not request_open(status=request.status, expires_at=request.expires_at, now=now)
+            or request.organisation_id is None
+        ):
+            return InviteDecided(InviteDecision.CLOSED_OR_UNKNOWN)
+        if request.requested_by == member_id:
+            return InviteDecided(InviteDecision.OWN_REQUEST)
+        requester = self._members.get(request.requested_by, session=session)
+        decider = self._members.get(member_id, session=session)
+        if not _active_coordinator(requester) or not _active_coordinator(decider):
+            return InviteDecided(InviteDecision.CLOSED_OR_UNKNOWN)
+        assert requester is not None  # noqa: S101 - checked just above
+        organisation = self._organisations.get(request.organisation_id, session=session)
+        assert organisation is not None  # noqa: S101 - foreign key
+        if not confirm:
+            self._decide(session, request, RequestStatus.REFUSED, member_id)
+            _ = translator(requester.language or self._locale)
+            outbox.enqueue(
+                session,
+                key=f"invite-request-refused:{request_id}",
+                chat_id=requester.telegram_id,
+                text=invite_request_refused(_, number=member_id, organisation=organisation.name),
+                now=now,
+            )
+            return InviteDecided(InviteDecision.REFUSED)
+        issued, invite = self._issue(
+            session,
+            organisation,
+            parse_roles(request.roles),
+            actor=member_actor(request.requested_by),
+            request=request_id,
+            confirmed_by=member_id,
+        )
+        request.invite_id = invite.id
+        self._decide(session, request, RequestStatus.CONFIRMED, member_id)
+        return InviteDecided(
+            InviteDecision.CONFIRMED,
+            issued=issued,
+            invite_id=invite.id,
+            requester=Recipient(requester.telegram_id, requester.language),
+            requester_number=request.requested_by,
+        )
+
+    def revoke_invite(self, session: Session, *, invite_id: int, actor: str, reason: str) -> None:
+        """Withdraw an unused invite (e.g. its code could not be delivered)."""
+        invite = self._invites.get(invite_id, session=session)
+        if invite is None or invite.used_at is not None or invite.revoked_at is not None:
+            return
+        invite.revoked_at = self._clock.now()
+        session.add(invite)
+        self._audit.record(
+            session,
+            actor=actor,
+            action="invite.revoke",
+            subject=f"invite:{invite_id}",
+            reason=reason,
+        )
+
+    def expire_requests(self, session: Session) -> int:
+        """End every request that waited 72 hours; an invite's requester is told.
+
+        Returns how many ended. Safe to run again: an ended request is no longer pending.
+        """
+        now = self._clock.now()
+        expired = self._requests.pending_expired(now, session=session)
+        for request in expired:
+            request.status = RequestStatus.EXPIRED.value
+            session.add(request)
+            self._audit.record(
+                session,
+                actor="system",
+                action="request.expired",
+                subject=f"request:{request.id}",
+                kind=request.kind,
+            )
+            if request.kind != RequestKind.INVITE or request.organisation_id is None:
+                continue
+            requester = self._members.get(request.requested_by, session=session)
+            organisation = self._organisations.get(request.organisation_id, session=session)
+            if requester is None or not requester.active or organisation is None:
+                continue
+            _ = translator(requester.language or self._locale)
+            outbox.enqueue(
+                session,
+                key=f"invite-request-expired:{request.id}",
+                chat_id=requester.telegram_id,
+                text=invite_request_expired(_, organisation=organisation.name),
+                now=now,
+            )
+        return len(expired)
 
     def redeem_invite(
         self,
@@ -312,7 +612,14 @@ class Memberships:
         if invite is None:
             outcome = RedeemOutcome.MALFORMED if raw is None else RedeemOutcome.UNKNOWN
             return self._failed(session, telegram_id, outcome, failures, now)
-        state = invite_state(used_at=invite.used_at, expires_at=invite.expires_at, now=now)
+        state = invite_state(
+            used_at=invite.used_at,
+            expires_at=invite.expires_at,
+            now=now,
+            revoked_at=invite.revoked_at,
+        )
+        if state is InviteState.REVOKED:
+            return self._failed(session, telegram_id, RedeemOutcome.REVOKED, failures, now)
         if state is InviteState.USED:
             return self._failed(session, telegram_id, RedeemOutcome.USED, failures, now)
         if state is InviteState.EXPIRED:
@@ -355,8 +662,65 @@ class Memberships:
             subject=f"member:{member.id}",
             invite=invite.id,
             roles=member.roles,
+            invited_by=invite.created_by,
         )
-        return Redeemed(outcome, self._view(session, member))
+        view = self._view(session, member)
+        self._tell_of_new_member(session, view, invite, rejoined=existing is not None)
+        return Redeemed(outcome, view)
+
+    def _tell_of_new_member(
+        self, session: Session, member: MemberView, invite: Invite, *, rejoined: bool
+    ) -> None:
+        """Every other active coordinator learns who joined, as what, invited by whom."""
+        inviter: tuple[int, str] | None = None
+        if invite.created_by != CLI:
+            inviter_id = _member_id(invite.created_by)
+            row = None if inviter_id is None else self._members.get(inviter_id, session=session)
+            if row is not None and row.id is not None:
+                name = self._cipher.decrypt(row.name_ct, context=MEMBER_NAME_CONTEXT)
+                inviter = (row.id, name)
+
+        def render(_: Translator) -> SafeText:
+            return new_member_notice(
+                _,
+                number=member.member_id,
+                organisation=member.organisation_name,
+                roles=member.roles,
+                rejoined=rejoined,
+                inviter=inviter,
+            )
+
+        self.tell_coordinators(
+            session, key=f"member-joined:{invite.id}", render=render, leave_out=member.member_id
+        )
+
+    def tell_coordinators(
+        self,
+        session: Session,
+        *,
+        key: str,
+        render: Callable[[Translator], SafeText],
+        leave_out: int | None = None,
+    ) -> int:
+        """Queue a private message to every active coordinator, each in their language.
+
+        It commits with the change it reports, and goes out once per `key` and
+        coordinator, however often this is called. Returns how many were queued anew.
+
+        Args:
+            session: the open unit of work.
+            key: names the event; the same key twice queues nothing again.
+            render: the text in a given language.
+            leave_out: a member not to tell (the one the message is about).
+        """
+        return outbox.enqueue_to_coordinators(
+            session,
+            key=key,
+            render=render,
+            default_locale=self._locale,
+            now=self._clock.now(),
+            leave_out=leave_out,
+        )
 
     def _failed(
         self,
@@ -381,20 +745,158 @@ class Memberships:
     # -- deactivation and the group --------------------------------------------
 
     def deactivate(self, session: Session, *, member_id: int, actor: str) -> MemberView:
-        """Deactivate a member; the group-removal duty then removes them from the group."""
+        """Deactivate a member; the group-removal duty then removes them from the group.
+
+        Their access ends with it: the invites they issued and did not see used are
+        revoked, and their pending requests (and removals asked about them) are closed.
+        `vhbot member remove` comes here directly; Telegram goes through a removal request.
+        """
         member = self._members.get(member_id, session=session)
         if member is None:
             raise MembershipError(f"no member with number {member_id}")
         if not member.active:
             return self._view(session, member)
+        now = self._clock.now()
         member.active = False
-        member.deactivated_at = self._clock.now()
+        member.deactivated_at = now
         member.removed_from_group_at = None
         session.add(member)
+        revoked = self._invites.unused_from(member_actor(member_id), session=session)
+        for invite in revoked:
+            invite.revoked_at = now
+            session.add(invite)
+        closed = self._requests.pending_involving(member_id, session=session)
+        for request in closed:
+            request.status = RequestStatus.CLOSED.value
+            request.decided_at = now
+            session.add(request)
         self._audit.record(
-            session, actor=actor, action="member.deactivate", subject=f"member:{member_id}"
+            session,
+            actor=actor,
+            action="member.deactivate",
+            subject=f"member:{member_id}",
+            revoked_invites=len(revoked),
+            closed_requests=len(closed),
         )
         return self._view(session, member)
+
+    def request_removal(
+        self, session: Session, *, member_id: int, requester_id: int
+    ) -> RemovalStep:
+        """/verwijder N: a pending removal request its requester must confirm, or why not.
+
+        Args:
+            session: the open unit of work.
+            member_id: the number the coordinator gave.
+            requester_id: the coordinator's own member number.
+        """
+        target = (
+            self._members.get(member_id, session=session)
+            if 0 < member_id <= MAX_MEMBER_NUMBER
+            else None
+        )
+        if target is None or target.id is None:
+            return RemovalStep(RemovalOutcome.NO_MEMBER)
+        view = self._view(session, target)
+        refusal = self._removal_refusal(session, target, requester_id)
+        if refusal is not None:
+            return RemovalStep(_REFUSED_AS[refusal], view)
+        now = self._clock.now()
+        request = self._requests.add(
+            AccessRequest(
+                kind=RequestKind.REMOVAL.value,
+                requested_by=requester_id,
+                status=RequestStatus.PENDING.value,
+                created_at=now,
+                expires_at=now + REQUEST_VALIDITY,
+                member_id=target.id,
+            ),
+            session=session,
+        )
+        self._audit.record(
+            session,
+            actor=member_actor(requester_id),
+            action="member.removal_request",
+            subject=f"member:{target.id}",
+            request=request.id,
+        )
+        return RemovalStep(RemovalOutcome.ASK, view, request.id)
+
+    def decide_removal(
+        self, session: Session, *, request_id: int, member_id: int, confirm: bool
+    ) -> RemovalStep:
+        """The requester's answer to their own removal question.
+
+        Only the coordinator who made the request can decide it, once, while it is
+        pending; the rules are checked again at this moment (under a lock on the
+        active members), so neither self-removal nor removing the last active
+        coordinator gets through a button.
+
+        Args:
+            session: the open unit of work.
+            request_id: the request the button names.
+            member_id: the coordinator who pressed.
+            confirm: True to deactivate, False to cancel.
+        """
+        now = self._clock.now()
+        request = self._requests.get(request_id, session=session, for_update=True)
+        if (
+            request is None
+            or request.kind != RequestKind.REMOVAL
+            or request.requested_by != member_id
+            or request.member_id is None
+            or not request_open(status=request.status, expires_at=request.expires_at, now=now)
+        ):
+            return RemovalStep(RemovalOutcome.CLOSED_OR_UNKNOWN)
+        target = self._members.get(request.member_id, session=session)
+        assert target is not None  # noqa: S101 - foreign key
+        view = self._view(session, target)
+        if not confirm:
+            self._decide(session, request, RequestStatus.CANCELLED, member_id)
+            return RemovalStep(RemovalOutcome.CANCELLED, view, request_id)
+        refusal = self._removal_refusal(session, target, member_id, lock=True)
+        if refusal is not None:
+            self._decide(session, request, RequestStatus.CLOSED, member_id)
+            return RemovalStep(_REFUSED_AS[refusal], view, request_id)
+        if not _active_coordinator(self._members.get(member_id, session=session)):
+            return RemovalStep(RemovalOutcome.CLOSED_OR_UNKNOWN)
+        self._decide(session, request, RequestStatus.CONFIRMED, member_id)
+        return RemovalStep(
+            RemovalOutcome.DEACTIVATED,
+            self.deactivate(session, member_id=request.member_id, actor=member_actor(member_id)),
+            request_id,
+        )
+
+    def _decide(
+        self, session: Session, request: AccessRequest, status: RequestStatus, member_id: int
+    ) -> None:
+        request.status = status.value
+        request.decided_at, request.decided_by = self._clock.now(), member_id
+        session.add(request)
+        session.flush()  # before deactivate() looks for what is still pending
+        self._audit.record(
+            session,
+            actor=member_actor(member_id),
+            action=f"request.{status.value}",
+            subject=f"request:{request.id}",
+            kind=request.kind,
+            invite=request.invite_id,
+        )
+
+    def _removal_refusal(
+        self, session: Session, target: Member, requester_id: int, *, lock: bool = False
+    ) -> RemovalRefusal | None:
+        assert target.id is not None  # noqa: S101 - stored rows have ids
+        coordinators = self._members.active_with_role(
+            Role.COORDINATOR.value, session=session, for_update=lock
+        )
+        return removal_refusal(
+            requester_id=requester_id,
+            target_id=target.id,
+            target_active=target.active,
+            target_roles=parse_roles(target.roles),
+            active_coordinator_ids=[m.id for m in coordinators if m.id is not None],
+        )
 
     def awaiting_group_removal(self, session: Session) -> list[tuple[int, int]]:
         """(member id, Telegram id) of deactivated members still to remove from the group."""
@@ -420,13 +922,30 @@ class Memberships:
             was_in_group=was_in_group,
         )
 
-    def record_stranger_removed(self, session: Session, telegram_id: int, *, removed: bool) -> None:
-        self._audit.record(
+    def record_stranger_removed(
+        self,
+        session: Session,
+        telegram_id: int,
+        *,
+        removed: bool,
+        notice: Callable[[Translator], SafeText],
+    ) -> None:
+        """Record a stranger found in the partner group, and tell the coordinators.
+
+        Each removal is told once; a stranger the bot could not remove is told at most
+        once a day, however much they write meanwhile.
+        """
+        entry = self._audit.record(
             session,
             actor="system",
             action="group.stranger_removed" if removed else "group.stranger_not_removed",
             subject=f"tg:{telegram_id}",
         )
+        if removed:
+            key = f"stranger-removed:{telegram_id}:{entry.seq}"
+        else:
+            key = f"stranger-not-removed:{telegram_id}:{self._clock.now().date().isoformat()}"
+        self.tell_coordinators(session, key=key, render=notice)
 
     def record_refusal(self, session: Session, *, actor: str, what: str, reason: str) -> None:
         self._audit.record(
@@ -493,3 +1012,13 @@ class Memberships:
 
 def _code_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode("ascii")).hexdigest()
+
+
+def _active_coordinator(member: Member | None) -> bool:
+    return member is not None and member.active and Role.COORDINATOR in parse_roles(member.roles)
+
+
+def _member_id(actor: str) -> int | None:
+    """The member number in an actor such as `member:12`."""
+    prefix, _, number = actor.partition(":")
+    return int(number) if prefix == "member" and number.isdigit() else None

@@ -102,14 +102,18 @@ def enqueue_to_coordinators(
     render: Callable[[Translator], SafeText],
     default_locale: str,
     now: datetime,
+    leave_out: int | None = None,
 ) -> int:
     """Queue a private message to every active coordinator, each in their language.
 
     The dedupe key is `key` plus the coordinator's member number, so a second
-    call with the same key queues nothing. Returns how many were queued.
+    call with the same key queues nothing. `leave_out`: a member not to tell (the
+    one the message is about). Returns how many were queued anew.
     """
     queued = 0
     for member in MemberRepository().active_with_role(Role.COORDINATOR.value, session=session):
+        if member.id == leave_out:
+            continue
         text = render(translator(member.language or default_locale))
         if enqueue(
             session, key=f"{key}:{member.id}", chat_id=member.telegram_id, text=text, now=now

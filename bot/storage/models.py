@@ -101,6 +101,38 @@ class Invite(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     used_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    # Set when the member who issued it is deactivated: refused like an unknown code.
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+
+
+class AccessRequest(SQLModel, table=True):
+    """A coordinator's request that waits for a button (see bot.domain.access).
+
+    A removal (/verwijder) waits for its requester to confirm it; a coordinator
+    invite waits for a second coordinator. Buttons name the request, never a member.
+    """
+
+    __tablename__ = "access_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # removal, invite
+    requested_by: int = Field(foreign_key="member.id", index=True)
+    # pending, confirmed, refused, cancelled, expired, closed
+    status: str = Field(default="pending", max_length=16, index=True)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    decided_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    decided_by: int | None = Field(default=None, foreign_key="member.id")
+    # A removal: the member to deactivate.
+    member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    # An invite: for which organisation, with which roles; the invite once confirmed.
+    organisation_id: int | None = Field(default=None, foreign_key="organisation.id")
+    roles: str = Field(default="", max_length=100)
+    invite_id: int | None = Field(default=None, foreign_key="invite.id")
 
 
 class InviteFailure(SQLModel, table=True):
@@ -286,6 +318,7 @@ class OutboxMessage(SQLModel, table=True):
 
 
 __all__ = [
+    "AccessRequest",
     "Announcement",
     "Answer",
     "AuditEntry",

@@ -5,10 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import or_, text
 from sqlmodel import Session, SQLModel, col, func, select
 
-from bot.storage.models import AuditEntry, Invite, InviteFailure, Member, Organisation, Person
+from bot.storage.models import (
+    AccessRequest,
+    AuditEntry,
+    Invite,
+    InviteFailure,
+    Member,
+    Organisation,
+    Person,
+)
 
 # Any fixed number: the advisory lock that serialises appends to the audit chain.
 _AUDIT_LOCK_KEY = 7_202_611
@@ -111,11 +119,19 @@ class MemberRepository:
             select(Member).where(col(Member.active).is_(True)).order_by(col(Member.id))
         ).all()
 
-    def active_with_role(self, role: str, *, session: Session) -> Sequence[Member]:
-        """Active members holding `role` (roles are stored comma-separated)."""
-        members = session.exec(
-            select(Member).where(col(Member.active).is_(True)).order_by(col(Member.id))
-        ).all()
+    def active_with_role(
+        self, role: str, *, session: Session, for_update: bool = False
+    ) -> Sequence[Member]:
+        """Active members holding `role` (roles are stored comma-separated).
+
+        `for_update` locks every active member's row until the transaction ends, so a
+        rule about who remains (the last coordinator) cannot be broken by a second
+        transaction deciding at the same moment.
+        """
+        query = select(Member).where(col(Member.active).is_(True)).order_by(col(Member.id))
+        if for_update:
+            query = query.with_for_update()
+        members = session.exec(query).all()
         return [m for m in members if role in m.roles.split(",")]
 
     def awaiting_group_removal(self, *, session: Session) -> Sequence[Member]:
@@ -146,6 +162,21 @@ class InviteRepository:
         session.flush()
         return invite
 
+    def get(self, invite_id: int, *, session: Session) -> Invite | None:
+        return session.get(Invite, invite_id)
+
+    def unused_from(self, created_by: str, *, session: Session) -> Sequence[Invite]:
+        """Invites `created_by` issued that nobody used and nobody revoked yet."""
+        return session.exec(
+            select(Invite)
+            .where(
+                Invite.created_by == created_by,
+                col(Invite.used_at).is_(None),
+                col(Invite.revoked_at).is_(None),
+            )
+            .order_by(col(Invite.id))
+        ).all()
+
     def add_failure(self, failure: InviteFailure, *, session: Session) -> None:
         session.add(failure)
         session.flush()
@@ -171,4 +202,40 @@ class EncryptedFieldRepository:
             .where(field.is_not(None), field.not_like(f"{key_prefix}%"))
             .order_by(*model.__table__.primary_key.columns)  # type: ignore[attr-defined]
             .limit(limit)
+        ).all()
+
+
+class AccessRequestRepository:
+    def add(self, request: AccessRequest, *, session: Session) -> AccessRequest:
+        session.add(request)
+        session.flush()
+        return request
+
+    def get(
+        self, request_id: int, *, session: Session, for_update: bool = False
+    ) -> AccessRequest | None:
+        # A press and its replay, or two coordinators at once: the second waits, then
+        # finds the request decided.
+        return session.get(AccessRequest, request_id, with_for_update=for_update)
+
+    def pending_involving(self, member_id: int, *, session: Session) -> Sequence[AccessRequest]:
+        """Pending requests made by this member or about them."""
+        return session.exec(
+            select(AccessRequest)
+            .where(
+                AccessRequest.status == "pending",
+                or_(
+                    col(AccessRequest.requested_by) == member_id,
+                    col(AccessRequest.member_id) == member_id,
+                ),
+            )
+            .order_by(col(AccessRequest.id))
+        ).all()
+
+    def pending_expired(self, now: datetime, *, session: Session) -> Sequence[AccessRequest]:
+        return session.exec(
+            select(AccessRequest)
+            .where(AccessRequest.status == "pending", col(AccessRequest.expires_at) <= now)
+            .order_by(col(AccessRequest.id))
+            .with_for_update()
         ).all()
