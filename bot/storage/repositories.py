@@ -8,7 +8,15 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
-from bot.storage.models import AuditEntry, Invite, InviteFailure, Member, Organisation, Person
+from bot.storage.models import (
+    AuditEntry,
+    AuditKeying,
+    Invite,
+    InviteFailure,
+    Member,
+    Organisation,
+    Person,
+)
 
 # Any fixed number: the advisory lock that serialises appends to the audit chain.
 _AUDIT_LOCK_KEY = 7_202_611
@@ -46,6 +54,15 @@ class AuditRepository:
 
     def count(self, *, session: Session) -> int:
         return session.exec(select(func.count()).select_from(AuditEntry)).one()
+
+    def keyed_from(self, *, session: Session) -> int:
+        """The first seq hashed with the audit key (migration 0005 wrote it).
+
+        A missing row counts as 1, every entry keyed: the strict reading, so
+        deleting the row can only make legacy entries fail, never pass.
+        """
+        row = session.get(AuditKeying, 1)
+        return 1 if row is None else row.keyed_from
 
     def actions(self, action: str, *, session: Session) -> Sequence[AuditEntry]:
         return session.exec(
