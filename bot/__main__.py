@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from bot.config import Settings, SettingsError, load_settings
 from bot.domain.roles import Role, Theme
 from bot.logs import configure_logging
+from bot.privacy.anchor_file import AnchorFileError
 from bot.privacy.keys import KeyFileError
 
 if TYPE_CHECKING:
@@ -126,19 +127,50 @@ def _keys_retire(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import open_database
-    from bot.clock import SystemClock
-    from bot.services.audit import AuditLog
+    from bot.privacy.audit_chain import BreakKind
 
-    db = open_database(settings)
-    try:
-        checked, broken = AuditLog(SystemClock()).verify(db)
-    finally:
-        db.dispose()
-    if broken is not None:
-        raise CommandFailed(f"audit chain broken at entry {broken.seq}: {broken.reason}")
-    print(f"audit chain intact: {checked} entries")
-    return 0
+    with _opened(settings) as core:
+        check = core.audit.check(core.db)
+    problems: list[str] = []
+    if check.chain_break is not None:
+        seq, reason = check.chain_break.seq, check.chain_break.reason
+        problems.append(f"audit chain broken at entry {seq}: {reason}")
+    else:
+        print(f"audit chain intact: {check.entries} entries")
+    reading, anchor, path = check.anchor_file, check.anchor, settings.anchor_file
+    if reading is None or not reading.exists:
+        print(f"no anchor file yet ({path}): checked the chain alone")
+    for line in check.line_problems:
+        what = (
+            "goes back to an older state than a line before it (replayed or reordered)"
+            if line.replayed
+            else "does not verify (changed, forged or cut off)"
+        )
+        problems.append(f"anchor file {path}: line {line.line} {what}")
+    if anchor is not None:
+        when = anchor.at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M %Z")
+        broken = check.anchor_break
+        if broken is None and check.chain_break is None:
+            print(f"matches the anchor of {when}: {anchor.count} entries, head {anchor.short_hash}")
+        elif broken is not None and broken.kind is BreakKind.TRUNCATED:
+            problems.append(
+                f"audit log truncated from entry {broken.seq}: the anchor of {when} holds "
+                f"{anchor.count} entries, the database {check.entries}"
+            )
+        elif broken is not None and broken.kind is BreakKind.REKEYED:
+            problems.append(
+                f"audit log keying moved at entry {broken.seq}: the anchor of {when} has entries "
+                f"keyed from {anchor.keyed_from}, the database from {check.keyed_from}"
+            )
+        elif broken is not None:
+            problems.append(
+                f"audit log rewritten: entry {broken.seq} differs from the anchor of {when}"
+            )
+    elif reading is not None and reading.exists:
+        print(f"no valid anchor in {path}: checked the chain alone")
+    for problem in problems:
+        print(f"vhbot: {problem}", file=sys.stderr)
+    return EXIT_FAILED if problems else 0
 
 
 def _org_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -303,7 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit_command", required=True, metavar="COMMAND"
     )
-    add(audit, "verify", _audit_verify, "check the hash chain; reports the first broken entry")
+    add(
+        audit,
+        "verify",
+        _audit_verify,
+        "check the keyed hash chain and compare it with the last anchor; reports every break",
+    )
 
     org = commands.add_parser("org", help="partner organisations").add_subparsers(
         dest="org_command", required=True, metavar="COMMAND"
@@ -358,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(settings.log_level)
         handler: Handler = args.handler
         return handler(args, settings)
-    except (SettingsError, KeyFileError) as exc:
+    except (SettingsError, KeyFileError, AnchorFileError) as exc:
         print(f"vhbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except CommandFailed as exc:

@@ -18,6 +18,7 @@ from telegram.request import HTTPXRequest, RequestData
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, SettingsError
 from bot.handlers import register_all
+from bot.privacy.anchor_file import AnchorFile
 from bot.privacy.crypto import FieldCipher
 from bot.privacy.keys import KeyRing, load_key_file
 from bot.scheduling.tally_editor import TallyEditor
@@ -80,7 +81,9 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     keys = load_key_file(settings.key_file)
     db = open_database(settings)
     cipher = FieldCipher(keys)
-    audit = AuditLog(clock)
+    audit = AuditLog(
+        clock, key=keys.audit_key, anchor_file=AnchorFile(settings.anchor_file, keys.audit_key)
+    )
     vault = PersonVault(cipher=cipher, pseudonym_key=keys.pseudonym_key, audit=audit, clock=clock)
     return Core(
         settings=settings,

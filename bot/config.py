@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///vhbot.sqlite3"
     partner_chat_id: int | None = None
     key_file: Path = Path("vhbot.keys")
+    # Where the audit chain's head is anchored; None: beside the key file. Set it
+    # when the key file lies in a read-only place (systemd credentials, a secret).
+    audit_anchor_file: Path | None = None
     timezone: str = "Europe/Amsterdam"
     locale: Literal["nl", "en"] = "nl"
     municipalities: Annotated[tuple[str, ...], NoDecode] = MIDDEN_LIMBURG
@@ -127,6 +130,13 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite://", "postgresql+psycopg://")):
             raise ValueError("must be a sqlite:// or postgresql:// URL")
         return value
+
+    @property
+    def anchor_file(self) -> Path:
+        """The audit anchor file: VHBOT_AUDIT_ANCHOR_FILE, else `<key file>.anchors` beside it."""
+        if self.audit_anchor_file is not None:
+            return self.audit_anchor_file
+        return self.key_file.with_name(f"{self.key_file.name}.anchors")
 
     @property
     def tz(self) -> ZoneInfo:

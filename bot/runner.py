@@ -18,7 +18,8 @@ from bot.app import ALLOWED_UPDATES, Core, build_application, tally_editor
 from bot.config import SettingsError
 from bot.handlers.group import check_group_rights
 from bot.handlers.start import publish_command_lists
-from bot.scheduling.duties import Duty, duties
+from bot.privacy.anchor_file import AnchorFileError
+from bot.scheduling.duties import Duty, check_and_anchor, duties
 from bot.scheduling.group_removal import remove_deactivated_members, schedule_group_removal
 from bot.scheduling.outbox_sender import drain_outbox
 
@@ -41,7 +42,10 @@ def _schedule(application: Application[Any, Any, Any, Any, Any, Any], core: Core
     # first=0: each duty runs at start-up too, catching up whatever downtime left.
     for duty in duties(core):
         job_queue.run_repeating(
-            database_job(duty), interval=duty.every_seconds, first=0, name=duty.name
+            database_job(duty),
+            interval=duty.every_seconds,
+            first=0 if duty.at_start else duty.every_seconds,
+            name=duty.name,
         )
 
     async def send_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -78,6 +82,7 @@ async def serve(
             f"({type(exc).__name__})"
         ) from None
     try:
+        await anchor_audit_log(core)
         await publish_command_lists(application.bot, core)
         await check_group_rights(application.bot, core)
         _schedule(application, core)
@@ -97,6 +102,14 @@ async def serve(
         await tally_editor(application).close()
         await application.shutdown()
         log.info("bot.stopped")
+
+
+async def anchor_audit_log(core: Core) -> None:
+    """Check the audit log and anchor its head before serving; SettingsError if it cannot be."""
+    try:
+        await core.db.run(check_and_anchor, core)
+    except AnchorFileError as exc:
+        raise SettingsError(f"VHBOT_AUDIT_ANCHOR_FILE: {exc}") from None
 
 
 def run_forever(core: Core) -> None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 
+from bot.storage.engine import make_engine
 from tests.conftest import process_env
 
 pytestmark = pytest.mark.slow
@@ -194,3 +199,65 @@ def test_invite_and_member_remove(env: dict[str, str], tmp_path: Path) -> None:
     assert "deactivated" in removed.stdout
     missing = vhbot("member", "remove", "--telegram-id", "1", env=env, cwd=tmp_path)
     assert missing.returncode == 1 and "no member" in missing.stderr
+
+
+def _sql(env: dict[str, str], *statements: str) -> None:
+    engine = make_engine(env["VHBOT_DATABASE_URL"])
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def test_audit_verify_against_the_anchor(env: dict[str, str], tmp_path: Path) -> None:
+    assert vhbot("keys", "init", env=env, cwd=tmp_path).returncode == 0
+    assert vhbot("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    for command in (
+        ("org", "add", "Politie Limburg", "--short", "POL"),
+        ("member", "add", "--telegram-id", "4242", "--name", "Fenna Jansen", "--org", "POL"),
+        ("org", "add", "Reclassering Nederland", "--short", "RN"),
+    ):
+        assert vhbot(*command, env=env, cwd=tmp_path).returncode == 0
+    anchors = tmp_path / "vhbot.keys.anchors"
+
+    alone = vhbot("audit", "verify", env=env, cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
+    assert "intact: 3 entries" in alone.stdout
+    assert f"no anchor file yet ({anchors})" in alone.stdout
+
+    swept = vhbot("sweep", env=env, cwd=tmp_path)
+    assert swept.returncode == 0, swept.stderr
+    assert stat.S_IMODE(anchors.stat().st_mode) == 0o600
+    anchored = json.loads(anchors.read_text())
+    assert anchored["count"] == anchored["seq"] == 3
+    matched = vhbot("audit", "verify", env=env, cwd=tmp_path)
+    assert matched.returncode == 0, matched.stderr
+    today = datetime.now(ZoneInfo("Europe/Amsterdam")).strftime("%Y-%m-%d")
+    assert f"matches the anchor of {today}" in matched.stdout
+    assert f"head {anchored['hash'][:8]}" in matched.stdout
+
+    # The last entry deleted, with the triggers dropped first: the chain alone still holds.
+    if env["VHBOT_DATABASE_URL"].startswith("postgresql"):
+        _sql(
+            env,
+            "DROP TRIGGER audit_log_no_change ON audit_log",
+            "DELETE FROM audit_log WHERE seq = 3",
+        )
+    else:
+        _sql(env, "DROP TRIGGER audit_log_no_delete", "DELETE FROM audit_log WHERE seq = 3")
+    truncated = vhbot("audit", "verify", env=env, cwd=tmp_path)
+    assert truncated.returncode == 1
+    assert "intact: 2 entries" in truncated.stdout
+    assert truncated.stderr.count("\n") == 1, truncated.stderr
+    assert truncated.stderr.startswith("vhbot: audit log truncated from entry 3")
+    assert f"the anchor of {today}" in truncated.stderr
+
+    anchors.write_text(anchors.read_text().replace('"count":3', '"count":2'))
+    forged = vhbot("audit", "verify", env=env, cwd=tmp_path)
+    assert forged.returncode == 1
+    assert forged.stderr == (
+        f"vhbot: anchor file {anchors}: line 1 does not verify (changed, forged or cut off)\n"
+    )
+    assert f"no valid anchor in {anchors}" in forged.stdout

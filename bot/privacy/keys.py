@@ -9,6 +9,11 @@ Format (JSON, mode 0600)::
 The first data key is the primary: new ciphertexts use it, the others are kept
 only to decrypt what was written before a rotation.
 
+The audit key (the HMAC key of the audit chain and its anchor file) is not in
+the file: it is derived from the pseudonym key with HKDF under its own label,
+so every existing key file has one, it survives data-key rotation, and no key
+is used directly for two purposes.
+
 Errors name the file and the problem, never key material.
 """
 
@@ -28,9 +33,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 KEY_BYTES = 32  # AES-256 and HMAC-SHA256
 FILE_VERSION = 1
 _KEY_ID = re.compile(r"k[1-9][0-9]{0,8}")
+# HKDF "info" of the audit key: fixed forever, or every keyed audit entry stops verifying.
+AUDIT_KEY_LABEL = b"vhbot audit chain v1"
 
 
 class KeyFileError(Exception):
@@ -80,6 +90,17 @@ class KeyRing:
             raise ValueError("data key ids must be unique")
         if len(self.pseudonym_key) != KEY_BYTES:
             raise ValueError(f"the pseudonym key must be {KEY_BYTES} bytes")
+
+    @property
+    def audit_key(self) -> bytes:
+        """The HMAC key of the audit chain and its anchor file (32 bytes).
+
+        Derived from the pseudonym key, which is never rotated: a rotated audit
+        key would make every entry written before the rotation fail to verify.
+        """
+        return HKDF(
+            algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=AUDIT_KEY_LABEL
+        ).derive(self.pseudonym_key)
 
     @property
     def primary(self) -> DataKey:

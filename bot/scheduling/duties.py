@@ -11,7 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.privacy.anchor_file import AnchorFileError
 from bot.scheduling.inbox import process_inbox
+from bot.services.audit import AuditCheck
 from bot.services.retention import enforce_retention
 
 if TYPE_CHECKING:
@@ -25,6 +27,8 @@ class Duty:
     name: str
     every_seconds: float
     run: Callable[[Core], int]
+    # False: `vhbot run` does this one itself before it starts polling.
+    at_start: bool = True
 
 
 def import_inbox(core: Core) -> int:
@@ -56,14 +60,47 @@ def expire_access_requests(core: Core) -> int:
         return core.memberships.expire_requests(session)
 
 
-def verify_audit_chain(core: Core) -> int:
-    """Walks the audit chain; a break is logged as an error for the operators."""
-    checked, broken = core.audit.verify(core.db)
-    if broken is None:
-        log.info("audit.verified", extra={"entries": checked})
-    else:
+def check_and_anchor(core: Core) -> int:
+    """Check the audit log against its last anchor; anchor the head if all holds.
+
+    A break (in the chain, or against the anchor) is logged and told to the
+    coordinators, and nothing is anchored: an anchor must not bless a tampered
+    log. Returns how many entries were checked.
+
+    Raises:
+        AnchorFileError: the anchor file cannot be read or written.
+    """
+    try:
+        check = core.audit.check(core.db)
+    except AnchorFileError:
+        # Still check the chain alone: a break must be told even then.
+        _tell(core, core.audit.check(core.db, with_anchors=False))
+        raise
+    _tell(core, check)
+    core.audit.anchor(core.db, check, tz=core.settings.tz, locale=core.settings.locale)
+    return check.entries
+
+
+def _tell(core: Core, check: AuditCheck) -> None:
+    for broken in check.breaks:
         log.error("audit.broken", extra={"seq": broken.seq, "reason": broken.reason})
-    return checked
+    for problem in check.line_problems:
+        log.error(
+            "audit.anchor_line_bad", extra={"line": problem.line, "replayed": problem.replayed}
+        )
+    if check.intact:
+        log.info("audit.verified", extra={"entries": check.entries})
+    else:
+        core.audit.report(core.db, check, locale=core.settings.locale)
+
+
+def verify_audit_chain(core: Core) -> int:
+    """The daily check and anchor (see `check_and_anchor`); an anchor-file fault is logged."""
+    try:
+        return check_and_anchor(core)
+    except AnchorFileError as exc:
+        log.error("audit.anchor_failed", extra={"error": str(exc)})
+        return 0
 
 
 def duties(core: Core) -> tuple[Duty, ...]:
@@ -74,5 +111,6 @@ def duties(core: Core) -> tuple[Duty, ...]:
         Duty("chase_overdue_answers", 60.0, chase_overdue_answers),
         Duty("erase_expired", 3600.0, erase_expired),
         Duty("expire_access_requests", 3600.0, expire_access_requests),
-        Duty("verify_audit_chain", 86400.0, verify_audit_chain),
+        # Also anchors the head; at start-up the runner does it (check_and_anchor).
+        Duty("verify_audit_chain", 86400.0, verify_audit_chain, at_start=False),
     )

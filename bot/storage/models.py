@@ -182,6 +182,21 @@ class AuditEntry(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
+class AuditKeying(SQLModel, table=True):
+    """One row, written by migration 0005: the first seq whose hash is keyed (HMAC).
+
+    Entries before it were written with plain SHA-256 by older versions. Database
+    triggers refuse any insert, update or delete, so the legacy part cannot be
+    widened to pass a re-hashed log off as legacy entries.
+    """
+
+    __tablename__ = "audit_keying"
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    keyed_from: int
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class ImportFile(SQLModel, table=True):
     """One detention-notification file, by content hash: a re-run continues the same import."""
 
@@ -322,6 +337,7 @@ __all__ = [
     "Announcement",
     "Answer",
     "AuditEntry",
+    "AuditKeying",
     "Case",
     "CaseCounter",
     "ImportFile",

@@ -11,6 +11,7 @@ from sqlmodel import Session, SQLModel, col, func, select
 from bot.storage.models import (
     AccessRequest,
     AuditEntry,
+    AuditKeying,
     Invite,
     InviteFailure,
     Member,
@@ -54,6 +55,15 @@ class AuditRepository:
 
     def count(self, *, session: Session) -> int:
         return session.exec(select(func.count()).select_from(AuditEntry)).one()
+
+    def keyed_from(self, *, session: Session) -> int:
+        """The first seq hashed with the audit key (migration 0005 wrote it).
+
+        A missing row counts as 1, every entry keyed: the strict reading, so
+        deleting the row can only make legacy entries fail, never pass.
+        """
+        row = session.get(AuditKeying, 1)
+        return 1 if row is None else row.keyed_from
 
     def actions(self, action: str, *, session: Session) -> Sequence[AuditEntry]:
         return session.exec(

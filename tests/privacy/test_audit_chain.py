@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
+import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -10,9 +13,14 @@ from hypothesis import strategies as st
 
 from bot.privacy.audit_chain import (
     GENESIS_HASH,
+    Anchor,
     AuditRecord,
+    BreakKind,
     ChainBreak,
     chain_hash,
+    compare_with_anchor,
+    decode_anchor,
+    encode_anchor,
     next_record,
     verify_chain,
 )
@@ -269,3 +277,233 @@ def test_any_removed_row_is_found(length: int, data: st.DataObject) -> None:
 
     assert broken is not None
     assert broken.seq == position + 1
+
+
+# -- keyed chain ---------------------------------------------------------------
+
+KEY = bytes(range(32))
+OTHER_KEY = bytes(range(1, 33))
+
+
+def make_keyed_chain(length: int, *, key: bytes = KEY, legacy: int = 0) -> list[AuditRecord]:
+    """`legacy` unkeyed records (as written before 0005), then keyed ones linking on."""
+    records: list[AuditRecord] = []
+    for n in range(length):
+        records.append(
+            next_record(
+                records[-1] if records else None,
+                at=START + timedelta(minutes=n),
+                actor="cli",
+                action="test.event",
+                subject=f"thing:{n}",
+                details={"n": n},
+                key=None if n < legacy else key,
+            )
+        )
+    return records
+
+
+def rechain(records: list[AuditRecord], *, key: bytes | None, start: int = 0) -> list[AuditRecord]:
+    """What someone with database rights does: recompute every hash from `start` on."""
+    out = records[:start]
+    for record in records[start:]:
+        out.append(
+            next_record(
+                out[-1] if out else None,
+                at=record.at,
+                actor=record.actor,
+                action=record.action,
+                subject=record.subject,
+                details=record.details,
+                key=key,
+            )
+        )
+    return out
+
+
+def test_a_keyed_hash_is_hmac_sha256_of_the_canonical_form() -> None:
+    digest = chain_hash(
+        seq=1,
+        at=START,
+        actor="cli",
+        action="keys.init",
+        subject="",
+        details={},
+        prev_hash=GENESIS_HASH,
+        key=KEY,
+    )
+    canonical = (
+        '{"action":"keys.init","actor":"cli","at":"2026-11-23T09:00:00.000000+00:00",'
+        '"details":{},"prev_hash":"' + "0" * 64 + '","seq":1,"subject":""}'
+    )
+    assert digest == hmac.new(KEY, canonical.encode(), hashlib.sha256).hexdigest()
+    assert digest != hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_a_keyed_chain_verifies_with_its_key_only() -> None:
+    chain = make_keyed_chain(6)
+    assert verify_chain(chain, key=KEY) is None
+    assert verify_chain(chain, key=OTHER_KEY) == ChainBreak(
+        1, "hash does not match the record's content (row edited)"
+    )
+    # Without a key every record is taken for a legacy one: none verifies either.
+    assert verify_chain(chain) is not None
+
+
+def test_an_edited_log_rechained_with_plain_sha256_no_longer_verifies() -> None:
+    chain = make_keyed_chain(6)
+    chain[2] = dataclasses.replace(chain[2], actor="member:99")
+    forged = rechain(chain, key=None)
+    assert verify_chain(forged) is None  # it would have passed the old, unkeyed check
+    broken = verify_chain(forged, key=KEY)
+    assert broken is not None
+    assert (broken.seq, broken.kind) == (1, BreakKind.EDITED)
+
+
+def test_an_edited_log_rechained_with_another_key_no_longer_verifies() -> None:
+    chain = rechain(make_keyed_chain(6), key=OTHER_KEY, start=3)
+    broken = verify_chain(chain, key=KEY)
+    assert broken is not None
+    assert (broken.seq, broken.kind) == (4, BreakKind.EDITED)
+
+
+def test_legacy_entries_before_keyed_from_still_verify() -> None:
+    chain = make_keyed_chain(8, legacy=3)
+    assert verify_chain(chain, key=KEY, keyed_from=4) is None
+    # The first keyed record links to the last legacy hash.
+    assert chain[3].prev_hash == chain[2].hash
+    # Read as all keyed, the legacy part fails at once.
+    assert verify_chain(chain, key=KEY) == ChainBreak(
+        1, "hash does not match the record's content (row edited)"
+    )
+
+
+def test_rewriting_the_legacy_part_breaks_its_link_to_the_keyed_part() -> None:
+    chain = make_keyed_chain(8, legacy=3)
+    chain[1] = dataclasses.replace(chain[1], actor="member:99")
+    legacy_rewritten = rechain(chain[:3], key=None) + chain[3:]
+
+    broken = verify_chain(legacy_rewritten, key=KEY, keyed_from=4)
+
+    assert broken is not None
+    assert (broken.seq, broken.kind) == (4, BreakKind.RELINKED)
+
+
+def test_moving_keyed_from_up_does_not_pass_keyed_records_off_as_legacy() -> None:
+    chain = make_keyed_chain(8, legacy=3)
+    broken = verify_chain(chain, key=KEY, keyed_from=6)
+    assert broken is not None
+    assert broken.seq == 4
+
+
+def test_break_kinds_are_given_for_every_chain_break() -> None:
+    chain = make_keyed_chain(5)
+    edited_2 = dataclasses.replace(chain[1], actor="x")
+    missing = verify_chain(chain[:2] + chain[3:], key=KEY)
+    relinked = verify_chain(
+        [chain[0], dataclasses.replace(edited_2, hash=edited_2.computed_hash(KEY)), *chain[2:]],
+        key=KEY,
+    )
+    edited = verify_chain(
+        [*chain[:2], dataclasses.replace(chain[2], actor="x"), *chain[3:]], key=KEY
+    )
+    malformed = verify_chain(
+        [*chain[:2], dataclasses.replace(chain[2], at=datetime(2026, 1, 1)), *chain[3:]],  # noqa: DTZ001
+        key=KEY,
+    )
+    assert missing is not None and (missing.seq, missing.kind) == (3, BreakKind.MISSING)
+    assert relinked is not None and (relinked.seq, relinked.kind) == (3, BreakKind.RELINKED)
+    assert edited is not None and (edited.seq, edited.kind) == (3, BreakKind.EDITED)
+    assert malformed is not None and (malformed.seq, malformed.kind) == (3, BreakKind.MALFORMED)
+
+
+# -- anchors -------------------------------------------------------------------
+
+
+def anchor_of(chain: list[AuditRecord], *, keyed_from: int = 1) -> Anchor:
+    return Anchor(
+        at=START + timedelta(hours=1),
+        count=len(chain),
+        seq=chain[-1].seq if chain else 0,
+        hash=chain[-1].hash if chain else GENESIS_HASH,
+        keyed_from=keyed_from,
+    )
+
+
+def test_an_anchor_line_round_trips_under_its_key() -> None:
+    anchor = anchor_of(make_keyed_chain(4))
+    line = encode_anchor(anchor, KEY)
+    assert line.endswith("\n") and line.count("\n") == 1
+    assert decode_anchor(line, KEY) == anchor
+    assert decode_anchor(line.rstrip("\n"), KEY) == anchor
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda doc: doc.update(count=doc["count"] - 1),
+        lambda doc: doc.update(seq=doc["seq"] + 1),
+        lambda doc: doc.update(hash="f" * 64),
+        lambda doc: doc.update(at="2026-11-22T09:00:00.000000+00:00"),
+        lambda doc: doc.update(keyed_from=99),
+        lambda doc: doc.update(extra=1),
+        lambda doc: doc.pop("keyed_from"),
+        lambda doc: doc.update(mac="0" * 64),
+        lambda doc: doc.update(mac=None),
+    ],
+)
+def test_an_edited_anchor_line_does_not_verify(tamper: Any) -> None:
+    document = json.loads(encode_anchor(anchor_of(make_keyed_chain(4)), KEY))
+    tamper(document)
+    assert decode_anchor(json.dumps(document), KEY) is None
+
+
+def test_an_anchor_line_made_without_the_key_does_not_verify() -> None:
+    anchor = anchor_of(make_keyed_chain(4))
+    assert decode_anchor(encode_anchor(anchor, OTHER_KEY), KEY) is None
+    for junk in ("", "{}", "[1]", "not json", '{"v": 1}', "\x00" * 10):
+        assert decode_anchor(junk, KEY) is None
+
+
+def test_an_anchor_mac_is_not_a_chain_hash() -> None:
+    """One key signs both: the anchor's domain prefix keeps the two apart."""
+    chain = make_keyed_chain(1)
+    anchor = anchor_of(chain)
+    mac = json.loads(encode_anchor(anchor, KEY))["mac"]
+    assert mac not in {record.hash for record in chain}
+
+
+def test_a_chain_that_still_holds_the_anchored_head_matches() -> None:
+    chain = make_keyed_chain(6)
+    anchor = anchor_of(chain[:4])
+    assert compare_with_anchor(anchor, count=6, hash_at_seq=chain[3].hash, keyed_from=1) is None
+    empty = anchor_of([])
+    assert compare_with_anchor(empty, count=0, hash_at_seq=GENESIS_HASH, keyed_from=1) is None
+
+
+def test_fewer_entries_than_anchored_is_truncation() -> None:
+    chain = make_keyed_chain(6)
+    anchor = anchor_of(chain)
+    broken = compare_with_anchor(anchor, count=4, hash_at_seq=None, keyed_from=1)
+    assert broken is not None
+    assert (broken.seq, broken.kind) == (5, BreakKind.TRUNCATED)
+
+
+def test_another_hash_at_the_anchored_seq_is_rewriting() -> None:
+    chain = make_keyed_chain(6)
+    anchor = anchor_of(chain[:4])
+    rewritten = rechain(
+        [*chain[:2], dataclasses.replace(chain[2], actor="x"), *chain[3:]], key=KEY, start=2
+    )
+    assert verify_chain(rewritten, key=KEY) is None  # whoever holds the key can re-chain
+    broken = compare_with_anchor(anchor, count=6, hash_at_seq=rewritten[3].hash, keyed_from=1)
+    assert broken is not None
+    assert (broken.seq, broken.kind) == (4, BreakKind.REWRITTEN)
+
+
+def test_a_moved_keyed_from_is_reported() -> None:
+    chain = make_keyed_chain(6)
+    anchor = anchor_of(chain, keyed_from=1)
+    broken = compare_with_anchor(anchor, count=6, hash_at_seq=chain[5].hash, keyed_from=7)
+    assert broken is not None
+    assert broken.kind is BreakKind.REKEYED

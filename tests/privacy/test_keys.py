@@ -8,6 +8,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bot.privacy.keys import (
     DataKey,
@@ -325,3 +327,19 @@ def test_systemd_credential_copy_with_group_read_is_accepted(
     with pytest.raises(KeyFileError, match="readable by others"):
         load_key_file(copy)
     copy.chmod(0o600)
+
+
+def test_audit_key_is_derived_and_survives_rotation(key_path: Path) -> None:
+    ring = create_key_file(key_path, today=TODAY)
+    audit_key = ring.audit_key
+
+    assert len(audit_key) == 32
+    assert audit_key not in {ring.pseudonym_key, *(key.secret for key in ring.data_keys)}
+    # HKDF-SHA256 of the pseudonym key under a fixed label: existing key files have one.
+    assert audit_key == HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"vhbot audit chain v1"
+    ).derive(ring.pseudonym_key)
+    assert load_key_file(key_path).audit_key == audit_key
+    assert add_data_key(key_path, today=TODAY).audit_key == audit_key
+    assert create_key_file(key_path.with_name("other.keys")).audit_key != audit_key
+    assert base64.b64encode(audit_key).decode() not in repr(ring)

@@ -62,3 +62,36 @@ def test_timestamps_keep_their_moment_on_every_database(database_url: str) -> No
                 session.commit()
     finally:
         engine.dispose()
+
+
+def test_models_match_the_migrations(database_url: str) -> None:
+    """models.py and the migrations describe the same schema (on this database)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import bot.storage.models  # noqa: F401 - registers every table
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_the_audit_chain_step_downgrades_and_upgrades_again(database_url: str) -> None:
+    from alembic import command
+
+    engine = make_engine(database_url)
+    try:
+        config = migrate._config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0004")
+        assert "audit_keying" not in inspect(engine).get_table_names()
+        migrate.upgrade(engine)
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT keyed_from FROM audit_keying")).scalar() == 1
+    finally:
+        engine.dispose()
