@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from bot.scheduling.tally_editor import TallyEditor
 
 # ans:<announcement id>:<y|n>; anything else is forged or stale.
-ANSWER_DATA = re.compile(r"^ans:(\d{1,12}):([yn])$")
+ANSWER_DATA = re.compile(r"^ans:([0-9]{1,12}):([yn])$")
 
 
 def register(
