@@ -88,6 +88,7 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     cipher = FieldCipher(keys)
     audit = AuditLog(clock)
     vault = PersonVault(cipher=cipher, pseudonym_key=keys.pseudonym_key, audit=audit, clock=clock)
+    memberships = Memberships(cipher=cipher, audit=audit, clock=clock)
     return Core(
         settings=settings,
         clock=clock,
@@ -96,9 +97,15 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         cipher=cipher,
         audit=audit,
         vault=vault,
-        memberships=Memberships(cipher=cipher, audit=audit, clock=clock),
+        memberships=memberships,
         detention=DetentionService(
-            settings=settings, db=db, vault=vault, cipher=cipher, audit=audit, clock=clock
+            settings=settings,
+            db=db,
+            vault=vault,
+            cipher=cipher,
+            audit=audit,
+            clock=clock,
+            memberships=memberships,
         ),
         answers=Answers(settings=settings, audit=audit),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import or_, text
 from sqlmodel import Session, col, func, select
 
 from bot.storage.models import AuditEntry, Invite, InviteFailure, Member, Organisation, Person
@@ -56,6 +56,21 @@ class AuditRepository:
 class PersonRepository:
     def by_identity_key(self, identity_key: str, *, session: Session) -> Person | None:
         return session.exec(select(Person).where(Person.identity_key == identity_key)).first()
+
+    def by_identity_key_or_pseudonym(
+        self, identity_key: str, pseudonym: str, *, session: Session
+    ) -> Sequence[Person]:
+        """The person with this identity key and the one holding this pseudonym (0 to 2)."""
+        return session.exec(
+            select(Person).where(
+                or_(col(Person.identity_key) == identity_key, col(Person.pseudonym) == pseudonym)
+            )
+        ).all()
+
+    def pseudonym_taken(self, pseudonym: str, *, session: Session) -> bool:
+        return (
+            session.exec(select(Person.id).where(Person.pseudonym == pseudonym)).first() is not None
+        )
 
     def get(self, person_id: int, *, session: Session) -> Person | None:
         return session.get(Person, person_id)
