@@ -9,7 +9,8 @@ rename) and imported. Then:
 - unreadable as a whole, or given up after `MAX_ATTEMPTS` attempts that did not
   finish: it moves to `rejected/import-N-<name>` with its errors file, the
   coordinators are told (through the outbox, by import number N), and the file
-  is deleted once no notice about it waits to be sent.
+  is deleted once no notice about it waits to be sent (sent, refused for good,
+  or none queued because there is no active coordinator to tell).
 
 N is the import's number, the one logs and Telegram use. A name that is not
 printable text (invalid UTF-8, a line break, a control character) is never
@@ -134,8 +135,10 @@ def _opened_folders(inbox: os.PathLike[str]) -> Iterator[_Folders | None]:
     try:
         opened.append(os.open(inbox, os.O_RDONLY | os.O_DIRECTORY))
         for sub in (PROCESSING, PROCESSED, REJECTED):
+            created = False
             with contextlib.suppress(FileExistsError):
                 os.mkdir(sub, 0o700, dir_fd=opened[0])
+                created = True
             try:
                 opened.append(os.open(sub, _FOLDER, dir_fd=opened[0]))
             except OSError as exc:
@@ -144,6 +147,8 @@ def _opened_folders(inbox: os.PathLike[str]) -> Iterator[_Folders | None]:
                 log.error("inbox.folder_refused", extra={"folder": sub, "reason": "not a folder"})
                 yield None
                 return
+            if created:
+                os.fchmod(opened[-1], 0o700)  # exactly: the umask may have taken bits away
         yield _Folders(*opened)
     finally:
         for fd in opened:

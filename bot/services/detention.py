@@ -132,9 +132,9 @@ def _row_failed(_: Translator, *, number: int) -> str:
 def _unreadable_notice(_: Translator, *, number: int) -> str:
     return _(
         "Import {number} was rejected: the file could not be read as a file of detention "
-        "notifications, so nothing in it was imported. The reason is in the errors file of "
-        "import {number} in the folder rejected of the inbox; the file itself is deleted once "
-        "this message has been sent. Ask the sender for a corrected file.",
+        "notifications. The reason is in the errors file of import {number} in the folder "
+        "rejected of the inbox; the file itself is deleted once this message has been sent. "
+        "Ask the sender for a corrected file.",
         number=number,
     )
 

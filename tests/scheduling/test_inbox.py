@@ -675,7 +675,10 @@ def test_no_file_is_moved_through_a_linked_folder(
     assert melding_count(core) == 0
 
 
-def test_files_the_bot_writes_are_private_whatever_the_umask(core: Core, people: People) -> None:
+@pytest.mark.parametrize("umask", [0o000, 0o022, 0o277])
+def test_files_the_bot_writes_are_private_whatever_the_umask(
+    core: Core, people: People, umask: int
+) -> None:
     inbox = core.settings.inbox_dir
     rows = rows_for(people, 2)
     rows[0][6] = "Amsterdam"
@@ -684,7 +687,7 @@ def test_files_the_bot_writes_are_private_whatever_the_umask(core: Core, people:
     add_coordinator(core)  # kapot.csv is kept until the coordinator has been told
     (inbox / "dpan.csv").chmod(0o666)
     (inbox / "kapot.csv").chmod(0o666)
-    previous = os.umask(0)
+    previous = os.umask(umask)
     try:
         reports = process_inbox(core)
     finally:
