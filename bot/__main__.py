@@ -256,24 +256,36 @@ def _member_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _import_dpan(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.scheduling.inbox import write_errors
+    from bot.scheduling.inbox import is_safe_name, write_errors
     from bot.services.audit import CLI
+    from bot.services.detention import ImportInterrupted
 
     path = Path(args.file)
+    # A name with a line break, a control character or bytes that are not UTF-8 is
+    # never printed: it could forge output (or fail to print at all).
+    shown = path.name if is_safe_name(path.name) else None
     if not path.is_file():
-        raise SettingsError(f"{path}: no such file")
+        raise SettingsError(f"{path if shown else 'the file given'}: no such file")
     with _opened(settings) as core:
-        report = core.detention.import_path(
-            path,
-            actor=CLI,
-            on_error=lambda line, reasons: write_errors(sys.stderr, line, reasons),
-        )
+        try:
+            report = core.detention.import_path(
+                path,
+                actor=CLI,
+                on_error=lambda line, reasons: write_errors(sys.stderr, line, reasons),
+            )
+        except ImportInterrupted as exc:
+            raise CommandFailed(
+                f"import {exc.import_id} stopped part-way ({exc.cause}); what was imported "
+                "is kept: run the same command again to finish it"
+            ) from None
+    shown = shown or (f"import {report.import_id}" if report.import_id else "the file given")
     if report.unreadable:
-        print(f"vhbot: {path.name}: {report.unreadable}", file=sys.stderr)
+        print(f"vhbot: {shown}: {report.unreadable}", file=sys.stderr)
         return EXIT_USAGE
     print(
-        f"{path.name}: {report.new} new, {report.duplicate} duplicate, "
-        f"{report.rejected} rejected; {len(report.cases_opened)} cases opened"
+        f"{shown}: {report.new} new, {report.duplicate} duplicate, "
+        f"{report.rejected} rejected; {len(report.cases_opened)} cases opened "
+        f"(import {report.import_id})"
     )
     return 0
 

@@ -85,6 +85,7 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         clock, key=keys.audit_key, anchor_file=AnchorFile(settings.anchor_file, keys.audit_key)
     )
     vault = PersonVault(cipher=cipher, pseudonym_key=keys.pseudonym_key, audit=audit, clock=clock)
+    memberships = Memberships(cipher=cipher, audit=audit, clock=clock, locale=settings.locale)
     return Core(
         settings=settings,
         clock=clock,
@@ -93,9 +94,14 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         cipher=cipher,
         audit=audit,
         vault=vault,
-        memberships=Memberships(cipher=cipher, audit=audit, clock=clock, locale=settings.locale),
+        memberships=memberships,
         detention=DetentionService(
-            settings=settings, db=db, vault=vault, cipher=cipher, audit=audit, clock=clock
+            settings=settings,
+            db=db,
+            vault=vault,
+            cipher=cipher,
+            audit=audit,
+            clock=clock,
         ),
         answers=Answers(settings=settings, audit=audit),
     )

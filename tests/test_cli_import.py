@@ -25,6 +25,7 @@ from bot.domain.dpan import (
     MSG_EMPTY,
     MSG_MISSING_COLUMNS,
     MSG_MUNICIPALITY,
+    MSG_NO_LETTERS,
     MSG_NOT_UTF8,
 )
 from bot.i18n import translator
@@ -226,7 +227,8 @@ def test_sweep_without_telegram_runs_every_duty_and_keeps_the_outbox(
     assert counts["erase_expired"] == "0"
     assert lines[-1].startswith("outbox: not sent")
     assert "VHBOT_TELEGRAM_TOKEN" in lines[-1]
-    assert (tmp_path / "inbox" / "processed" / "b.csv").exists()
+    # Imported, then deleted: no clear copy stays in the inbox.
+    assert [p for p in (tmp_path / "inbox").rglob("*") if not p.is_dir()] == []
     assert count(env, Melding) == 3
     engine = make_engine(env["VHBOT_DATABASE_URL"])
     try:
@@ -247,3 +249,55 @@ def test_import_without_a_partner_group_is_refused(env: dict[str, str], tmp_path
     assert result.stderr.splitlines() == [
         "vhbot: VHBOT_PARTNER_CHAT_ID is not set: notifications cannot be announced"
     ]
+
+
+def test_a_surname_without_letters_is_one_rejected_row_not_a_traceback(
+    env: dict[str, str], tmp_path: Path, people: People
+) -> None:
+    """Was: a traceback, exit 1, and the whole batch (valid releases too) rolled back."""
+    rows = rows_for(people, 5)
+    rows[2][2], rows[2][5] = "123", ""  # line 4: no letters and no BSN
+    rows[3][2], rows[3][5] = "\U0001f600", ""  # line 5: an emoji
+    path = write(tmp_path / "letters.csv", rows)
+
+    result = vhbot("import", "dpan", str(path), env=env, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "letters.csv: 3 new, 0 duplicate, 2 rejected" in result.stdout
+    reason = _(MSG_NO_LETTERS, column=Code("achternaam"))
+    assert result.stderr.splitlines() == [f"line 4: {reason}", f"line 5: {reason}"]
+    assert count(env, Melding) == 3
+
+
+@pytest.mark.parametrize(
+    "raw_name",
+    [
+        pytest.param(b"Vermeulen-\xff.csv", id="not-utf8"),
+        pytest.param(b"Vermeulen\nvhbot: 0 rejected.csv", id="newline"),
+        pytest.param(b"Vermeulen\x1b[2J.csv", id="escape"),
+    ],
+)
+def test_a_file_name_that_cannot_be_shown_is_named_by_its_import_number(
+    env: dict[str, str], tmp_path: Path, people: People, raw_name: bytes
+) -> None:
+    path = Path(os.fsdecode(os.path.join(os.fsencode(tmp_path), raw_name)))
+    write(path, rows_for(people, 2))
+
+    result = vhbot("import", "dpan", str(path), env=env, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == "import 1: 2 new, 0 duplicate, 0 rejected; 2 cases opened (import 1)\n"
+    assert "Vermeulen" not in result.stderr
+
+    unreadable = Path(os.fsdecode(os.path.join(os.fsencode(tmp_path), raw_name + b".bin")))
+    unreadable.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    broken = vhbot("import", "dpan", str(unreadable), env=env, cwd=tmp_path)
+    assert broken.returncode == 2
+    assert broken.stderr == f"vhbot: import 2: {_(MSG_BINARY)}\n"
+
+    missing = Path(os.fsdecode(os.path.join(os.fsencode(tmp_path), raw_name + b".weg")))
+    absent = vhbot("import", "dpan", str(missing), env=env, cwd=tmp_path)
+    assert absent.returncode == 2
+    assert absent.stderr == "vhbot: the file given: no such file\n"

@@ -31,7 +31,7 @@ from typing import BinaryIO, NamedTuple
 from bot.config import fold
 from bot.domain.commands import mark
 from bot.privacy.bsn import InvalidBsn, normalise_bsn
-from bot.privacy.pseudonym import Identity
+from bot.privacy.pseudonym import Identity, first_given_name_letters, surname_letters
 from bot.safe import Code, Municipality, Param, SafeText
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -105,6 +105,10 @@ MSG_IMPLAUSIBLE = mark("{column} is an implausible date: more than {years} years
 MSG_BSN_DIGITS = mark("the BSN must have 9 digits")
 MSG_BSN_ELFPROEF = mark("the BSN does not pass the elfproef (11-test)")
 MSG_MUNICIPALITY = mark("{column} is not one of the region's municipalities ({municipalities})")
+MSG_NO_LETTERS = mark("{column} must contain letters when there is no BSN")
+MSG_FIRST_NAME_NO_LETTERS = mark(
+    "the first name in {column} must contain letters when there is no BSN"
+)
 
 
 class Soort(StrEnum):
@@ -569,6 +573,16 @@ class _RowChecker:
                 digits = _BSN_SEPARATORS.sub("", raw_bsn)
                 shaped = digits.isascii() and digits.isdigit() and len(digits) in (8, 9)
                 problem("bsn", MSG_BSN_ELFPROEF if shaped else MSG_BSN_DIGITS)
+
+        if not raw_bsn:
+            # Without a BSN the person is found by surname, birth date and first
+            # given name (bot.privacy.pseudonym): a name without letters finds nobody,
+            # or folds two people into one.
+            flagged = {p.field for p in problems}
+            if "achternaam" not in flagged and not surname_letters(surname):
+                problem("achternaam", MSG_NO_LETTERS)
+            if "voornamen" not in flagged and not first_given_name_letters(given_names):
+                problem("voornamen", MSG_FIRST_NAME_NO_LETTERS)
 
         municipality: str | None = None
         if raw_municipality := required("gemeente"):

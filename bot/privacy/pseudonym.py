@@ -19,8 +19,13 @@ from bot.privacy._names import letters_only, uninvert_surname
 from bot.privacy.bsn import normalise_bsn
 
 CROCKFORD32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-PSEUDONYM_BITS = 40
-_PSEUDONYM = re.compile(r"P-[0-9A-HJKMNP-TV-Z]{8}")
+# A pseudonym has 8 characters (40 bits); one that would equal another person's
+# is extended, a character at a time, up to 14 (the `person.pseudonym` column
+# holds "P-" and 14). See PersonVault.register.
+PSEUDONYM_CHARS = 8
+MAX_PSEUDONYM_CHARS = 14
+PSEUDONYM_BITS = 5 * PSEUDONYM_CHARS
+_PSEUDONYM = re.compile(rf"P-[0-9A-HJKMNP-TV-Z]{{{PSEUDONYM_CHARS},{MAX_PSEUDONYM_CHARS}}}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 MIN_KEY_BYTES = 32
 
@@ -61,15 +66,42 @@ def normalise_identity(identity: Identity) -> str:
     """
     if identity.bsn is not None and identity.bsn.strip():
         return f"bsn:{normalise_bsn(identity.bsn)}"
-    surname = letters_only(uninvert_surname(identity.surname))
+    surname = surname_letters(identity.surname)
     if not surname:
         raise ValueError("an identity without BSN needs a surname")
-    given = identity.given_names.split()
-    first_given = letters_only(given[0]) if given else ""
+    first_given = first_given_name_letters(identity.given_names)
     born = identity.birth_date
     # Formatted by hand: a datetime passed as birth_date must not add a time.
     birth = f"{born.year:04d}-{born.month:02d}-{born.day:02d}"
     return f"nb:{surname}|{birth}|{first_given}"
+
+
+def surname_letters(surname: str) -> str:
+    """Return the letters a surname is known by without a BSN (see `normalise_identity`).
+
+    An empty result means the surname cannot identify anyone ("123", an emoji):
+    checks on incoming rows use this, so they agree with the pseudonym exactly.
+
+    Args:
+        surname: the surname as written (the register form "Berg, van den" too).
+
+    Returns:
+        Its letters, folded to lowercase without accents (personal data: never log it).
+    """
+    return letters_only(uninvert_surname(surname))
+
+
+def first_given_name_letters(given_names: str) -> str:
+    """Return the letters of the first given name, the only one a pseudonym uses.
+
+    Args:
+        given_names: the given names as written.
+
+    Returns:
+        The first name's folded letters; empty when there is none or it has no letters.
+    """
+    given = given_names.split()
+    return letters_only(given[0]) if given else ""
 
 
 def identity_key(identity: Identity, key: bytes) -> str:
@@ -97,7 +129,9 @@ def pseudonym(identity: Identity, key: bytes) -> str:
     The code is the first 40 bits of `identity_key` in Crockford base32 (no I,
     L, O or U, so it reads aloud and types back safely). 40 bits keeps the
     chance of two of 10,000 persons sharing a code below 1 in 20,000 (about
-    n²/2 / 2**40 = 1 in 22,000); the database stays keyed on the full hash.
+    n²/2 / 2**40 = 1 in 22,000); the database stays keyed on the full hash, and
+    `PersonVault.register` gives the rare second person a longer code, so two
+    people never share one.
 
     Args:
         identity: the identity.
@@ -109,18 +143,29 @@ def pseudonym(identity: Identity, key: bytes) -> str:
     return pseudonym_from_identity_key(identity_key(identity, key))
 
 
-def pseudonym_from_identity_key(hexdigest: str) -> str:
+def pseudonym_from_identity_key(hexdigest: str, *, chars: int = PSEUDONYM_CHARS) -> str:
     """Return the pseudonym for an identity key already computed (see `pseudonym`).
 
+    A longer code starts with the shorter ones of the same key: it reads more of
+    the same hash.
+
+    Args:
+        hexdigest: the identity key, 64 hex characters.
+        chars: how many base32 characters, from 8 to 14.
+
     Raises:
-        ValueError: `hexdigest` is not 64 hex characters.
+        ValueError: `hexdigest` is not 64 hex characters, or `chars` is out of range.
     """
     digest = hexdigest.lower()
     if not _HEX64.fullmatch(digest):
         raise ValueError("an identity key is 64 hex characters")
-    value = int(digest[: PSEUDONYM_BITS // 4], 16)
-    chars = [CROCKFORD32[(value >> shift) & 0x1F] for shift in range(PSEUDONYM_BITS - 5, -1, -5)]
-    return "P-" + "".join(chars)
+    if not PSEUDONYM_CHARS <= chars <= MAX_PSEUDONYM_CHARS:
+        raise ValueError(f"a pseudonym has {PSEUDONYM_CHARS} to {MAX_PSEUDONYM_CHARS} characters")
+    bits = 5 * chars
+    hex_digits = -(-bits // 4)
+    value = int(digest[:hex_digits], 16) >> (4 * hex_digits - bits)
+    code = [CROCKFORD32[(value >> shift) & 0x1F] for shift in range(bits - 5, -1, -5)]
+    return "P-" + "".join(code)
 
 
 def is_pseudonym(text: str) -> bool:

@@ -9,7 +9,13 @@ from sqlmodel import Session
 
 from bot.clock import Clock
 from bot.privacy.crypto import FieldCipher
-from bot.privacy.pseudonym import Identity, identity_key, pseudonym_from_identity_key
+from bot.privacy.pseudonym import (
+    MAX_PSEUDONYM_CHARS,
+    PSEUDONYM_CHARS,
+    Identity,
+    identity_key,
+    pseudonym_from_identity_key,
+)
 from bot.services.audit import AuditLog
 from bot.storage.models import Person
 from bot.storage.repositories import PersonRepository
@@ -23,6 +29,10 @@ class PersonNotFound(LookupError):
 
 class IdentityErased(LookupError):
     pass
+
+
+class PseudonymsExhausted(RuntimeError):
+    """Every length of a new person's pseudonym is held by others (2**-40 per extra step)."""
 
 
 @dataclass(frozen=True)
@@ -60,10 +70,27 @@ class PersonVault:
     def register(self, session: Session, identity: Identity, *, actor: str) -> Registered:
         """Find the person by keyed identity, or store them encrypted.
 
-        The same identity always yields the same person and pseudonym.
+        The same identity always yields the same person and pseudonym. A new
+        person whose pseudonym another person holds already (two keys sharing
+        their first 40 bits) gets a longer one; existing pseudonyms never change.
+
+        Args:
+            session: the open unit of work.
+            identity: who the person is.
+            actor: who registers them (for the audit log).
+
+        Returns:
+            The person's id and pseudonym, and whether they were created now.
+
+        Raises:
+            ValueError: the identity cannot be pseudonymised (see `identity_key`).
+            PseudonymsExhausted: every length of the pseudonym is taken (not in practice).
         """
         key = identity_key(identity, self._pseudonym_key)
-        existing = self._repository.by_identity_key(key, session=session)
+        code = pseudonym_from_identity_key(key)
+        # One query for the usual case: the person themself, and whoever holds the code.
+        found = self._repository.by_identity_key_or_pseudonym(key, code, session=session)
+        existing = next((p for p in found if p.identity_key == key), None)
         if existing is not None and existing.id is not None:
             if existing.identity_ct is None:
                 # Erased earlier (retention) and seen again: hold the identity anew.
@@ -75,10 +102,12 @@ class PersonVault:
                     session, actor=actor, action="person.restore", subject=f"person:{existing.id}"
                 )
             return Registered(existing.id, existing.pseudonym, created=False)
+        if found:
+            code = self._longer_pseudonym(session, key)
         person = self._repository.add(
             Person(
                 identity_key=key,
-                pseudonym=pseudonym_from_identity_key(key),
+                pseudonym=code,
                 identity_ct=self._encrypt(identity),
                 created_at=self._clock.now(),
                 identity_stored_at=self._clock.now(),
@@ -90,6 +119,14 @@ class PersonVault:
             session, actor=actor, action="person.create", subject=f"person:{person.id}"
         )
         return Registered(person.id, person.pseudonym, created=True)
+
+    def _longer_pseudonym(self, session: Session, key: str) -> str:
+        """The shortest extension of the key's pseudonym that nobody holds yet."""
+        for chars in range(PSEUDONYM_CHARS + 1, MAX_PSEUDONYM_CHARS + 1):
+            code = pseudonym_from_identity_key(key, chars=chars)
+            if not self._repository.pseudonym_taken(code, session=session):
+                return code
+        raise PseudonymsExhausted("every length of this pseudonym is taken")
 
     def reveal(self, session: Session, person_id: int, *, actor: str, purpose: str) -> Identity:
         """Decrypt one person's identity, recording who read it and why."""

@@ -78,6 +78,25 @@ def _private_file(database: str | None) -> None:
         os.close(fd)
 
 
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A nested transaction (SAVEPOINT) whose rollback also rolls back `session.info`.
+
+    `session.info` holds per-transaction caches that must agree with the database
+    (the audit chain's head, the case counter): after a rolled-back savepoint they
+    would point at rows that no longer exist, and the next audit entry would
+    break the chain. So they are restored as they were when the savepoint began.
+    """
+    saved = dict(session.info)
+    try:
+        with session.begin_nested():
+            yield
+    except BaseException:
+        session.info.clear()
+        session.info.update(saved)
+        raise
+
+
 class Database:
     """The engine plus a unit-of-work scope; repositories get its sessions."""
 

@@ -198,14 +198,19 @@ class AuditKeying(SQLModel, table=True):
 
 
 class ImportFile(SQLModel, table=True):
-    """One detention-notification file, by content hash: a re-run continues the same import."""
+    """One detention-notification file, by content hash: a re-run continues the same import.
+
+    Logs, messages and files on disk name an import by its id; the file's name as
+    uploaded is not kept (it may hold a person's name, or bytes no log can show).
+    """
 
     __tablename__ = "import_file"
 
     id: int | None = Field(default=None, primary_key=True)
     sha256: str = Field(max_length=64, unique=True, index=True)
-    name: str = Field(max_length=255)
-    status: str = Field(max_length=16)  # running, done, unreadable
+    status: str = Field(max_length=16)  # running, done, unreadable, failed (given up)
+    # Starts since the import last finished; the inbox gives up after a few.
+    attempts: int = 0
     started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     finished_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)

@@ -75,6 +75,21 @@ class PersonRepository:
     def by_identity_key(self, identity_key: str, *, session: Session) -> Person | None:
         return session.exec(select(Person).where(Person.identity_key == identity_key)).first()
 
+    def by_identity_key_or_pseudonym(
+        self, identity_key: str, pseudonym: str, *, session: Session
+    ) -> Sequence[Person]:
+        """The person with this identity key and the one holding this pseudonym (0 to 2)."""
+        return session.exec(
+            select(Person).where(
+                or_(col(Person.identity_key) == identity_key, col(Person.pseudonym) == pseudonym)
+            )
+        ).all()
+
+    def pseudonym_taken(self, pseudonym: str, *, session: Session) -> bool:
+        return (
+            session.exec(select(Person.id).where(Person.pseudonym == pseudonym)).first() is not None
+        )
+
     def get(self, person_id: int, *, session: Session) -> Person | None:
         return session.get(Person, person_id)
 

@@ -30,11 +30,13 @@ from bot.domain.dpan import (
     MSG_DUPLICATE_COLUMNS,
     MSG_EMPTY,
     MSG_FIELD_COUNT,
+    MSG_FIRST_NAME_NO_LETTERS,
     MSG_FUTURE,
     MSG_IMPLAUSIBLE,
     MSG_MISSING_COLUMNS,
     MSG_MUNICIPALITY,
     MSG_NO_HEADER,
+    MSG_NO_LETTERS,
     MSG_NOT_UTF8,
     MSG_REQUIRED,
     MSG_ROW_TOO_LONG,
@@ -52,7 +54,7 @@ from bot.domain.dpan import (
     csv_safe,
     read_dpan,
 )
-from bot.privacy.pseudonym import Identity
+from bot.privacy.pseudonym import Identity, is_pseudonym, pseudonym
 from tests.privacy.factories import fake, make_identity
 
 TODAY = date(2026, 11, 23)
@@ -746,3 +748,49 @@ def test_problems_only_hold_message_ids_column_names_and_limits(
                 assert problem.field in (*HEADER, "row")
                 for param in problem.params.values():
                     assert isinstance(param, int) or param in SAFE_PARAMS
+
+
+# --- rows that could not be turned into a person ----------------------------------------
+
+
+@pytest.mark.parametrize("surname", ["123", "\U0001f600", " - ", "4 2", "\u0663\u0664"])
+def test_a_surname_without_letters_and_no_bsn_is_rejected(surname: str) -> None:
+    """Without a BSN the person is found by surname: one without letters cannot be."""
+    error = one_bad_row(good_row(30, achternaam=surname, bsn=""))
+    assert [(p.field, p.message) for p in error.problems] == [("achternaam", MSG_NO_LETTERS)]
+
+
+@pytest.mark.parametrize("given_names", ["123", "\U0001f600 Jan", "- Jan", "12 Jan"])
+def test_a_first_given_name_without_letters_and_no_bsn_is_rejected(given_names: str) -> None:
+    """Without a BSN the first given name counts: without letters two people would merge."""
+    error = one_bad_row(good_row(31, voornamen=given_names, bsn=""))
+    assert [(p.field, p.message) for p in error.problems] == [
+        ("voornamen", MSG_FIRST_NAME_NO_LETTERS)
+    ]
+
+
+def test_names_without_letters_are_accepted_with_a_bsn() -> None:
+    """The BSN finds the person; names are kept as written."""
+    row = good_row(32, achternaam="123", voornamen="\U0001f600")
+    assert row["bsn"]
+    [item] = parse(make_csv([row]))
+    assert_accepted(item, row, line=2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    people,
+    st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=30),
+    st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=30),
+    st.booleans(),
+)
+def test_every_accepted_row_gives_a_pseudonym(
+    seed: int, surname: str, given_names: str, with_bsn: bool
+) -> None:
+    """Whatever the names hold, an accepted row never makes the pseudonym step fail."""
+    changes = {"achternaam": surname, "voornamen": given_names}
+    if not with_bsn:
+        changes["bsn"] = ""
+    for item in parse(make_csv([good_row(seed, **changes)])):
+        if isinstance(item, DpanRow):
+            assert is_pseudonym(pseudonym(item.identity, bytes(range(32))))

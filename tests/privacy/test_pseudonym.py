@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 import unicodedata
 from datetime import date, datetime
@@ -13,6 +14,8 @@ from hypothesis import strategies as st
 from bot.privacy.bsn import InvalidBsn
 from bot.privacy.pseudonym import (
     CROCKFORD32,
+    MAX_PSEUDONYM_CHARS,
+    PSEUDONYM_CHARS,
     Identity,
     identity_key,
     is_pseudonym,
@@ -218,7 +221,9 @@ def test_crockford_alphabet() -> None:
         ("P-7KQ4M2XU", False),
         ("p-7kq4m2xz", False),
         ("P-7KQ4M2X", False),
-        ("P-7KQ4M2XZZ", False),
+        ("P-7KQ4M2XZZ", True),  # extended after a collision (PersonVault.register)
+        ("P-7KQ4M2XZ7KQ4M2", True),
+        ("P-7KQ4M2XZ7KQ4M2X", False),
         (" P-7KQ4M2XZ", False),
         ("P-7KQ4M2XZ\n", False),
     ],
@@ -243,3 +248,26 @@ def test_distinct_people_get_distinct_codes() -> None:
     people = [make_identity(generator, with_bsn=n % 2 == 0) for n in range(2000)]
     by_person = {normalise_identity(p): pseudonym(p, KEY) for p in people}
     assert len(set(by_person.values())) == len(by_person)
+
+
+@given(st.binary(min_size=32, max_size=32))
+def test_a_longer_pseudonym_extends_the_shorter_one(digest: bytes) -> None:
+    """Extended after a collision, a code still starts with the one it would have had."""
+    hexdigest = digest.hex()
+    codes = [
+        pseudonym_from_identity_key(hexdigest, chars=n)
+        for n in range(PSEUDONYM_CHARS, MAX_PSEUDONYM_CHARS + 1)
+    ]
+    assert codes[0] == pseudonym_from_identity_key(hexdigest)
+    for shorter, longer in itertools.pairwise(codes):
+        assert longer.startswith(shorter) and len(longer) == len(shorter) + 1
+        assert is_pseudonym(longer)
+    # The 14 characters are the first 70 bits of the hash.
+    value = int(hexdigest, 16) >> (256 - 70)
+    assert codes[-1] == "P-" + "".join(CROCKFORD32[(value >> s) & 31] for s in range(65, -1, -5))
+
+
+@pytest.mark.parametrize("chars", [0, 7, 15, 52])
+def test_pseudonym_length_is_bounded(chars: int) -> None:
+    with pytest.raises(ValueError, match="8 to 14 characters"):
+        pseudonym_from_identity_key("0" * 64, chars=chars)

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import col, func, select
 
 from bot.app import Core
 from bot.config import Settings
+from bot.privacy.pseudonym import Identity
 from bot.sandbox.dpan_files import dpan_csv, dpan_rows, made_up_people
 from bot.services.audit import CLI
+from bot.services.detention import ImportInterrupted
 from bot.storage.models import Case, ImportFile, Melding, OutboxMessage
 from tests.conftest import process_env, start_vhbot
 
@@ -63,6 +66,7 @@ def test_crash_between_batches_then_rerun(core: Core, tmp_path: Path) -> None:
 def test_crash_inside_a_batch_leaves_no_half_rows(
     core: Core, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A failure of the database (not of a row) stops the import; the batch rolls back whole."""
     dpan = invented_file(tmp_path / "dpan.csv", 20, core.settings)
     real_register = core.vault.register
     calls = {"n": 0}
@@ -70,17 +74,65 @@ def test_crash_inside_a_batch_leaves_no_half_rows(
     def failing_register(*args: object, **kwargs: object) -> object:
         calls["n"] += 1
         if calls["n"] == 13:  # the 6th row of the 2nd batch of 7
-            raise RuntimeError("disk full")
+            raise OperationalError("INSERT", {}, Exception("database or disk is full"))
         return real_register(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(core.vault, "register", failing_register)
-    with pytest.raises(RuntimeError, match="disk full"):
+    with pytest.raises(ImportInterrupted) as stopped:
         core.detention.import_path(dpan, actor=CLI, batch_size=7)
+    assert (stopped.value.attempts, stopped.value.cause) == (1, "OperationalError")
+    assert "full" not in str(stopped.value)
     assert counts(core)[:2] == (7, 7)  # the first batch only: the second rolled back whole
     monkeypatch.setattr(core.vault, "register", real_register)
     again = core.detention.import_path(dpan, actor=CLI, batch_size=7)
     assert (again.new, again.duplicate) == (13, 7)
     assert counts(core)[:2] == (20, 20)
+    with core.db.session() as session:
+        record = session.exec(select(ImportFile)).one()
+        assert (record.status, record.attempts) == ("done", 2)
+
+
+def test_one_failing_row_is_rejected_and_the_rest_of_its_batch_imported(
+    core: Core, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dpan = invented_file(tmp_path / "dpan.csv", 20, core.settings)
+    real_register = core.vault.register
+    people = made_up_people(20, seed=20)
+
+    def failing_register(session: object, identity: Identity, **kwargs: object) -> object:
+        if identity.bsn == people[12].bsn:
+            raise ValueError("no good")  # the 6th row of the 2nd batch of 7: line 14
+        return real_register(session, identity, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(core.vault, "register", failing_register)
+    errors: list[tuple[int, list[str]]] = []
+    report = core.detention.import_path(
+        dpan, actor=CLI, batch_size=7, on_error=lambda line, why: errors.append((line, why))
+    )
+    assert (report.new, report.duplicate, report.rejected) == (19, 0, 1)
+    assert [line for line, _ in errors] == [14]
+    assert counts(core)[:2] == (19, 19)
+    assert core.audit.verify(core.db)[1] is None
+
+
+def test_rows_that_all_fail_are_not_rejected_but_the_import_stopped(
+    core: Core, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every row of a batch failing is a fault of the code or the database: the file is kept."""
+    dpan = invented_file(tmp_path / "dpan.csv", 10, core.settings)
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(core.vault, "register", broken)
+    errors: list[tuple[int, list[str]]] = []
+    with pytest.raises(ImportInterrupted) as stopped:
+        core.detention.import_path(
+            dpan, actor=CLI, batch_size=4, on_error=lambda line, why: errors.append((line, why))
+        )
+    assert stopped.value.cause == "TypeError"
+    assert errors == []
+    assert counts(core)[:2] == (0, 0)
 
 
 @pytest.mark.slow
