@@ -12,12 +12,14 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes, Defaults
 from telegram.request import HTTPXRequest, RequestData
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, SettingsError
 from bot.handlers import register_all
+from bot.i18n import language_for, translator
 from bot.privacy.anchor_file import AnchorFile
 from bot.privacy.crypto import FieldCipher
 from bot.privacy.keys import KeyRing, load_key_file
@@ -152,7 +154,11 @@ class GuardedRequest(HTTPXRequest):
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log a failed update by type only: update contents may hold personal data."""
+    """Log a failed update by type only: update contents may hold personal data.
+
+    A reply the outgoing guard withheld is not left silent: the person who asked
+    hears, in fixed words, that the answer was withheld.
+    """
     error = context.error
     log.error(
         "handler.error",
@@ -161,6 +167,19 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             "update_id": update.update_id if isinstance(update, Update) else None,
         },
     )
+    if isinstance(error, PiiRefused) and isinstance(update, Update) and update.effective_user:
+        user = update.effective_user
+        _ = translator(language_for(user.language_code, context.bot_data[DEFAULT_LOCALE]))
+        try:
+            await context.bot.send_message(
+                user.id,
+                _(
+                    "I did not send my answer: it would have shown personal data of a "
+                    "person. The log has the details, without the data."
+                ),
+            )
+        except TelegramError as exc:
+            log.warning("refusal.not_told", extra={"error": type(exc).__name__})
 
 
 def build_application(
@@ -193,12 +212,14 @@ def build_application(
     )
     editor = TallyEditor(core, delay=core.settings.edit_delay_seconds)
     application.bot_data[TALLY_EDITOR] = editor
+    application.bot_data[DEFAULT_LOCALE] = core.settings.locale
     register_all(application, core, editor)
     application.add_error_handler(_on_error)
     return application
 
 
 TALLY_EDITOR = "tally_editor"
+DEFAULT_LOCALE = "default_locale"
 
 
 def tally_editor(application: Application[Any, Any, Any, Any, Any, Any]) -> TallyEditor:

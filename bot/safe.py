@@ -35,6 +35,8 @@ class Kind(StrEnum):
     MEMBER = "member"  # a registered professional's name
     CODE = "code"  # made by the bot itself: invite codes, its own links, short hashes
     DATE = "date"  # a date or time the translator formatted
+    # An outbox text queued by a version before SafeText: checked whole, as it was then.
+    LEGACY = "legacy"
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,15 @@ class UnsafeValue(ValueError):
     """A value does not have the shape of its kind. The message never holds the value."""
 
 
-_SINGLE_LINE = re.compile(r"[^\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+def printable_name(raw: str, *, limit: int = 200) -> str:
+    """A name as it may be stored and shown: printable characters only, spaces collapsed.
+
+    Telegram display names and names typed on the command line may hold control,
+    format or separator characters (U+0085, U+2028, bidi marks) or unpaired
+    surrogates; those are dropped, so the stored name always makes a MemberName.
+    """
+    kept = "".join(char if char.isprintable() else " " for char in raw)
+    return " ".join(kept.split())[:limit].strip()
 
 
 class SafeStr(str):
@@ -67,7 +77,16 @@ class SafeStr(str):
 
     @classmethod
     def _valid(cls, value: str) -> bool:
-        return _SINGLE_LINE.fullmatch(value) is not None and value == value.strip()
+        # isprintable: no control, format or separator characters, no lone surrogates.
+        return value.isprintable() and value == value.strip()
+
+    @classmethod
+    def or_none(cls, value: str) -> Self | None:
+        """The value of this kind, or None when a stored value does not have its shape."""
+        try:
+            return cls(value)
+        except UnsafeValue:
+            return None
 
 
 class CaseReference(SafeStr):
@@ -128,7 +147,7 @@ class Code(SafeStr):
 
 
 # Joins may put only layout between parts: spaces, line breaks, punctuation and bullets.
-_SEPARATOR = re.compile(r"[\s.,:;·•#\-\u2013\u2014|/()]*")
+_SEPARATOR = re.compile(r"[\s.,:;·•…#\-\u2013\u2014|/()]*")
 
 
 class SafeText(str):
@@ -177,11 +196,14 @@ class SafeText(str):
         return cls(pattern.format(*(str(part) for part in parts)), values)
 
     @classmethod
-    def restore(cls, text: str, values: Sequence[Sequence[str]]) -> SafeText:
+    def restore(cls, text: str, values: Sequence[Sequence[str]] | None) -> SafeText:
         """A text read back from the outbox, with the values stored beside it.
 
-        Only the outbox uses this: its rows are written from SafeTexts alone.
+        Only the outbox uses this: its rows are written from SafeTexts alone. A row
+        queued before values were stored (None) is checked whole, every word.
         """
+        if values is None:
+            return cls(text, (Value(Kind.LEGACY, text),))
         return cls(text, (Value(Kind(kind), value) for kind, value in values))
 
     def stored_values(self) -> list[list[str]]:

@@ -49,7 +49,9 @@ DEFAULT_INSTITUTIONS: Mapping[str, tuple[str, ...]] = {
 
 # Words senders put in front of the place: "PI", "P.I.", "Penitentiaire Inrichting".
 _PREFIXES = ("penitentiaire inrichting ", "pi ", "justitieel complex ", "jc ")
-_NOT_LETTERS = re.compile(r"[^a-z0-9]+")
+# Everything but letters and digits of any script: "PI Vught Ахмед" must not read as
+# "PI Vught", nor an Arabic-Indic number vanish.
+_NOT_LETTERS = re.compile(r"[\W_]+")
 
 
 def _fold(text: str) -> str:

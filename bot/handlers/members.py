@@ -20,7 +20,7 @@ from bot.handlers.common import (
     role_names,
 )
 from bot.i18n import Translator, mark, translator
-from bot.safe import BLANK, Code, MemberName, OrganisationName, SafeText
+from bot.safe import BLANK, Code, MemberName, OrganisationName, SafeText, printable_name
 from bot.scheduling.group_removal import request_group_removal
 from bot.services.members import (
     DirectoryEntry,
@@ -363,7 +363,7 @@ def render_directory(
                 SafeText.layout(
                     "  #{} {} · {} · {}",
                     entry.member_id,
-                    MemberName(entry.name),
+                    MemberName(printable_name(entry.name) or "?"),
                     role_names(entry.roles, _),
                     state,
                 )

@@ -192,12 +192,16 @@ class PiiGuard:
             if len(digits) in (8, 9):
                 self._bsns.setdefault(digits.zfill(9), []).append(PiiHit(index, "bsn"))
 
-    def scan(self, text: str, *, names: NameMode = "words") -> list[PiiHit]:
+    def scan(
+        self, text: str, *, names: NameMode = "words", short_years: bool = True
+    ) -> list[PiiHit]:
         """Find every known identity field in `text`.
 
         Args:
             text: the text to check, e.g. an outgoing message or one value in it.
             names: how names count (see `NameMode`); dates and BSNs always do.
+            short_years: also read dates with a two-digit year ("7 maart 85");
+                off for a text whose dates all carry four digits.
 
         Returns:
             The hits, sorted and without duplicates; empty when the text is clean.
@@ -206,7 +210,7 @@ class PiiGuard:
             return []
         normal = normalise_text(text)
         found: set[PiiHit] = set()
-        date_spans = self._scan_dates(normal, found)
+        date_spans = self._scan_dates(normal, found, short_years=short_years)
         self._scan_bsns(normal, found)
         if names != "none":
             name_hits: set[PiiHit] = set()
@@ -227,7 +231,9 @@ class PiiGuard:
         if key not in self._allowed:
             self._names.setdefault(key, []).append(hit)
 
-    def _scan_dates(self, text: str, found: set[PiiHit]) -> list[tuple[int, int]]:
+    def _scan_dates(
+        self, text: str, found: set[PiiHit], *, short_years: bool = True
+    ) -> list[tuple[int, int]]:
         """Look up every date-like part of `text`; returns their spans.
 
         The spans are returned so that month words ("jan", "mei", "april")
@@ -237,8 +243,8 @@ class PiiGuard:
         for match in _NUMERIC_DMY.finditer(text):
             spans.append(match.span())
             first, second = int(match.group(1)), int(match.group(3))
-            self._date(found, match.group(4), second, first)
-            self._date(found, match.group(4), first, second)  # 7/3/1985 written the US way
+            self._date(found, match.group(4), second, first, short=short_years)
+            self._date(found, match.group(4), first, second, short=short_years)  # US order
         for match in _NUMERIC_YMD.finditer(text):
             spans.append(match.span())
             self._date(found, match.group(1), int(match.group(3)), int(match.group(4)))
@@ -250,18 +256,20 @@ class PiiGuard:
         for match in _TEXT_DMY.finditer(text):
             spans.append(match.span())
             month = _MONTHS[match.group(2).lower()]
-            self._date(found, match.group(3), month, int(match.group(1)))
+            self._date(found, match.group(3), month, int(match.group(1)), short=short_years)
         for match in _TEXT_MDY.finditer(text):
             spans.append(match.span())
             month = _MONTHS[match.group(1).lower()]
-            self._date(found, match.group(3), month, int(match.group(2)))
+            self._date(found, match.group(3), month, int(match.group(2)), short=short_years)
         return spans
 
-    def _date(self, found: set[PiiHit], year: str, month: int, day: int) -> None:
+    def _date(
+        self, found: set[PiiHit], year: str, month: int, day: int, *, short: bool = True
+    ) -> None:
         digits = year.lstrip("'\u2018\u2019")
         if len(digits) == 4:
             found.update(self._dates.get((int(digits), month, day), ()))
-        else:
+        elif short:
             found.update(self._short_dates.get((int(digits), month, day), ()))
 
     def _scan_bsns(self, text: str, found: set[PiiHit]) -> None:

@@ -18,6 +18,7 @@ from bot.safe import (
     Municipality,
     OrganisationName,
     Pseudonym,
+    printable_name,
 )
 from bot.services import outbox
 from bot.services.audit import AuditLog
@@ -160,7 +161,13 @@ class Answers:
             pseudonym=Pseudonym(person.pseudonym),
             theme=Theme(announcement.theme),
             municipality=Municipality(melding.municipality),
-            institution=Institution(melding.institution) if melding.institution else None,
+            # Only a name of the catalogue: a value an older version stored in clear
+            # waits for the sealing duty and is never shown.
+            institution=(
+                Institution(melding.institution)
+                if melding.institution in self._settings.institutions
+                else None
+            ),
             event_date=melding.event_date,
             deadline=announcement.deadline,
         )
@@ -275,4 +282,5 @@ class Answers:
 
 
 def _name(organisation: Organisation) -> OrganisationName:
-    return OrganisationName(organisation.name)
+    # Names are checked when added; one stored by an older version is shown cleaned.
+    return OrganisationName(printable_name(organisation.name) or "?")

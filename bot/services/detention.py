@@ -746,13 +746,15 @@ class DetentionService:
         if not lines:
             return
 
+        shown = line_ranges(list(lines))
+
         def render(_: Translator) -> SafeText:
             return _(
                 "Import {number}: the institution on line {lines} is not in the catalogue, "
                 "so the announcement says \u201cother institution\u201d. Please check it with "
                 "the sender, or add the institution to VHBOT_INSTITUTIONS.",
                 number=import_id,
-                lines=SafeText.joined(", ", lines),
+                lines=shown,
             )
 
         outbox.enqueue_to_coordinators(
@@ -765,6 +767,27 @@ class DetentionService:
 
     def _local_today(self) -> date:
         return self._clock.now().astimezone(self._settings.tz).date()
+
+
+# A notice names at most this many lines or ranges of lines (Telegram takes 4096 characters).
+MAX_LINE_RANGES = 40
+
+
+def line_ranges(lines: list[int]) -> SafeText:
+    """`2-5, 9, 12-40` and, past MAX_LINE_RANGES, `…` with the rest left out."""
+    ranges: list[tuple[int, int]] = []
+    for line in sorted(set(lines)):
+        if ranges and line == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], line)
+        else:
+            ranges.append((line, line))
+    parts = [
+        SafeText.layout("{}", first) if first == last else SafeText.layout("{}-{}", first, last)
+        for first, last in ranges[:MAX_LINE_RANGES]
+    ]
+    if len(ranges) > MAX_LINE_RANGES:
+        parts.append(SafeText.layout("…"))
+    return SafeText.joined(", ", parts)
 
 
 def _notice_prefix(import_id: int) -> str:

@@ -38,10 +38,19 @@ CATCH_UP_OVERLAP = timedelta(minutes=10)
 TEXT_PARAMETERS = ("text", "caption", "description", "short_description")
 # Parameters that carry shown text inside JSON (button labels, command descriptions).
 JSON_PARAMETERS = ("reply_markup", "commands")
+# String parameters that are never shown to a person; every other string parameter
+# must be a SafeText (deny by default: a `title` or `name` is text too).
+NOT_SHOWN = frozenset(
+    {"chat_id", "callback_query_id", "inline_message_id", "language_code", "parse_mode", "url"}
+)
+# Keys whose strings are shown, inside any JSON parameter (a quote, a poll option...).
+SHOWN_KEYS = frozenset(
+    {"text", "description", "quote", "title", "caption", "question", "input_field_placeholder"}
+)
 
 
 # Values whose names are constants of the configuration, not free text.
-_CONSTANT_KINDS = frozenset({Kind.DATE, Kind.MUNICIPALITY, Kind.INSTITUTION})
+_CONSTANT_KINDS = frozenset({Kind.MUNICIPALITY, Kind.INSTITUTION})
 
 
 class PiiRefused(TelegramError):
@@ -59,18 +68,26 @@ class Verdict:
 def scan_values(guard: PiiGuard, values: Iterable[Value]) -> list[PiiHit]:
     """Scan each value as its kind requires.
 
-    A formatted date is looked at as a date only (a person called Maandag must not
-    block "maandag 30 november"), and so are a municipality of the region and a
+    A formatted date is looked at as a date with its four-digit year only (a
+    person called Maandag must not block "maandag 30 november", nor its "12:00"
+    pass for a year), and so are a municipality of the region and a
     catalogued institution (constant names, checked where they entered: a person
     called Weert must not block every announcement in Weert). Every other value
     is looked at for BSNs, dates and names, a name counting only together with a
     given name of the same person, so a professional who shares a surname with
-    someone held is not refused.
+    someone held is not refused. An outbox text queued before values were
+    stored is looked at whole, every word, as it was then.
     """
     hits: list[PiiHit] = []
     for value in values:
-        names: NameMode = "none" if value.kind in _CONSTANT_KINDS else "full"
-        hits.extend(guard.scan(value.text, names=names))
+        if value.kind is Kind.DATE:
+            # "maandag 30 november 12:00": its time is no two-digit year.
+            hits.extend(guard.scan(value.text, names="none", short_years=False))
+        elif value.kind is Kind.LEGACY:
+            hits.extend(guard.scan(value.text, names="words"))
+        else:
+            names: NameMode = "none" if value.kind in _CONSTANT_KINDS else "full"
+            hits.extend(guard.scan(value.text, names=names))
     return hits
 
 
@@ -136,8 +153,12 @@ class OutgoingGuard:
                 return Verdict("unchecked")
             values.extend(text.values)
         constants = catalog_constants()
-        for name in JSON_PARAMETERS:
-            for label in _shown_strings(parameters.get(name)):
+        for name, value in parameters.items():
+            if name in TEXT_PARAMETERS or name in NOT_SHOWN or value is None:
+                continue
+            if isinstance(value, str) and name not in JSON_PARAMETERS:
+                return Verdict("unchecked")
+            for label in _shown_strings(value):
                 if label not in constants:
                     # Not the bot's fixed wording (e.g. a member's name on a button).
                     values.append(Value(Kind.MEMBER, label))
@@ -155,7 +176,7 @@ class OutgoingGuard:
 
 
 def _shown_strings(value: object) -> Iterator[str]:
-    """Button labels and command descriptions inside a JSON parameter."""
+    """Shown strings inside a JSON parameter: button labels, command descriptions, quotes."""
     if isinstance(value, str):
         try:
             parsed: object = json.loads(value)
@@ -165,8 +186,9 @@ def _shown_strings(value: object) -> Iterator[str]:
         yield from _shown_strings(parsed)
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            if key in ("text", "description") and isinstance(item, str):
-                yield item
+            if isinstance(item, str):
+                if key in SHOWN_KEYS:
+                    yield item
             else:
                 yield from _shown_strings(item)
     elif isinstance(value, list | tuple):

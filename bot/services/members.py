@@ -43,7 +43,7 @@ from bot.domain.roles import (
 )
 from bot.i18n import Translator, translator
 from bot.privacy.crypto import FieldCipher
-from bot.safe import SafeText
+from bot.safe import OrganisationName, SafeText, printable_name
 from bot.services import outbox
 from bot.services.audit import CLI, AuditLog, member_actor
 from bot.storage.models import AccessRequest, Invite, InviteFailure, Member, Organisation
@@ -233,6 +233,11 @@ class Memberships:
         actor: str,
     ) -> Organisation:
         name = name.strip()
+        if name and OrganisationName.or_none(name) is None:
+            # Its name is shown in every tally: it must be one a message can carry.
+            raise MembershipError(
+                "the organisation name must be one line of printable text, at most 200 characters"
+            )
         if not name:
             raise MembershipError("the organisation needs a name")
         code = (code or short_code_for(name)).strip().upper()
@@ -276,7 +281,8 @@ class Memberships:
         organisation, organisation_id = self._organisation(session, organisation_code)
         if telegram_id <= 0:
             raise MembershipError("a Telegram user id is a positive number")
-        if not name.strip():
+        name = printable_name(name)
+        if not name:
             raise MembershipError("the member needs a name")
         if self._members.by_telegram_id(telegram_id, session=session) is not None:
             raise MembershipError("this Telegram account is already registered")
@@ -284,7 +290,7 @@ class Memberships:
         member = self._members.add(
             Member(
                 telegram_id=telegram_id,
-                name_ct=self._cipher.encrypt(name.strip(), context=MEMBER_NAME_CONTEXT),
+                name_ct=self._cipher.encrypt(name, context=MEMBER_NAME_CONTEXT),
                 organisation_id=organisation_id,
                 roles=format_roles(granted),
                 created_at=self._clock.now(),
@@ -625,7 +631,9 @@ class Memberships:
         if state is InviteState.EXPIRED:
             return self._failed(session, telegram_id, RedeemOutcome.EXPIRED, failures, now)
 
-        name = self._cipher.encrypt(display_name.strip() or "?", context=MEMBER_NAME_CONTEXT)
+        # Telegram display names may hold any character: keep what a message can show.
+        shown = printable_name(display_name) or "?"
+        name = self._cipher.encrypt(shown, context=MEMBER_NAME_CONTEXT)
         if existing is not None:
             # A deactivated member invited again: the same account, a fresh start.
             existing.active = True

@@ -164,7 +164,10 @@ def claim_due(db: Database, now: datetime, *, limit: int = 20) -> list[Claimed]:
                         id=message_id,
                         token=token,
                         chat_id=row.chat_id,
-                        text=SafeText.restore(row.text, json.loads(row.text_values)),
+                        text=SafeText.restore(
+                            row.text,
+                            None if row.text_values is None else json.loads(row.text_values),
+                        ),
                         reply_markup=row.reply_markup,
                         reply_to_message_id=row.reply_to_message_id,
                         announcement_id=row.announcement_id,

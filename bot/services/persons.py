@@ -162,10 +162,11 @@ class PersonVault:
         Returns:
             The identities not in `known`, with their person id and moment.
         """
-        persons = self._repository.with_identity(session=session, stored_since=stored_since)
-        fresh = [p for p in persons if known.get(p.id or 0) != p.identity_stored_at]
-        if not fresh:
+        stamps = self._repository.identity_stamps(session=session, stored_since=stored_since)
+        wanted = [person_id for person_id, at in stamps if known.get(person_id) != at]
+        if not wanted:
             return []
+        fresh = self._repository.by_ids(wanted, session=session)
         entries = [
             GuardEntry(p.id or 0, p.identity_stored_at, self._decrypt(p.identity_ct))
             for p in fresh

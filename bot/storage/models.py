@@ -317,7 +317,8 @@ class OutboxMessage(SQLModel, table=True):
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     text: str = Field(sa_column=Column(Text, nullable=False))
     # JSON [[kind, value], ...]: the safe values in `text`, for the outgoing guard.
-    text_values: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    # NULL on rows queued before version 0004: the whole text is checked.
+    text_values: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # A message the guard withheld: its text only encrypted (`text` is emptied).
     text_ct: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     reply_markup: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -98,14 +98,26 @@ class PersonRepository:
         session.flush()
         return person
 
-    def with_identity(
+    def identity_stamps(
         self, *, session: Session, stored_since: datetime | None = None
-    ) -> Sequence[Person]:
-        """Persons whose identity is held (not erased), written at or after `stored_since`."""
-        query = select(Person).where(col(Person.identity_ct).is_not(None))
+    ) -> Sequence[tuple[int, datetime]]:
+        """(id, identity_stored_at) of persons whose identity is held, written since then.
+
+        Only the two indexed columns: the guard asks before every message.
+        """
+        query = select(Person.id, Person.identity_stored_at).where(
+            col(Person.identity_ct).is_not(None)
+        )
         if stored_since is not None:
             query = query.where(col(Person.identity_stored_at) >= stored_since)
-        return session.exec(query.order_by(col(Person.id))).all()
+        return [(person_id, at) for person_id, at in session.exec(query) if person_id is not None]
+
+    def by_ids(self, ids: Sequence[int], *, session: Session) -> Sequence[Person]:
+        found: list[Person] = []
+        for start in range(0, len(ids), 500):  # bounded IN lists
+            chunk = ids[start : start + 500]
+            found += session.exec(select(Person).where(col(Person.id).in_(chunk))).all()
+        return found
 
 
 class OrganisationRepository:

@@ -9,7 +9,7 @@ import json
 
 from bot.domain.roles import Role
 from bot.i18n import Translator, mark
-from bot.safe import MemberName, OrganisationName, SafeText
+from bot.safe import MemberName, OrganisationName, SafeText, printable_name
 
 ROLE_LABELS: dict[Role, str] = {
     Role.PARTNER: mark("partner"),
@@ -61,7 +61,7 @@ def new_member_notice(
             organisation=OrganisationName(organisation),
             roles=shown,
             inviter=inviter_number,
-            inviter_name=MemberName(inviter_name),
+            inviter_name=MemberName(printable_name(inviter_name) or "?"),
         )
     return _(
         "New member {number} joined for {organisation} as {roles}, invited by member "
@@ -70,7 +70,7 @@ def new_member_notice(
         organisation=OrganisationName(organisation),
         roles=shown,
         inviter=inviter_number,
-        inviter_name=MemberName(inviter_name),
+        inviter_name=MemberName(printable_name(inviter_name) or "?"),
     )
 
 
@@ -83,7 +83,7 @@ def invite_request_question(
         "{roles}. A coordinator invite needs the confirmation of a second coordinator. "
         "Without an answer the request ends after 72 hours.",
         number=number,
-        name=MemberName(name),
+        name=MemberName(printable_name(name) or "?"),
         organisation=OrganisationName(organisation),
         roles=role_names(roles, _),
     )

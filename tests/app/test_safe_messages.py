@@ -133,3 +133,70 @@ async def test_no_log_level_writes_message_text_names_or_updates(
         "Leden per organisatie", "detentiemelding", "TEST-TOKEN", str(world.partner.first_name),
     ):  # fmt: skip
         assert secret not in output, secret
+
+
+async def test_an_outbox_row_queued_before_the_upgrade_is_checked_whole(
+    running: RunningBot, world: World, people: People
+) -> None:
+    """Rows queued by a version without SafeText carry no values: all their words count."""
+    from bot.safe import Kind, SafeText, Value
+
+    core = running.core
+    person = people.identity()
+    assert person.bsn is not None
+    slashed = f"{person.bsn[:3]}/{person.bsn[3:6]}/{person.bsn[6:]}"
+    with core.db.session() as session:
+        core.vault.register(session, person, actor=CLI)
+        text = SafeText("placeholder", [Value(Kind.CODE, "x")])
+        from bot.services import outbox
+
+        outbox.enqueue(
+            session, key="old:1", chat_id=running.group.id, text=text, now=core.clock.now()
+        )
+        row = session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key == "old:1")).one()
+        row.text = f"Nieuwe melding PI Vught, bij zus, BSN {slashed}"
+        row.text_values = None  # as migration 0004 leaves the rows of before
+        session.add(row)
+    await running.telegram.wait_for_message(
+        world.coordinator.id, contains="niet verstuurd", timeout=EVENT_TIMEOUT
+    )
+    assert person.bsn[:3] + "/" not in _payloads(running)
+    with core.db.session() as session:
+        row = session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key == "old:1")).one()
+        assert (row.status, row.text) == ("failed", "")
+
+
+async def test_a_withheld_reply_is_not_silent(running: RunningBot, world: World) -> None:
+    """A coordinator whose full name is that of a held person: /leden is withheld, and said so."""
+    core = running.core
+    held = Identity(surname="Testlid", given_names="Fenna", birth_date=date(1980, 5, 6))
+    with core.db.session() as session:
+        core.vault.register(session, held, actor=CLI)
+    reply = await running.say(world.coordinator, "/leden", contains="niet verstuurd")
+    assert "Testlid" not in reply.text
+
+
+def test_names_that_cannot_be_shown_are_cleaned_or_refused(running: RunningBot) -> None:
+    from bot.services.members import MembershipError
+
+    core = running.core
+    with core.db.session() as session:
+        core.memberships.add_organisation(
+            session, name="Politie", code="POL", themes=None, actor=CLI
+        )
+        for number, bad in enumerate(("Politie\tLimburg", "Zorg\udcff", "x" * 201)):
+            try:
+                core.memberships.add_organisation(
+                    session, name=bad, code=f"X{number}", themes=None, actor=CLI
+                )
+            except MembershipError:
+                continue
+            raise AssertionError(f"accepted {bad!r}")
+        member = core.memberships.add_member(
+            session, telegram_id=77, name="Jan\u0085Jansen\u2028 ", organisation_code="POL",
+            roles=[], actor=CLI,
+        )  # fmt: skip
+        [entry] = [
+            e for e in core.memberships.directory(session, actor=CLI) if e.member_id == member.id
+        ]
+    assert entry.name == "Jan Jansen"

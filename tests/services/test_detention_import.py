@@ -46,3 +46,12 @@ def test_the_same_bron_id_in_a_later_file_is_a_duplicate_not_an_error(
     )
     assert (later.new, later.duplicate, later.rejected) == (0, 2, 0)
     assert errors == []
+
+
+def test_the_lines_of_unknown_institutions_fit_one_message() -> None:
+    from bot.services.detention import line_ranges
+
+    assert line_ranges([5, 2, 3, 4, 9, 12, 13]) == "2-5, 9, 12-13"
+    many = line_ranges(list(range(2, 20_000, 2)))  # every other line of a huge file
+    assert len(many) < 400 and many.endswith("…")
+    assert line_ranges(list(range(2, 902))) == "2-901"

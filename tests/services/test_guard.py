@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from bot.app import Core
 from bot.clock import FrozenClock
@@ -121,3 +121,36 @@ async def test_a_check_decrypts_only_what_is_new(core: Core) -> None:
     with core.db.session() as session:
         reads = AuditRepository().actions("person.read_bulk", session=session)
     assert len(reads) == 1
+
+
+async def test_a_time_is_no_two_digit_birth_year(core: Core) -> None:
+    """ "maandag 30 november 12:00" is no date of 2012: the bot's own times pass."""
+    held = Identity(surname="Bakker", given_names="Sem", birth_date=date(2012, 11, 30))
+    with core.db.session() as session:
+        core.vault.register(session, held, actor=CLI)
+    guard = _guard(core)
+    _ = translator("nl")
+    moment = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
+    for text in (
+        _("Please answer before {time}", time=_.datetime(moment, core.settings.tz)),
+        _("last active {time}", time=_.datetime(moment, core.settings.tz)),
+    ):
+        assert await guard.check({"text": text}) is None, text
+    assert await guard.check({"text": SafeText.layout("{}", Code("30-11-2012"))}) is not None
+
+
+async def test_every_shown_parameter_is_checked_not_only_text(core: Core) -> None:
+    held = Identity(surname="Brinkhuis", given_names="Sjoerd", birth_date=date(1990, 1, 2))
+    with core.db.session() as session:
+        core.vault.register(session, held, actor=CLI)
+    guard = _guard(core)
+    _ = translator("nl")
+    for name in ("title", "name", "question", "input_field_placeholder"):
+        verdict = await guard.check({"chat_id": 1, name: "Sjoerd Brinkhuis"})
+        assert verdict is not None and verdict.reason == "unchecked", name
+    quoted = {
+        "text": _("Known"),
+        "reply_parameters": {"message_id": 1, "quote": "Sjoerd Brinkhuis"},
+    }
+    assert await guard.check(quoted) is not None
+    assert await guard.check({"chat_id": 1, "callback_query_id": "123", "text": _("Known")}) is None

@@ -8,7 +8,8 @@ Create Date: 2026-11-29 09:00:00
   not know moves to melding.institution_ct, encrypted by the `seal_clear_values`
   duty at the next start (a migration has no key). Until then nothing shows it:
   announcements show a non-catalogued institution as "other institution".
-- outbox.text_values: the safe values of each text, for the outgoing guard;
+- outbox.text_values: the safe values of each text, for the outgoing guard (NULL
+  on rows queued before: the guard then checks the whole text, as it did then);
   outbox.text_ct: the encrypted text of a message the guard withheld.
 - person.identity_stored_at: when the identity was last written.
 """
@@ -31,9 +32,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('institution_ct', sa.Text(), nullable=True))
         batch_op.alter_column('institution', existing_type=sa.String(200), nullable=True)
     with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column('text_values', sa.Text(), nullable=False, server_default='[]')
-        )
+        # NULL on the rows queued before: sent only after a check of the whole text.
+        batch_op.add_column(sa.Column('text_values', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('text_ct', sa.Text(), nullable=True))
     with op.batch_alter_table('person', schema=None) as batch_op:
         batch_op.add_column(sa.Column('identity_stored_at', TS, nullable=True))
