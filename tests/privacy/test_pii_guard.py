@@ -38,6 +38,11 @@ ENGLISH_ABBR = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "
 NL = DUTCH_MONTHS.split()
 EN = ENGLISH_MONTHS.split()
 
+_ARABIC = str.maketrans(
+    "0123456789", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669"
+)
+_DEVANAGARI = str.maketrans("0123456789", "".join(chr(0x0966 + n) for n in range(10)))
+
 DATE_FORMATS: dict[str, Callable[[date], str]] = {
     "1-12-1980": lambda d: f"{d.day}-{d.month}-{d.year}",
     "01-12-1980": lambda d: f"{d.day:02d}-{d.month:02d}-{d.year}",
@@ -69,6 +74,13 @@ DATE_FORMATS: dict[str, Callable[[date], str]] = {
     "Dec. 1, 1980": lambda d: f"{ENGLISH_ABBR[d.month - 1]}. {d.day}, {d.year}",
     "December 1st, 1980": lambda d: f"{EN[d.month - 1]} {d.day}{_ordinal(d.day)}, {d.year}",
     "1 dec '80": lambda d: f"{d.day} {DUTCH_ABBR[d.month - 1]} '{d.year % 100:02d}",
+    # Spellings a hostile test got through (issue 7).
+    "1 december 80": lambda d: f"{d.day} {NL[d.month - 1]} {d.year % 100:02d}",
+    "12/1/1980 (US)": lambda d: f"{d.month}/{d.day}/{d.year}",
+    "01,12,1980": lambda d: f"{d.day:02d},{d.month:02d},{d.year}",
+    "01_12_1980": lambda d: f"{d.day:02d}_{d.month:02d}_{d.year}",
+    "01  12  1980": lambda d: f"{d.day:02d}  {d.month:02d}  {d.year}",
+    "Arabic-Indic digits": lambda d: f"{d.day:02d}-{d.month:02d}-{d.year}".translate(_ARABIC),
 }
 
 BSN_FORMATS: dict[str, Callable[[str], str]] = {
@@ -80,6 +92,13 @@ BSN_FORMATS: dict[str, Callable[[str], str]] = {
     "1112 22 333": lambda b: f"{b[:4]} {b[4:6]} {b[6:]}",
     "1112-22-333": lambda b: f"{b[:4]}-{b[4:6]}-{b[6:]}",
     "111\u00a0222\u00a0333": lambda b: f"{b[:3]}\u00a0{b[3:6]}\u00a0{b[6:]}",
+    # Spellings a hostile test got through (issue 7).
+    "111/222/333": lambda b: f"{b[:3]}/{b[3:6]}/{b[6:]}",
+    "111,222,333": lambda b: f"{b[:3]},{b[3:6]},{b[6:]}",
+    "111_222_333": lambda b: f"{b[:3]}_{b[3:6]}_{b[6:]}",
+    "111   222   333": lambda b: f"{b[:3]}   {b[3:6]}   {b[6:]}",
+    "Arabic-Indic digits": lambda b: b.translate(_ARABIC),
+    "Devanagari digits": lambda b: b.translate(_DEVANAGARI),
 }
 
 CLEAN_TEXTS = [
