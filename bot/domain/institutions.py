@@ -30,7 +30,7 @@ DEFAULT_INSTITUTIONS: Mapping[str, tuple[str, ...]] = {
     "PI Krimpen aan den IJssel": ("Krimpen",),
     "PI Leeuwarden": (),
     "PI Lelystad": (),
-    "PI Limburg Zuid": ("Maastricht", "Sittard", "PI Sittard", "PI Maastricht"),
+    "PI Limburg Zuid": ("Maastricht", "Sittard", "Heerlen", "PI Sittard", "PI Maastricht"),
     "PI Middelburg": (),
     "PI Nieuwegein": (),
     "PI Nieuwersluis": (),
