@@ -513,6 +513,8 @@ class FakeTelegram:
         self.requests: list[RecordedCall] = []
         self.sent: list[SentMessage] = []
         self.payload_observers: list[PayloadObserver] = []
+        # Injected faults: method (as Telegram spells it) -> HTTP statuses to answer next.
+        self._faults: dict[str, list[int]] = {}
         self.observer_errors: list[BaseException] = []
         self.bans: list[BanRecord] = []
         self.unbans: list[UnbanRecord] = []
@@ -912,6 +914,11 @@ class FakeTelegram:
         """The remembered allowed_updates; None means Telegram's default set."""
         return self._allowed
 
+    def fail_next(self, method: str, *, count: int = 1, status: int = 500) -> None:
+        """Answer the next `count` calls of `method` with an error, as Telegram does in
+        a bad moment (500 Internal Server Error, 502 Bad Gateway, ...); nothing is done."""
+        self._faults.setdefault(method.lower(), []).extend([status] * count)
+
     async def wait_for_call(
         self,
         method: str,
@@ -1014,6 +1021,12 @@ class FakeTelegram:
         entry = self._methods.get(match.group("method").lower())
         if entry is None:
             return self._answer(method, params, files, 404, _ApiError(404, "Not Found").body())
+        faults = self._faults.get(match.group("method").lower())
+        if faults:
+            status = faults.pop(0)
+            return self._answer(
+                method, params, files, status, _ApiError(status, "Internal Server Error").body()
+            )
         try:
             result = entry[1](_Call(params, files, request))
             if asyncio.iscoroutine(result):

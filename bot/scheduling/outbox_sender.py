@@ -31,14 +31,28 @@ def _withheld_notice(_: Translator, *, number: int) -> SafeText:
     )
 
 
+# After this many failed sends in a row Telegram is taken to be away: the pass stops.
+MAX_FAILURES_IN_A_ROW = 3
+
+
 async def drain_outbox(bot: Bot, core: Core, *, batch: int = 20) -> int:
-    """Send every due message; returns how many were sent."""
+    """Send every due message; returns how many were sent.
+
+    A message whose send fails waits (with backoff) on its own: the others go on.
+    Only when several sends in a row fail, or Telegram asks to slow down, does the
+    pass stop; the messages it did not try are given back at once, not left to
+    wait for their lease.
+    """
     sent = 0
+    failures_in_a_row = 0
     while True:
         claimed = await core.db.run(outbox.claim_due, core.db, core.clock.now(), limit=batch)
         if not claimed:
             return sent
-        for message in claimed:
+        for position, message in enumerate(claimed):
+            if failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
+                await core.db.run(outbox.release, core.db, claimed[position:])
+                return sent
             try:
                 markup = (
                     InlineKeyboardMarkup.de_json(json.loads(message.reply_markup), bot)
@@ -64,7 +78,9 @@ async def drain_outbox(bot: Bot, core: Core, *, batch: int = 20) -> int:
                     now=core.clock.now(),
                     after=timedelta(seconds=seconds),
                 )
-                return sent  # Telegram asks us to slow down: stop this pass
+                # Telegram asks us to slow down: stop this pass, the rest is due again.
+                await core.db.run(outbox.release, core.db, claimed[position + 1 :])
+                return sent
             except (PiiRefused, Forbidden, BadRequest) as exc:
                 log.error(
                     "outbox.failed", extra={"outbox_id": message.id, "error": type(exc).__name__}
@@ -94,8 +110,9 @@ async def drain_outbox(bot: Bot, core: Core, *, batch: int = 20) -> int:
                     error=type(exc).__name__,
                     now=core.clock.now(),
                 )
-                return sent  # Telegram unreachable: the rest waits for the next pass
+                failures_in_a_row += 1  # this one waits; the next is tried
             else:
+                failures_in_a_row = 0
                 await core.db.run(
                     outbox.mark_sent,
                     core.db,

@@ -217,6 +217,22 @@ def mark_retry(
         session.add(row)
 
 
+def release(db: Database, claims: list[Claimed]) -> None:
+    """Give back claims this process will not send now: they are due again at once.
+
+    Without this they would wait for their lease (minutes) after a pass that
+    stopped early.
+    """
+    if not claims:
+        return
+    with db.session() as session:
+        for claimed in claims:
+            row = _owned(session, claimed)
+            if row is not None:
+                row.claimed_until = None
+                session.add(row)
+
+
 def mark_failed(
     db: Database,
     claimed: Claimed,

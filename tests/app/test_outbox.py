@@ -43,7 +43,12 @@ async def test_unreachable_telegram_then_sent_once(
         with core.db.session() as session:
             rows = session.exec(select(OutboxMessage)).all()
             assert {r.status for r in rows} == {"pending"}
-            assert [r.last_error for r in rows if r.attempts] == ["NetworkError"]
+            # Each message is tried once at most; the pass gives up after a few in a row.
+            from bot.scheduling.outbox_sender import MAX_FAILURES_IN_A_ROW
+
+            tried = [r.last_error for r in rows if r.attempts]
+            assert tried == ["NetworkError"] * min(3, MAX_FAILURES_IN_A_ROW)
+            assert all(r.attempts <= 1 for r in rows)
         # Back: passes over the next minutes send each message (a pooled connection
         # from before the outage may fail once more; that message simply waits).
         await telegram.start(port=port)
@@ -142,4 +147,49 @@ async def test_a_message_the_guard_refuses_is_withheld_and_coordinators_told(
     assert "niet verstuurd" in notice.text
     assert leaked.surname not in notice.text
     assert all(leaked.surname not in str(c.params) for c in telegram.requests)
+    core.db.dispose()
+
+
+async def test_one_failed_send_delays_only_that_message(
+    bot_settings: Settings, clock: FrozenClock, telegram: FakeTelegram, partner_group: FakeChat,
+    people: People, tmp_path: Path,
+) -> None:  # fmt: skip
+    """Issue 8.1: a 500 on the first of five announcements; the other four go at once."""
+    core = open_core(bot_settings, clock=clock)
+    _queue(core, people, tmp_path, 5)
+    telegram.fail_next("sendMessage", status=500)
+    async with Bot(telegram.token, base_url=telegram.base_url) as bot:
+        assert await drain_outbox(bot, core) == 4
+        with core.db.session() as session:
+            [waiting] = session.exec(
+                select(OutboxMessage).where(OutboxMessage.status == "pending")
+            ).all()
+            assert waiting.claimed_until is None and waiting.attempts == 1
+            assert waiting.next_attempt_at == clock.now() + timedelta(seconds=10)
+        clock.advance(timedelta(seconds=10))  # its own backoff, nothing longer
+        assert await drain_outbox(bot, core) == 1
+    announced = [m for m in telegram.messages_to(partner_group.id) if "detentiemelding" in m.text]
+    assert len(announced) == 5
+    core.db.dispose()
+
+
+async def test_a_pass_that_stops_gives_the_rest_back_at_once(
+    bot_settings: Settings, clock: FrozenClock, telegram: FakeTelegram, partner_group: FakeChat,
+    people: People, tmp_path: Path,
+) -> None:  # fmt: skip
+    """Several failures in a row stop the pass; the untried rows do not wait for a lease."""
+    from bot.scheduling.outbox_sender import MAX_FAILURES_IN_A_ROW
+
+    core = open_core(bot_settings, clock=clock)
+    _queue(core, people, tmp_path, 6)
+    telegram.fail_next("sendMessage", count=MAX_FAILURES_IN_A_ROW, status=502)
+    async with Bot(telegram.token, base_url=telegram.base_url) as bot:
+        assert await drain_outbox(bot, core) == 0
+        with core.db.session() as session:
+            rows = session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+            assert [r.attempts for r in rows] == [1] * MAX_FAILURES_IN_A_ROW + [0] * (
+                6 - MAX_FAILURES_IN_A_ROW
+            )
+            assert all(r.claimed_until is None for r in rows)  # due again, no lease to wait for
+        assert await drain_outbox(bot, core) == 6 - MAX_FAILURES_IN_A_ROW
     core.db.dispose()
