@@ -6,7 +6,6 @@ project set them. Created once in `bot.__main__` and passed down; never at impor
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from datetime import time
 from pathlib import Path
@@ -17,10 +16,9 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.institutions import DEFAULT_INSTITUTIONS, InstitutionCatalogue, parse_institutions
+from bot.safe import Institution, Municipality
 
 SUPPORTED_LOCALES: tuple[str, ...] = ("nl", "en")
-# What bot.safe.Institution accepts: a name shown in Telegram.
-_SHOWABLE_NAME = re.compile(r"(?:[^\W\d_]|['\u2019])[\w .'()\-\u2019]*")
 
 MIDDEN_LIMBURG = (
     "Echt-Susteren",
@@ -105,7 +103,7 @@ class Settings(BaseSettings):
             if not names:
                 raise ValueError("must name at least one municipality")
             for name in names:
-                if not _SHOWABLE_NAME.fullmatch(name) or len(name) > 80:
+                if Municipality.or_none(name) is None:  # it is shown in announcements
                     raise ValueError("a municipality name has letters, spaces, '-', '.' or \"'\"")
             return names
         return value
@@ -117,7 +115,7 @@ class Settings(BaseSettings):
         if isinstance(entries, dict):
             InstitutionCatalogue.of(entries)  # refuses two entries with one spelling
             for name in entries:
-                if not _SHOWABLE_NAME.fullmatch(name) or len(name) > 80:
+                if Institution.or_none(name) is None:  # it is shown in announcements
                     raise ValueError("an institution name has letters, spaces, '-', '.' or \"'\"")
         return entries
 

@@ -214,7 +214,6 @@ class SafeText(str):
 # An empty line between parts of a message.
 BLANK = SafeText("")
 
-Part = SafeText | SafeStr
 # What a placeholder may be filled with: a safe part, or a count.
 Param = SafeText | SafeStr | int
 

@@ -215,19 +215,28 @@ class MemberHandlers:
             return
         await self._reply(update, caller, removal_refused_text(step, _))
 
+    async def _pressed(
+        self, update: Update, kind: str, pattern: re.Pattern[str]
+    ) -> tuple[CallbackQuery, Caller, re.Match[str], int] | None:
+        """A permitted press of a member's button with well-formed data, or None (answered)."""
+        query = update.callback_query
+        caller = await authorize_button(update, self._core, kind)
+        if caller is None or query is None or caller.member is None:
+            return None
+        match = pattern.match(query.data or "")
+        if match is None:
+            await query.answer(caller.tr(CLOSED_OR_UNKNOWN), show_alert=True)
+            return None
+        return query, caller, match, caller.member.member_id
+
     async def confirm_removal(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """The coordinator's answer to their own removal question."""
-        query = update.callback_query
-        caller = await authorize_button(update, self._core, "rm")
-        if caller is None or query is None or caller.member is None:
+        pressed = await self._pressed(update, "rm", REMOVE_DATA)
+        if pressed is None:
             return
+        query, caller, match, presser = pressed
         _ = caller.tr
-        match = REMOVE_DATA.match(query.data or "")
-        if match is None:
-            await query.answer(_(CLOSED_OR_UNKNOWN), show_alert=True)
-            return
         core = self._core
-        presser = caller.member.member_id
 
         def decide() -> RemovalStep:
             with core.db.session() as session:
@@ -263,17 +272,12 @@ class MemberHandlers:
 
     async def decide_invite(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A second coordinator confirms or refuses a coordinator invite."""
-        query = update.callback_query
-        caller = await authorize_button(update, self._core, "ic")
-        if caller is None or query is None or caller.member is None:
+        pressed = await self._pressed(update, "ic", INVITE_DATA)
+        if pressed is None:
             return
+        query, caller, match, presser = pressed
         _ = caller.tr
-        match = INVITE_DATA.match(query.data or "")
-        if match is None:
-            await query.answer(_(CLOSED_OR_UNKNOWN), show_alert=True)
-            return
         core = self._core
-        presser = caller.member.member_id
 
         def decide() -> InviteDecided:
             with core.db.session() as session:

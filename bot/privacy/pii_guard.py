@@ -158,6 +158,7 @@ class PiiGuard:
         self._dates: dict[tuple[int, int, int], list[PiiHit]] = {}
         self._short_dates: dict[tuple[int, int, int], list[PiiHit]] = {}
         self._bsns: dict[str, list[PiiHit]] = {}
+        self._surname_suffices: set[int] = set()
         for identity in identities:
             self.add(identity)
 
@@ -181,8 +182,13 @@ class PiiGuard:
         for key in _surname_keys(identity.surname):
             self._add_name(key, surname_hit)
         given_hit = PiiHit(index, "given_name")
-        for key in _given_name_keys(identity.given_names):
+        given_keys = _given_name_keys(identity.given_names)
+        for key in given_keys:
             self._add_name(key, given_hit)
+        if not given_keys - self._allowed:
+            # No given name that can be looked for ("Das", "Van"): in "full" mode the
+            # surname then counts on its own.
+            self._surname_suffices.add(index)
         born = identity.birth_date
         date_hit = PiiHit(index, "birth_date")
         self._dates.setdefault((born.year, born.month, born.day), []).append(date_hit)
@@ -218,7 +224,8 @@ class PiiGuard:
             if names == "full":
                 surnames = {hit.person_index for hit in name_hits if hit.kind == "surname"}
                 given = {hit.person_index for hit in name_hits if hit.kind == "given_name"}
-                name_hits = {hit for hit in name_hits if hit.person_index in surnames & given}
+                full = surnames & (given | self._surname_suffices)
+                name_hits = {hit for hit in name_hits if hit.person_index in full}
             found |= name_hits
         return sorted(found)
 

@@ -72,9 +72,6 @@ class AuditRepository:
 
 
 class PersonRepository:
-    def by_identity_key(self, identity_key: str, *, session: Session) -> Person | None:
-        return session.exec(select(Person).where(Person.identity_key == identity_key)).first()
-
     def by_identity_key_or_pseudonym(
         self, identity_key: str, pseudonym: str, *, session: Session
     ) -> Sequence[Person]:

@@ -404,3 +404,12 @@ def test_scan_is_fast_with_5000_identities(large_guard: PiiGuard) -> None:
     average = (time.perf_counter() - started) / rounds
     # Typically well under 1 ms; the bound is generous for slow CI machines.
     assert average < 0.020, f"average scan took {average * 1000:.2f} ms"
+
+
+def test_full_mode_needs_a_given_name_only_when_one_can_be_looked_for() -> None:
+    guard = PiiGuard(
+        [Identity("Maandag", "Das", date(1990, 1, 2)), Identity("Jansen", "Piet", date(1991, 1, 2))]
+    )
+    assert {hit.person_index for hit in guard.scan("Das Maandag", names="full")} == {0}
+    assert guard.scan("Anna Jansen", names="full") == []  # another Jansen: not the one held
+    assert {hit.person_index for hit in guard.scan("Piet Jansen", names="full")} == {1}
