@@ -25,7 +25,7 @@ async def announced(
     dpan = write_dpan(tmp_path / "one.csv", [people.identity()])
     report = running.core.detention.import_path(dpan, actor=CLI)
     assert report.new == 1
-    [message] = await announcements(running.telegram, running.group.id, 1)
+    [message] = await announcements(running.telegram, running.group.id, 1, running.core)
     return message
 
 

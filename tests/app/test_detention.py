@@ -9,6 +9,7 @@ a test waiting for minutes (and a 429 would still fail the test).
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -21,6 +22,7 @@ import pytest
 from sqlmodel import col, select
 from telegram.ext import AIORateLimiter
 
+from bot.app import Core
 from bot.clock import FrozenClock
 from bot.domain.roles import Role
 from bot.privacy.pseudonym import Identity
@@ -28,7 +30,7 @@ from bot.sandbox.dpan_files import HEADER
 from bot.sandbox.fake_telegram import FakeTelegram, FakeUser, SentMessage
 from bot.scheduling.duties import chase_overdue_answers
 from bot.services.audit import CLI
-from bot.storage.models import Answer, Melding, OutboxMessage
+from bot.storage.models import Announcement, Answer, Melding, OutboxMessage
 from tests.app.conftest import RunningBot
 from tests.conftest import People
 
@@ -120,14 +122,37 @@ def write_dpan(
     return path
 
 
-async def announcements(telegram: FakeTelegram, group_id: int, count: int) -> list[SentMessage]:
+async def announcements(
+    telegram: FakeTelegram, group_id: int, count: int, core: Core | None = None
+) -> list[SentMessage]:
+    """The announcements once Telegram has them and, with `core`, once the bot has
+    recorded their message ids too (a press before that is refused as unknown)."""
     await telegram.wait_for_call(
         "sendMessage",
         predicate=lambda c: c.ok and "detentiemelding" in str(c.params.get("text")),
         count=count,
         timeout=20,
     )
+    if core is not None:
+        await recorded(core, count)
     return [m for m in telegram.messages_to(group_id) if "detentiemelding" in m.text]
+
+
+async def recorded(core: Core, count: int, timeout: float = 20.0) -> None:  # noqa: ASYNC109
+    """Wait for the fact that `count` announcements carry their Telegram message id."""
+
+    def done() -> int:
+        with core.db.session() as session:
+            return len(
+                session.exec(
+                    select(Announcement.id).where(col(Announcement.message_id).is_not(None))
+                ).all()
+            )
+
+    async with asyncio.timeout(timeout):
+        # The fact is in the database, which has no event to wait on: look again shortly.
+        while await core.db.run(done) < count:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
 
 
 async def test_thirty_notifications_twelve_organisations(
@@ -141,7 +166,7 @@ async def test_thirty_notifications_twelve_organisations(
     assert (report.new, report.duplicate, report.rejected) == (30, 0, 0)
     assert len(report.cases_opened) == 24
 
-    announced = await announcements(telegram, group.id, 30)
+    announced = await announcements(telegram, group.id, 30, core)
     assert len(announced) == 30
     releases = [m for m in announced if "uitstroom" in m.text]
     entries = [m for m in announced if "instroom" in m.text]
