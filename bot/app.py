@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ContextTypes, Defaults
+from telegram.ext import Application, ContextTypes, Defaults
 from telegram.request import HTTPXRequest, RequestData
 
 from bot.clock import Clock, SystemClock
@@ -23,6 +23,8 @@ from bot.i18n import language_for, translator
 from bot.privacy.anchor_file import AnchorFile
 from bot.privacy.crypto import FieldCipher
 from bot.privacy.keys import KeyRing, load_key_file
+from bot.scheduling.outbox_sender import OutboxSender
+from bot.scheduling.pacer import Pacer
 from bot.scheduling.tally_editor import TallyEditor
 from bot.services.answers import Answers
 from bot.services.audit import AuditLog
@@ -183,13 +185,14 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def build_application(
-    core: Core, *, rate_limiter: AIORateLimiter | None = None
+    core: Core, *, pacer: Pacer | None = None
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """The PTB Application talking to VHBOT_TELEGRAM_API_URL, every handler registered.
 
-    The rate limiter keeps to Telegram's limits (30 messages/s, 20 per minute per
-    group); tests that compress time pass one with proportionally higher rates.
+    The pacer keeps every call within Telegram's limits, chat by chat; tests pass
+    one whose clock is virtual and shared with the fake Telegram server.
     """
+    pacer = pacer or Pacer()
     token, _partner_chat = core.settings.require_telegram()
     # The region's place names and the catalogued institutions are constant text,
     # not data about a person: they may not trip the guard on their own.
@@ -206,12 +209,13 @@ def build_application(
         .base_file_url(f"{core.settings.telegram_api_url}/file/bot")
         .request(GuardedRequest(guard))
         .get_updates_request(HTTPXRequest(read_timeout=30.0))
-        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
+        .rate_limiter(pacer)
         .defaults(Defaults(tzinfo=core.settings.tz))
         .build()
     )
     editor = TallyEditor(core, delay=core.settings.edit_delay_seconds)
     application.bot_data[TALLY_EDITOR] = editor
+    application.bot_data[OUTBOX_SENDER] = OutboxSender(core, pacer)
     application.bot_data[DEFAULT_LOCALE] = core.settings.locale
     register_all(application, core, editor)
     application.add_error_handler(_on_error)
@@ -219,6 +223,7 @@ def build_application(
 
 
 TALLY_EDITOR = "tally_editor"
+OUTBOX_SENDER = "outbox_sender"
 DEFAULT_LOCALE = "default_locale"
 
 
@@ -226,3 +231,9 @@ def tally_editor(application: Application[Any, Any, Any, Any, Any, Any]) -> Tall
     editor = application.bot_data[TALLY_EDITOR]
     assert isinstance(editor, TallyEditor)  # noqa: S101 - set by build_application
     return editor
+
+
+def outbox_sender(application: Application[Any, Any, Any, Any, Any, Any]) -> OutboxSender:
+    sender = application.bot_data[OUTBOX_SENDER]
+    assert isinstance(sender, OutboxSender)  # noqa: S101 - set by build_application
+    return sender

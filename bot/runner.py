@@ -6,22 +6,23 @@ Also `sweep_once`: every due duty once, for `vhbot sweep`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from dataclasses import dataclass
 from typing import Any
 
 from telegram.error import InvalidToken, NetworkError
-from telegram.ext import AIORateLimiter, Application, ContextTypes
+from telegram.ext import Application, ContextTypes
 
-from bot.app import ALLOWED_UPDATES, Core, build_application, tally_editor
+from bot.app import ALLOWED_UPDATES, Core, build_application, outbox_sender, tally_editor
 from bot.config import SettingsError
 from bot.handlers.group import check_group_rights
 from bot.handlers.start import publish_command_lists
 from bot.privacy.anchor_file import AnchorFileError
 from bot.scheduling.duties import Duty, check_and_anchor, duties
 from bot.scheduling.group_removal import remove_deactivated_members, schedule_group_removal
-from bot.scheduling.outbox_sender import drain_outbox
+from bot.scheduling.pacer import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +49,6 @@ def _schedule(application: Application[Any, Any, Any, Any, Any, Any], core: Core
             name=duty.name,
         )
 
-    async def send_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
-        await drain_outbox(context.bot, core)
-
-    job_queue.run_repeating(
-        send_outbox, interval=core.settings.outbox_interval_seconds, first=0, name="outbox"
-    )
-
     async def catch_up_tallies(context: ContextTypes.DEFAULT_TYPE) -> None:
         await tally_editor(application).catch_up(context.bot)
 
@@ -68,10 +62,10 @@ async def serve(
     stop: asyncio.Event,
     ready: asyncio.Event | None = None,
     poll_timeout: int = 10,
-    rate_limiter: AIORateLimiter | None = None,
+    pacer: Pacer | None = None,
 ) -> None:
     """Run the bot until `stop` is set. Raises SettingsError for a refused token or API URL."""
-    application = build_application(core, rate_limiter=rate_limiter)
+    application = build_application(core, pacer=pacer)
     try:
         await application.initialize()  # calls getMe
     except InvalidToken:
@@ -91,17 +85,35 @@ async def serve(
         await application.updater.start_polling(
             allowed_updates=ALLOWED_UPDATES, timeout=poll_timeout, poll_interval=0.0
         )
+        # The outbox is sent by its own loop, not a job: it finishes the send in
+        # flight when asked to stop, and never sleeps through a rate limit.
+        sending = asyncio.create_task(outbox_sender(application).run(application.bot, stop))
         log.info("bot.started", extra={"username": application.bot.username})
         if ready is not None:
             ready.set()
         await stop.wait()
         log.info("bot.stopping")
         await application.updater.stop()
+        await _finish(sending, within=SEND_IN_FLIGHT_SECONDS)
         await application.stop()
     finally:
         await tally_editor(application).close()
         await application.shutdown()
         log.info("bot.stopped")
+
+
+# How long a stop waits for the sends in flight (systemd allows 30 s in all).
+SEND_IN_FLIGHT_SECONDS = 8.0
+
+
+async def _finish(task: asyncio.Task[None], *, within: float) -> None:
+    """Wait for `task` to end by itself; cancel it when it takes longer than `within`."""
+    done, _pending = await asyncio.wait({task}, timeout=within)
+    if not done:
+        log.warning("bot.stop_cut_short", extra={"task": "outbox"})
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def anchor_audit_log(core: Core) -> None:
@@ -140,7 +152,7 @@ def sweep_once(core: Core) -> SweepReport:
     async def send() -> int:
         application = build_application(core)
         async with application:
-            sent = await drain_outbox(application.bot, core)
+            sent = await outbox_sender(application).drain(application.bot)
             await tally_editor(application).catch_up(application.bot)
             await remove_deactivated_members(application.bot, core)
             return sent

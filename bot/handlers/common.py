@@ -78,7 +78,9 @@ async def identify(update: Update, core: Core) -> Caller | None:
         with core.db.session() as session:
             view = core.memberships.view_for_telegram(session, user.id)
             if view is not None and view.active:
-                core.memberships.touch(session, view.member_id, language)
+                core.memberships.touch(
+                    session, view.member_id, language, privately=kind is ChatKind.PRIVATE
+                )
             return view
 
     member = await core.db.run(lookup)

@@ -59,6 +59,7 @@ from bot.views.members import (
     invite_request_question,
     invite_request_refused,
     new_member_notice,
+    unreachable_member_notice,
 )
 
 MEMBER_NAME_CONTEXT = "member.name"
@@ -316,13 +317,40 @@ class Memberships:
         member = self._members.by_telegram_id(telegram_id, session=session)
         return None if member is None else self._view(session, member)
 
-    def touch(self, session: Session, member_id: int, language: str) -> None:
-        """Record the member's last activity and current Telegram language."""
+    def touch(
+        self, session: Session, member_id: int, language: str, *, privately: bool = False
+    ) -> None:
+        """Record the member's last activity and current Telegram language.
+
+        `privately`: they wrote in their private chat with the bot, so it can reach
+        them there again: messages held for them (they had blocked it) go out.
+        """
         member = self._members.get(member_id, session=session)
         if member is not None:
             member.last_seen_at = self._clock.now()
             member.language = language
             session.add(member)
+            if privately:
+                outbox.lift_hold(session, member.telegram_id)
+
+    def tell_unreachable(self, session: Session, telegram_id: int, *, key: str) -> bool:
+        """Telegram refuses this member's private chat: the coordinators learn who, once per `key`.
+
+        False when no active member has this account (nobody to wait for).
+        """
+        member = self._members.by_telegram_id(telegram_id, session=session)
+        if member is None or not member.active or member.id is None:
+            return False
+        view = self._view(session, member)
+        name = self._cipher.decrypt(member.name_ct, context=MEMBER_NAME_CONTEXT)
+
+        def render(_: Translator) -> SafeText:
+            return unreachable_member_notice(
+                _, number=view.member_id, name=name, organisation=view.organisation_name
+            )
+
+        self.tell_coordinators(session, key=key, render=render, leave_out=member.id)
+        return True
 
     # -- invites -------------------------------------------------------------
 

@@ -3,18 +3,23 @@
 Any process may send: a row is claimed with a conditional UPDATE (a lease), so
 two processes never send the same row; a crashed sender's lease runs out and
 another takes over. A message whose send failed for a passing reason is tried
-again later, with growing pauses.
+again later, with growing pauses. Claims are short: a sender claims only what
+it sends at once, one message per chat, so after a crash only the messages that
+were in flight wait for their lease; the rest go on at the next start.
+
+A chat Telegram refuses (403) is put on hold (`ChatHold`): its messages stay
+pending, untried, until the hold is lifted.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -23,18 +28,27 @@ from bot.i18n import Translator, translator
 from bot.privacy.crypto import FieldCipher
 from bot.safe import SafeText
 from bot.storage.engine import Database
-from bot.storage.models import Announcement, OutboxMessage
+from bot.storage.models import Announcement, ChatHold, OutboxMessage
 from bot.storage.repositories import MemberRepository
 
 # A message the guard withheld keeps its text only encrypted, under this context.
 WITHHELD_TEXT_CONTEXT = "outbox.text"
-LEASE = timedelta(minutes=2)
-# Pauses after the 1st, 2nd, ... failed attempt (the last repeats).
+# Longer than any one send may take (PTB's timeouts add up to about 20 s).
+LEASE = timedelta(seconds=45)
+# Pauses after the 1st, 2nd, ... failed attempt of one message (the last repeats).
+# Short: a fault that has passed may not keep a message back for minutes. While
+# Telegram is away altogether the sender pauses as a whole (see outbox_sender).
 BACKOFF = (
+    timedelta(seconds=1),
+    timedelta(seconds=2),
+    timedelta(seconds=5),
+    timedelta(seconds=10),
+)
+# Pauses between tries of a group that refuses the bot (403).
+GROUP_HOLD_BACKOFF = (
     timedelta(seconds=10),
     timedelta(seconds=30),
-    timedelta(minutes=2),
-    timedelta(minutes=10),
+    timedelta(seconds=60),
 )
 
 
@@ -122,23 +136,41 @@ def enqueue_to_coordinators(
     return queued
 
 
-def claim_due(db: Database, now: datetime, *, limit: int = 20) -> list[Claimed]:
-    """Claim up to `limit` due messages for this process, oldest first."""
+def claim_due(
+    db: Database, now: datetime, *, limit: int = 20, skip_chats: Collection[int] = ()
+) -> list[Claimed]:
+    """Claim the oldest due message of up to `limit` chats: one message per chat.
+
+    One per chat, because a chat takes at most one message a second (a group 20 a
+    minute): more would wait in this process while holding their claims.
+    `skip_chats`: chats the caller cannot send to now (paced or throttled).
+    Chats on hold are left out.
+    """
     token = secrets.token_hex(8)
+    unclaimed = or_(
+        col(OutboxMessage.claimed_until).is_(None),
+        col(OutboxMessage.claimed_until) < now,
+    )
+    held = select(ChatHold.chat_id).where(
+        or_(col(ChatHold.retry_at).is_(None), col(ChatHold.retry_at) > now)
+    )
+    oldest = func.min(OutboxMessage.id)
+    query = (
+        select(oldest)
+        .where(
+            OutboxMessage.status == "pending",
+            col(OutboxMessage.next_attempt_at) <= now,
+            unclaimed,
+            col(OutboxMessage.chat_id).not_in(held),
+        )
+        .group_by(col(OutboxMessage.chat_id))
+        .order_by(oldest)
+        .limit(limit)
+    )
+    if skip_chats:
+        query = query.where(col(OutboxMessage.chat_id).not_in(list(skip_chats)))
     with db.session() as session:
-        candidates = session.exec(
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.status == "pending",
-                col(OutboxMessage.next_attempt_at) <= now,
-                or_(
-                    col(OutboxMessage.claimed_until).is_(None),
-                    col(OutboxMessage.claimed_until) < now,
-                ),
-            )
-            .order_by(col(OutboxMessage.id))
-            .limit(limit)
-        ).all()
+        candidates = session.exec(query).all()
         claimed: list[Claimed] = []
         for message_id in candidates:
             if message_id is None:
@@ -149,10 +181,7 @@ def claim_due(db: Database, now: datetime, *, limit: int = 20) -> list[Claimed]:
                 .where(
                     col(OutboxMessage.id) == message_id,
                     col(OutboxMessage.status) == "pending",
-                    or_(
-                        col(OutboxMessage.claimed_until).is_(None),
-                        col(OutboxMessage.claimed_until) < now,
-                    ),
+                    unclaimed,
                 )
                 .values(claimed_until=now + LEASE, claim_token=token)
             )
@@ -177,6 +206,38 @@ def claim_due(db: Database, now: datetime, *, limit: int = 20) -> list[Claimed]:
     return claimed
 
 
+def due_chats(db: Database, now: datetime) -> list[int]:
+    """The chats with a message due and not on hold (claimed or not)."""
+    held = select(ChatHold.chat_id).where(
+        or_(col(ChatHold.retry_at).is_(None), col(ChatHold.retry_at) > now)
+    )
+    with db.session() as session:
+        return list(
+            session.exec(
+                select(OutboxMessage.chat_id)
+                .where(
+                    OutboxMessage.status == "pending",
+                    col(OutboxMessage.next_attempt_at) <= now,
+                    col(OutboxMessage.chat_id).not_in(held),
+                )
+                .distinct()
+            ).all()
+        )
+
+
+def next_due_at(db: Database) -> datetime | None:
+    """When the earliest pending message not on hold is due (None: nothing pending)."""
+    with db.session() as session:
+        return session.exec(
+            select(func.min(OutboxMessage.next_attempt_at)).where(
+                OutboxMessage.status == "pending",
+                col(OutboxMessage.chat_id).not_in(
+                    select(ChatHold.chat_id).where(col(ChatHold.retry_at).is_(None))
+                ),
+            )
+        ).one()
+
+
 def _owned(session: Session, claimed: Claimed) -> OutboxMessage | None:
     row = session.get(OutboxMessage, claimed.id)
     if row is None or row.claim_token != claimed.token or row.status != "pending":
@@ -184,12 +245,15 @@ def _owned(session: Session, claimed: Claimed) -> OutboxMessage | None:
     return row
 
 
-def mark_sent(db: Database, claimed: Claimed, *, message_id: int, now: datetime) -> None:
-    """Record the delivery; an announcement learns its Telegram message id."""
+def mark_sent(db: Database, claimed: Claimed, *, message_id: int, now: datetime) -> bool:
+    """Record the delivery; an announcement learns its Telegram message id.
+
+    Returns True when the chat was on hold: it takes messages again.
+    """
     with db.session() as session:
         row = _owned(session, claimed)
         if row is None:
-            return
+            return False
         row.status, row.sent_at, row.message_id = "sent", now, message_id
         row.claimed_until = None
         row.attempts += 1
@@ -199,6 +263,7 @@ def mark_sent(db: Database, claimed: Claimed, *, message_id: int, now: datetime)
             if announcement is not None:
                 announcement.message_id = message_id
                 session.add(announcement)
+        return lift_hold(session, claimed.chat_id)
 
 
 def mark_retry(
@@ -217,7 +282,7 @@ def mark_retry(
         session.add(row)
 
 
-def release(db: Database, claims: list[Claimed]) -> None:
+def release(db: Database, claims: Collection[Claimed]) -> None:
     """Give back claims this process will not send now: they are due again at once.
 
     Without this they would wait for their lease (minutes) after a pass that
@@ -258,3 +323,36 @@ def mark_failed(
             row.text_ct = withheld_by.encrypt(row.text, context=WITHHELD_TEXT_CONTEXT)
             row.text, row.text_values = "", "[]"
         session.add(row)
+
+
+def hold_chat(session: Session, chat_id: int, *, now: datetime, retry: bool) -> ChatHold | None:
+    """Telegram refused `chat_id` (403): its messages wait. Returns the hold when it is new.
+
+    `retry`: try the chat again later with growing pauses (the partner group);
+    otherwise it waits until `lift_hold` (a member who blocked the bot writes again).
+    """
+    hold = session.get(ChatHold, chat_id)
+    created = hold is None
+    if hold is None:
+        hold = ChatHold(chat_id=chat_id, since=now, attempts=0)
+    if retry:
+        hold.retry_at = now + GROUP_HOLD_BACKOFF[min(hold.attempts, len(GROUP_HOLD_BACKOFF) - 1)]
+    hold.attempts += 1
+    session.add(hold)
+    return hold if created else None
+
+
+def lift_hold(session: Session, chat_id: int) -> bool:
+    """The chat can be reached again; True when it was on hold."""
+    result = session.execute(delete(ChatHold).where(col(ChatHold.chat_id) == chat_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def unclaim(db: Database, claimed: Claimed, *, error: str) -> None:
+    """Give a claim back without counting it as a failure (its chat went on hold)."""
+    with db.session() as session:
+        row = _owned(session, claimed)
+        if row is not None:
+            row.claimed_until = None
+            row.last_error = error[:200]
+            session.add(row)

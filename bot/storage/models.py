@@ -338,6 +338,22 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=200)
 
 
+class ChatHold(SQLModel, table=True):
+    """A chat the bot cannot reach now (Telegram answered 403): its messages wait.
+
+    A private chat waits until the member writes to the bot again (`retry_at`
+    None); the partner group is tried again at `retry_at`, with growing pauses.
+    The coordinators are told once per hold.
+    """
+
+    __tablename__ = "chat_hold"
+
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    since: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    retry_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    attempts: int = 0
+
+
 __all__ = [
     "AccessRequest",
     "Announcement",
@@ -346,6 +362,7 @@ __all__ = [
     "AuditKeying",
     "Case",
     "CaseCounter",
+    "ChatHold",
     "ImportFile",
     "Invite",
     "InviteFailure",

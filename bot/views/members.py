@@ -118,3 +118,31 @@ def invite_request_expired(_: Translator, *, organisation: str) -> SafeText:
         "72 hours and has ended. No invite was made.",
         organisation=OrganisationName(organisation),
     )
+
+
+def unreachable_member_notice(
+    _: Translator, *, number: int, name: str, organisation: str
+) -> SafeText:
+    """Told once to the coordinators when Telegram refuses a member's private chat."""
+    return _(
+        "I cannot reach member {number} ({name}, {organisation}): they blocked me or never "
+        "started a chat with me. My messages for them wait until they write to me; please "
+        "ask them to open the chat with me and send /start.",
+        number=number,
+        name=MemberName(printable_name(name) or "?"),
+        organisation=OrganisationName(organisation),
+    )
+
+
+def group_refused_notice(_: Translator) -> SafeText:
+    """Told once to the coordinators when Telegram refuses the bot in the partner group."""
+    return _(
+        "I cannot post in the partner group: Telegram refuses (I was removed or lost my "
+        "rights there). Announcements wait and go out as soon as I can post again; please "
+        "check my membership and rights in the group."
+    )
+
+
+def group_back_notice(_: Translator) -> SafeText:
+    """Told to the coordinators when the partner group takes messages again."""
+    return _("I can post in the partner group again; the waiting announcements are going out.")

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import pytest
-from telegram.ext import AIORateLimiter
 
 from bot.app import Core, open_core
 from bot.clock import FrozenClock
@@ -20,6 +20,7 @@ from bot.sandbox.fake_telegram import (
     ManualMonotonic,
     SentMessage,
 )
+from bot.scheduling.pacer import Pacer
 from bot.services.audit import CLI
 
 # Waits end on the event, so a generous limit costs nothing when all is well and
@@ -33,6 +34,8 @@ class RunningBot:
     telegram: FakeTelegram
     group: FakeChat
     flood_clock: ManualMonotonic
+    # A test that throttles a chat on purpose (telegram.throttle) sets this.
+    throttling_expected: bool = False
 
     async def say(
         self,
@@ -57,6 +60,13 @@ class RunningBot:
         )
 
 
+async def eventually(check: Callable[[], bool], *, timeout: float = EVENT_TIMEOUT) -> None:  # noqa: ASYNC109
+    """Wait until `check()` holds (a state the bot records just after a Telegram call)."""
+    async with asyncio.timeout(timeout):
+        while not check():  # noqa: ASYNC110 - the state is in the database: polled
+            await asyncio.sleep(0.02)
+
+
 @pytest.fixture
 def partner_group(telegram: FakeTelegram) -> FakeChat:
     return telegram.add_group("Partners Veiligheidshuis Midden-Limburg")
@@ -76,10 +86,31 @@ def bot_settings(settings: Settings, telegram: FakeTelegram, partner_group: Fake
     )
 
 
+class VirtualTime(Protocol):
+    def __call__(self) -> float: ...
+
+    def advance(self, seconds: float) -> None: ...
+
+
+def virtual_pacer(flood_clock: VirtualTime) -> Pacer:
+    """The bot's pacer on the fake server's flood clock: waiting moves that clock.
+
+    So the bot keeps to Telegram's real limits, as the fake server enforces them,
+    without a test ever sleeping through a rate limit.
+    """
+
+    async def sleep(seconds: float) -> None:
+        # Concurrent waits overlap, as in real time: the clock moves to the latest end.
+        until = flood_clock() + max(seconds, 0.0)
+        await asyncio.sleep(0)
+        flood_clock.advance(max(0.0, until - flood_clock()))
+
+    return Pacer(monotonic=flood_clock, sleep=sleep)
+
+
 @pytest.fixture
-def rate_limiter() -> AIORateLimiter | None:
-    """The bot's own rate limiter; None: Telegram's real limits (see test_detention)."""
-    return None
+def pacer(flood_clock: ManualMonotonic) -> Pacer:
+    return virtual_pacer(flood_clock)
 
 
 @pytest.fixture
@@ -89,24 +120,23 @@ async def running(
     telegram: FakeTelegram,
     partner_group: FakeChat,
     flood_clock: ManualMonotonic,
-    rate_limiter: AIORateLimiter | None,
+    pacer: Pacer,
 ) -> AsyncIterator[RunningBot]:
     """`vhbot run`'s serve() polling the fake server, stopped after the test."""
     core = open_core(bot_settings, clock=clock)
     stop, ready = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(
-        serve(core, stop=stop, ready=ready, poll_timeout=1, rate_limiter=rate_limiter)
-    )
+    task = asyncio.create_task(serve(core, stop=stop, ready=ready, poll_timeout=1, pacer=pacer))
     waiter = asyncio.create_task(ready.wait())
     done, _ = await asyncio.wait({task, waiter}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
     if task in done:
         task.result()  # raises what went wrong at start-up
     assert waiter in done, "the bot did not start within 10 s"
+    running = RunningBot(core, telegram, partner_group, flood_clock)
     try:
-        yield RunningBot(core, telegram, partner_group, flood_clock)
-        # A 429 makes PTB wait in real time: a test that meets one is unrealistic or slow.
+        yield running
+        # The pacer keeps to Telegram's limits: normal operation never meets a 429.
         flooded = [str(call) for call in telegram.requests if call.status == 429]
-        assert not flooded, f"flood limit hit (advance flood_clock between actions): {flooded}"
+        assert not flooded or running.throttling_expected, f"flood limit hit: {flooded}"
     finally:
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):

@@ -16,7 +16,6 @@ from datetime import date
 
 import pytest
 from sqlmodel import col, select
-from telegram.ext import AIORateLimiter
 
 from bot.domain.roles import Role
 from bot.sandbox.fake_telegram import FakeUser, SentMessage
@@ -207,14 +206,6 @@ def _notices_about(running: RunningBot, world: World, user: FakeUser) -> int:
             if f"(Telegram-id {user.id})" in m.text
         ]
     )
-
-
-@pytest.fixture
-def rate_limiter() -> AIORateLimiter:
-    """Without the bot's per-group limit of 20 calls a minute, which counts every call
-    naming the group: each stranger's removal takes three (check, ban, unban), and the
-    limiter would wait real minutes. The fake server still enforces Telegram's limits."""
-    return AIORateLimiter(group_max_rate=0, max_retries=0)
 
 
 @pytest.mark.parametrize("person", PEOPLE)

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
-from telegram.ext import AIORateLimiter
 
 from bot.app import Core
 from bot.clock import FrozenClock
@@ -61,19 +60,6 @@ class CompressedClock:
 @pytest.fixture
 def flood_clock() -> CompressedClock:  # type: ignore[override]
     return CompressedClock()
-
-
-@pytest.fixture
-def rate_limiter() -> AIORateLimiter:
-    # Telegram's bursts (aiolimiter's burst is max_rate), periods / SCALE, and a 10%
-    # margin so that timer jitter between the two clocks never decides.
-    return AIORateLimiter(
-        overall_max_rate=30,
-        overall_time_period=1.1 / SCALE,
-        group_max_rate=20,
-        group_time_period=66 / SCALE,
-        max_retries=0,
-    )
 
 
 @dataclass

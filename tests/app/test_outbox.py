@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import select
-from telegram import Bot
+from telegram.ext import ExtBot
 
-from bot.app import Core, open_core
+from bot.app import Core, build_application, open_core, outbox_sender
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.safe import MemberName, SafeText
-from bot.sandbox.fake_telegram import FakeChat, FakeTelegram
-from bot.scheduling.outbox_sender import drain_outbox
+from bot.sandbox.fake_telegram import FakeChat, FakeTelegram, ManualMonotonic
+from bot.scheduling.outbox_sender import MAX_FAILURES_IN_A_ROW, OutboxSender
+from bot.services import outbox
 from bot.services.audit import CLI
 from bot.storage.models import Announcement, OutboxMessage
-from tests.app.conftest import RunningBot
+from tests.app.conftest import RunningBot, virtual_pacer
 from tests.app.test_detention import write_dpan
 from tests.conftest import People, process_env, start_vhbot
+
+
+@contextlib.asynccontextmanager
+async def sending(
+    core: Core, flood_clock: ManualMonotonic
+) -> AsyncIterator[tuple[ExtBot[Any], OutboxSender]]:
+    """The bot's real request stack (guard, pacer) and outbox sender, without polling."""
+    application = build_application(core, pacer=virtual_pacer(flood_clock))
+    async with application:
+        yield application.bot, outbox_sender(application)
 
 
 def _queue(core: Core, people: People, tmp_path: Path, count: int) -> None:
@@ -31,32 +45,27 @@ def _queue(core: Core, people: People, tmp_path: Path, count: int) -> None:
 
 async def test_unreachable_telegram_then_sent_once(
     bot_settings: Settings, clock: FrozenClock, telegram: FakeTelegram, partner_group: FakeChat,
-    people: People, tmp_path: Path,
+    people: People, tmp_path: Path, flood_clock: ManualMonotonic,
 ) -> None:  # fmt: skip
     core = open_core(bot_settings, clock=clock)
     _queue(core, people, tmp_path, 3)
     port = int(telegram.api_root.rsplit(":", 1)[1])
-    async with Bot(telegram.token, base_url=telegram.base_url) as bot:
+    async with sending(core, flood_clock) as (bot, sender):
         # Telegram away (connection refused): nothing sent, all stays queued.
         await telegram.stop()
-        assert await drain_outbox(bot, core) == 0
+        assert await sender.drain(bot, patience=0) == 0
         with core.db.session() as session:
             rows = session.exec(select(OutboxMessage)).all()
             assert {r.status for r in rows} == {"pending"}
-            # Each message is tried once at most; the pass gives up after a few in a row.
-            from bot.scheduling.outbox_sender import MAX_FAILURES_IN_A_ROW
-
+            # Each message is tried once at most; then the sender pauses as a whole.
             tried = [r.last_error for r in rows if r.attempts]
-            assert tried == ["NetworkError"] * min(3, MAX_FAILURES_IN_A_ROW)
+            assert tried == ["NetworkError"] * MAX_FAILURES_IN_A_ROW
             assert all(r.attempts <= 1 for r in rows)
-        # Back: passes over the next minutes send each message (a pooled connection
-        # from before the outage may fail once more; that message simply waits).
+            assert all(r.claimed_until is None for r in rows)  # no lease to wait for
+        # Back: within seconds each message goes, once.
         await telegram.start(port=port)
-        sent_total = 0
-        for _ in range(6):
-            clock.advance(timedelta(minutes=1))
-            sent_total += await drain_outbox(bot, core)
-        assert sent_total == 3
+        clock.advance(timedelta(seconds=10))
+        assert await sender.drain(bot) == 3
     sent = [m for m in telegram.messages_to(partner_group.id) if "detentiemelding" in m.text]
     assert len(sent) == 3
     assert len({m.text for m in sent}) == 3
@@ -67,21 +76,18 @@ async def test_unreachable_telegram_then_sent_once(
 
 async def test_two_senders_never_send_the_same_message(
     bot_settings: Settings, clock: FrozenClock, telegram: FakeTelegram, partner_group: FakeChat,
-    people: People, tmp_path: Path,
+    people: People, tmp_path: Path, flood_clock: ManualMonotonic,
 ) -> None:  # fmt: skip
     first = open_core(bot_settings, clock=clock)
     second = open_core(bot_settings, clock=clock)  # another process: its own engine
     _queue(first, people, tmp_path, 12)
-    telegram_limits = telegram  # the fake's limits stay on; the group burst allows 20
     async with (
-        Bot(telegram.token, base_url=telegram.base_url) as bot_a,
-        Bot(telegram.token, base_url=telegram.base_url) as bot_b,
+        sending(first, flood_clock) as (bot_a, sender_a),
+        sending(second, flood_clock) as (bot_b, sender_b),
     ):
-        sent_a, sent_b = await asyncio.gather(
-            drain_outbox(bot_a, first, batch=3), drain_outbox(bot_b, second, batch=3)
-        )
+        sent_a, sent_b = await asyncio.gather(sender_a.drain(bot_a), sender_b.drain(bot_b))
     assert sent_a + sent_b == 12
-    texts = [m.text for m in telegram_limits.messages_to(partner_group.id)]
+    texts = [m.text for m in telegram.messages_to(partner_group.id)]
     assert len(texts) == 12
     assert len(set(texts)) == 12
     first.db.dispose()
@@ -109,11 +115,10 @@ async def test_file_imported_by_another_process_is_announced_by_the_running_bot(
 
 
 async def test_a_message_the_guard_refuses_is_withheld_and_coordinators_told(
-    bot_settings: Settings, clock: FrozenClock, telegram: FakeTelegram, people: People
-) -> None:
-    from bot.app import build_application
+    bot_settings: Settings, clock: FrozenClock, telegram: FakeTelegram, people: People,
+    flood_clock: ManualMonotonic,
+) -> None:  # fmt: skip
     from bot.domain.roles import Role
-    from bot.services import outbox
 
     core = open_core(bot_settings, clock=clock)
     leaked = people.identity()
@@ -133,9 +138,8 @@ async def test_a_message_the_guard_refuses_is_withheld_and_coordinators_told(
             session, key="bad:1", chat_id=bot_settings.partner_chat_id or 0,
             text=SafeText.layout("{}", MemberName(leaked_name)), now=clock.now(),
         )  # fmt: skip
-    application = build_application(core)  # the real request stack, with the guard
-    async with application:
-        assert await drain_outbox(application.bot, core) == 0
+    async with sending(core, flood_clock) as (bot, sender):  # the real stack, with the guard
+        assert await sender.drain(bot) == 0
     with core.db.session() as session:
         row = session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key == "bad:1")).one()
         assert (row.status, row.last_error) == ("failed", "PiiRefused")
@@ -152,44 +156,40 @@ async def test_a_message_the_guard_refuses_is_withheld_and_coordinators_told(
 
 async def test_one_failed_send_delays_only_that_message(
     bot_settings: Settings, clock: FrozenClock, telegram: FakeTelegram, partner_group: FakeChat,
-    people: People, tmp_path: Path,
+    people: People, tmp_path: Path, flood_clock: ManualMonotonic,
 ) -> None:  # fmt: skip
     """Issue 8.1: a 500 on the first of five announcements; the other four go at once."""
     core = open_core(bot_settings, clock=clock)
     _queue(core, people, tmp_path, 5)
     telegram.fail_next("sendMessage", status=500)
-    async with Bot(telegram.token, base_url=telegram.base_url) as bot:
-        assert await drain_outbox(bot, core) == 4
+    async with sending(core, flood_clock) as (bot, sender):
+        assert await sender.drain(bot) == 4
         with core.db.session() as session:
             [waiting] = session.exec(
                 select(OutboxMessage).where(OutboxMessage.status == "pending")
             ).all()
             assert waiting.claimed_until is None and waiting.attempts == 1
-            assert waiting.next_attempt_at == clock.now() + timedelta(seconds=10)
-        clock.advance(timedelta(seconds=10))  # its own backoff, nothing longer
-        assert await drain_outbox(bot, core) == 1
+            assert waiting.next_attempt_at == clock.now() + outbox.BACKOFF[0]
+        clock.advance(outbox.BACKOFF[0])  # its own backoff, nothing longer
+        assert await sender.drain(bot) == 1
     announced = [m for m in telegram.messages_to(partner_group.id) if "detentiemelding" in m.text]
     assert len(announced) == 5
     core.db.dispose()
 
 
-async def test_a_pass_that_stops_gives_the_rest_back_at_once(
-    bot_settings: Settings, clock: FrozenClock, telegram: FakeTelegram, partner_group: FakeChat,
-    people: People, tmp_path: Path,
+async def test_only_messages_in_flight_are_claimed(
+    bot_settings: Settings, clock: FrozenClock, people: People, tmp_path: Path,
 ) -> None:  # fmt: skip
-    """Several failures in a row stop the pass; the untried rows do not wait for a lease."""
-    from bot.scheduling.outbox_sender import MAX_FAILURES_IN_A_ROW
-
+    """Issue 8.1: a sender claims one message per chat, sent at once; after a crash
+    only those wait for their (short) lease, the rest are claimed at once."""
     core = open_core(bot_settings, clock=clock)
     _queue(core, people, tmp_path, 6)
-    telegram.fail_next("sendMessage", count=MAX_FAILURES_IN_A_ROW, status=502)
-    async with Bot(telegram.token, base_url=telegram.base_url) as bot:
-        assert await drain_outbox(bot, core) == 0
-        with core.db.session() as session:
-            rows = session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()
-            assert [r.attempts for r in rows] == [1] * MAX_FAILURES_IN_A_ROW + [0] * (
-                6 - MAX_FAILURES_IN_A_ROW
-            )
-            assert all(r.claimed_until is None for r in rows)  # due again, no lease to wait for
-        assert await drain_outbox(bot, core) == 6 - MAX_FAILURES_IN_A_ROW
+    crashed = outbox.claim_due(core.db, clock.now())  # a sender that dies right after
+    assert len(crashed) == 1
+    restarted = outbox.claim_due(core.db, clock.now())
+    assert len(restarted) == 1 and restarted[0].id != crashed[0].id
+    assert timedelta(minutes=1) >= outbox.LEASE
+    clock.advance(outbox.LEASE + timedelta(seconds=1))
+    ids = {c.id for c in outbox.claim_due(core.db, clock.now(), limit=5)}
+    assert crashed[0].id in ids or restarted[0].id in ids
     core.db.dispose()

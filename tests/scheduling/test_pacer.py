@@ -1,0 +1,139 @@
+"""The pacer books Telegram's limits chat by chat; a 429 holds only its own chat."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from telegram.error import RetryAfter
+
+from bot.sandbox.fake_telegram import ManualMonotonic
+from bot.scheduling.pacer import BULK, Pacer
+
+GROUP, PRIVATE, OTHER_PRIVATE = -100123, 42, 43
+
+
+class Calls:
+    """A stand-in for the HTTP call: records when (on the virtual clock) it went out."""
+
+    def __init__(self, clock: ManualMonotonic) -> None:
+        self.clock = clock
+        self.at: list[tuple[int | None, float]] = []
+        self.throttle: dict[int | None, int] = {}  # chat -> retry_after of its next call
+
+    def for_chat(self, chat_id: int | None) -> Any:
+        async def call() -> dict[str, Any]:
+            retry_after = self.throttle.pop(chat_id, 0)
+            if retry_after:
+                raise RetryAfter(retry_after)
+            self.at.append((chat_id, self.clock()))
+            return {}
+
+        return call
+
+
+@pytest.fixture
+def clock() -> ManualMonotonic:  # type: ignore[override]
+    return ManualMonotonic()
+
+
+@pytest.fixture
+def pacer(clock: ManualMonotonic) -> Pacer:
+    async def sleep(seconds: float) -> None:
+        # Concurrent waits overlap, as in real time: the clock moves to the latest end.
+        until = clock() + max(seconds, 0.0)
+        await asyncio.sleep(0)
+        clock.advance(max(0.0, until - clock()))
+
+    return Pacer(monotonic=clock, sleep=sleep)
+
+
+async def send(
+    pacer: Pacer,
+    calls: Calls,
+    chat_id: int | None,
+    *,
+    bulk: bool = False,
+    method: str = "sendMessage",
+) -> None:
+    data = {} if chat_id is None else {"chat_id": chat_id}
+    await pacer.process_request(
+        calls.for_chat(chat_id), (), {}, method, data, BULK if bulk else None
+    )
+
+
+async def test_a_group_takes_20_a_minute_in_a_sliding_window(
+    pacer: Pacer, clock: ManualMonotonic
+) -> None:
+    calls = Calls(clock)
+    start = clock()
+    for _ in range(45):
+        await send(pacer, calls, GROUP, bulk=True)
+    times = [at - start for _, at in calls.at]
+    assert times[:20] == [0.0] * 20
+    assert times[20] == pytest.approx(60.0)
+    assert times[40] == pytest.approx(120.0)
+    for index, first in enumerate(times):
+        assert sum(1 for t in times[index:] if t < first + 60) <= 20
+
+
+async def test_bulk_leaves_room_in_a_group_where_people_are_active(
+    pacer: Pacer, clock: ManualMonotonic
+) -> None:
+    calls = Calls(clock)
+    await send(pacer, calls, GROUP)  # an edit or a reply: people are active here
+    for _ in range(15):
+        await send(pacer, calls, GROUP, bulk=True)
+    assert pacer.ready_in(GROUP, bulk=True) > 50  # bulk's share (16) is used up ...
+    assert pacer.ready_in(GROUP, bulk=False) == 0  # ... the rest is kept for people
+    for _ in range(4):
+        await send(pacer, calls, GROUP)
+    assert clock() == 1000.0
+
+
+async def test_a_private_chat_takes_one_a_second_and_all_chats_30_a_second(
+    pacer: Pacer, clock: ManualMonotonic
+) -> None:
+    calls = Calls(clock)
+    start = clock()
+    await asyncio.gather(*(send(pacer, calls, PRIVATE) for _ in range(3)))
+    assert [at - start for _, at in calls.at] == pytest.approx([0.0, 1.0, 2.0])
+    calls.at.clear()
+    clock.advance(1.0)  # the overall window is empty again
+    start = clock()
+    await asyncio.gather(*(send(pacer, calls, 1000 + n) for n in range(60)))
+    times = sorted(at - start for _, at in calls.at)
+    assert times[29] < 1.0 <= times[30]
+
+
+async def test_a_429_holds_only_its_chat(pacer: Pacer, clock: ManualMonotonic) -> None:
+    calls = Calls(clock)
+    calls.throttle[GROUP] = 20
+    with pytest.raises(RetryAfter):  # the outbox hears it at once and goes on
+        await send(pacer, calls, GROUP, bulk=True)
+    assert pacer.ready_in(GROUP) == pytest.approx(20.0)
+    start = clock()
+    await send(pacer, calls, PRIVATE)  # a private reply: no wait
+    await send(pacer, calls, None, method="answerCallbackQuery")  # a button's answer: no wait
+    assert clock() == start
+    await send(pacer, calls, GROUP)  # an interactive call waits the hold out, once
+    assert clock() - start == pytest.approx(20.0)
+    assert pacer.throttled == 1
+
+
+async def test_an_interactive_call_gives_up_after_a_second_429(
+    pacer: Pacer, clock: ManualMonotonic
+) -> None:
+    calls = Calls(clock)
+    calls.throttle[PRIVATE] = 3
+    await send(pacer, calls, PRIVATE)  # waited out once
+    assert len(calls.at) == 1
+    calls.throttle[PRIVATE] = 3
+
+    async def twice() -> Any:
+        calls.throttle[PRIVATE] = 3
+        raise RetryAfter(3)
+
+    with pytest.raises(RetryAfter):
+        await pacer.process_request(twice, (), {}, "sendMessage", {"chat_id": PRIVATE}, None)
