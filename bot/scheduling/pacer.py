@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from telegram.error import RetryAfter
+from telegram.error import NetworkError, RetryAfter, TimedOut
 from telegram.ext import BaseRateLimiter
 
 log = logging.getLogger(__name__)
@@ -165,28 +165,37 @@ class Pacer(BaseRateLimiter[str]):
 
     # ---------------------------------------------------------------- sending
 
-    async def _book(self, chat_id: int | None, *, bulk: bool) -> None:
-        """Wait for, and take, a slot for one call to `chat_id`."""
+    async def _book(self, chat_id: int, *, bulk: bool) -> tuple[float, float]:
+        """Wait for, and take, a slot for one call to `chat_id`; returns the slots taken."""
         now = self._monotonic()
         self._forget_holds(now)
-        if chat_id is not None:
-            if not bulk and chat_id < 0:
-                self._active[chat_id] = now
-            at = self._chat_free_at(chat_id, now, bulk=bulk)
-            window = self._window(chat_id)
-            window.book(at)
-            try:
-                if at > now:
-                    await self._sleep(at - now)
-            except BaseException:
-                window.cancel(at)
-                raise
+        if not bulk and chat_id < 0:
+            self._active[chat_id] = now
+        chat_slot = self._chat_free_at(chat_id, now, bulk=bulk)
+        window = self._window(chat_id)
+        window.book(chat_slot)
+        try:
+            if chat_slot > now:
+                await self._sleep(chat_slot - now)
             now = self._monotonic()
-        # The overall limit is taken last, close to the moment of sending.
-        at = self._overall.free_at(now)
-        self._overall.book(at)
-        if at > now:
-            await self._sleep(at - now)
+            # The overall limit is taken last, close to the moment of sending.
+            overall_slot = self._overall.free_at(now)
+            self._overall.book(overall_slot)
+        except BaseException:
+            window.cancel(chat_slot)
+            raise
+        try:
+            if overall_slot > now:
+                await self._sleep(overall_slot - now)
+        except BaseException:
+            self._give_back(chat_id, (chat_slot, overall_slot))
+            raise
+        return chat_slot, overall_slot
+
+    def _give_back(self, chat_id: int, slots: tuple[float, float]) -> None:
+        """A call Telegram did not count (refused before it was done): its slots are free."""
+        self._window(chat_id).cancel(slots[0])
+        self._overall.cancel(slots[1])
 
     async def process_request(
         self,
@@ -203,11 +212,21 @@ class Pacer(BaseRateLimiter[str]):
         while True:
             # Like Telegram: only calls aimed at a chat count against the limits;
             # answerCallbackQuery and getUpdates pass at once.
-            if chat_id is not None:
-                await self._book(chat_id, bulk=bulk)
+            slots = None if chat_id is None else await self._book(chat_id, bulk=bulk)
             try:
                 return await callback(*args, **kwargs)
+            except TimedOut:
+                raise  # it may have been done: the slots stay taken
+            except NetworkError:
+                # A 5xx or a connection that failed: not done, so not counted (a
+                # response lost after the work is the rare exception, and at worst
+                # costs one 429, which holds only this chat).
+                if chat_id is not None and slots is not None:
+                    self._give_back(chat_id, slots)
+                raise
             except RetryAfter as exc:
+                if chat_id is not None and slots is not None:
+                    self._give_back(chat_id, slots)
                 self.throttled += 1
                 seconds = _seconds(exc.retry_after)
                 self.hold(chat_id, seconds)
