@@ -35,6 +35,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from bot.clock import Clock
+from bot.sandbox._faults import Faults, error_description, outage_mode
 from bot.sandbox._flood import FloodControl, FloodLimits
 from bot.sandbox._formatting import (
     EntityParseError,
@@ -162,7 +163,11 @@ class UploadedFile:
 
 @dataclass(frozen=True)
 class RecordedCall:
-    """One HTTP request the bot made, with what the fake answered."""
+    """One HTTP request the bot made, with what the fake answered.
+
+    A dropped connection has status 0; its ``response`` is the answer that was lost
+    (empty when the call was dropped before it was carried out).
+    """
 
     method: str
     params: Mapping[str, Any]
@@ -188,7 +193,10 @@ class RecordedCall:
         params = json.dumps(dict(self.params), ensure_ascii=False, default=str)
         if len(params) > 160:
             params = params[:157] + "..."
-        outcome = str(self.status) if self.ok else f"{self.status} {self.description}"
+        if self.status == 0:
+            outcome = "connection dropped"
+        else:
+            outcome = str(self.status) if self.ok else f"{self.status} {self.description}"
         return f"{self.method} {params} -> {outcome}"
 
 
@@ -513,8 +521,9 @@ class FakeTelegram:
         self.requests: list[RecordedCall] = []
         self.sent: list[SentMessage] = []
         self.payload_observers: list[PayloadObserver] = []
-        # Injected faults: method (as Telegram spells it) -> HTTP statuses to answer next.
-        self._faults: dict[str, list[int]] = {}
+        # Calls carried out whose answer was lost (fault mode "drop_after"); also in requests.
+        self.lost_responses: list[RecordedCall] = []
+        self._faults = Faults()
         self.observer_errors: list[BaseException] = []
         self.bans: list[BanRecord] = []
         self.unbans: list[UnbanRecord] = []
@@ -548,6 +557,7 @@ class FakeTelegram:
         self._updates_signal = _Signal()
         self._activity = _Signal()
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
         self._host = "127.0.0.1"
         self._port: int | None = None
         self._closing = False
@@ -593,6 +603,7 @@ class FakeTelegram:
         site = web.TCPSite(runner, host, port)
         await site.start()
         self._runner = runner
+        self._site = site
         address = runner.addresses[0]
         self._host = host
         self._port = int(address[1])
@@ -604,6 +615,7 @@ class FakeTelegram:
             self._closing = True
             self._updates_signal.notify()
             runner, self._runner = self._runner, None
+            self._site = None
             await runner.cleanup()
         self._raise_observer_error()
 
@@ -914,10 +926,90 @@ class FakeTelegram:
         """The remembered allowed_updates; None means Telegram's default set."""
         return self._allowed
 
-    def fail_next(self, method: str, *, count: int = 1, status: int = 500) -> None:
-        """Answer the next `count` calls of `method` with an error, as Telegram does in
-        a bad moment (500 Internal Server Error, 502 Bad Gateway, ...); nothing is done."""
-        self._faults.setdefault(method.lower(), []).extend([status] * count)
+    # ------------------------------------------------------------------ faults
+
+    def fail_next(
+        self, method: str, *, count: int = 1, status: int = 500, mode: str = "status"
+    ) -> None:
+        """The next ``count`` calls of ``method`` fail as Telegram's do in a bad moment.
+
+        Modes: "status" answers ``status`` with Telegram's error body (500 Internal Server
+        Error, 502 Bad Gateway, ...) and does nothing; "drop_before" closes the connection
+        without an answer and does nothing; "drop_after" carries the call out (a message is
+        sent and in ``sent``) and then closes the connection: the answer is lost
+        (``lost_responses``). Queued faults come before those of ``fault_rate``.
+        """
+        self._faults.fail_next(method, count=count, status=status, mode=mode)
+
+    def fault_rate(
+        self,
+        rate: float,
+        *,
+        seed: int = 0,
+        methods: Iterable[str] | None = None,
+        modes: Iterable[str] = ("status", "drop_before", "drop_after"),
+    ) -> None:
+        """From now on each call of ``methods`` (None: all but getUpdates) fails with
+        probability ``rate``, in a mode drawn from ``modes`` (status 500 or 502).
+
+        The same seed and the same calls give the same faults; ``rate`` 0 ends it.
+        """
+        self._faults.fault_rate(rate, seed=seed, methods=methods, modes=modes)
+
+    def delay(self, seconds: float, *, method: str | None = None) -> None:
+        """Hold calls of ``method`` (None: all but getUpdates) ``seconds`` of real time
+        before carrying them out and answering; ``delay(0)`` ends it. Where several
+        delays apply, the longest counts. A call the bot gives up on is not carried out."""
+        self._faults.delay(seconds, method=method)
+
+    def throttle(
+        self, seconds: float, *, chat_id: int | None = None, method: str | None = None
+    ) -> None:
+        """A 429 window of ``seconds`` on the server's monotonic clock, for calls to
+        ``chat_id``, of ``method``, or both when both are given (neither: every call but
+        getUpdates). Calls in it get "Too Many Requests: retry after N" with N the whole
+        seconds left (at least 1). A new window for the same chat and method replaces the
+        old one, so ``throttle(0, ...)`` ends it."""
+        self._faults.throttle(self._monotonic() + seconds, chat_id=chat_id, method=method)
+
+    def forbid(self, chat_id: int, description: str | None = None) -> None:
+        """Every call to ``chat_id`` answers 403 until ``allow``. The default description
+        is Telegram's for the chat type: "Forbidden: bot was blocked by the user" for a
+        person, "Forbidden: bot was kicked from the supergroup chat" for a group; pass
+        e.g. "Forbidden: bot is not a member of the supergroup chat" for another."""
+        self._faults.forbid(chat_id, description)
+
+    def allow(self, chat_id: int) -> None:
+        """End ``forbid`` for ``chat_id``."""
+        self._faults.allow(chat_id)
+
+    async def go_down(self, mode: str = "refused") -> None:
+        """A full outage until ``come_back``.
+
+        "refused": the listening socket is closed (new connections are refused) and open
+        connections are closed; "status": every call answers 502 Bad Gateway; "drop":
+        every call's connection is closed without an answer. A parked getUpdates ends.
+        """
+        checked = outage_mode(mode)
+        if self._runner is None:
+            raise RuntimeError("the fake Telegram server is not running")
+        self._faults.outage = checked
+        if checked == "refused":
+            if self._site is not None:
+                site, self._site = self._site, None
+                await site.stop()
+            server = self._runner.server
+            for connection in server.connections if server is not None else []:
+                connection.force_close()
+        self._updates_signal.notify()
+
+    async def come_back(self) -> None:
+        """End the outage; after "refused" the server listens again on the same port."""
+        if self._runner is not None and self._site is None:
+            site = web.TCPSite(self._runner, self._host, self._port)
+            await site.start()
+            self._site = site
+        self._faults.outage = None
 
     async def wait_for_call(
         self,
@@ -992,7 +1084,7 @@ class FakeTelegram:
 
     # ------------------------------------------------------------------ HTTP
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         match = _PATH.match(request.path)
         method = match.group("method") if match else request.path
         if match and match.group("method").lower() in self._methods:
@@ -1014,6 +1106,12 @@ class FakeTelegram:
                 }
                 return self._answer(method, params, files, 500, body)
 
+        held = self._faults.delay_for(method)
+        if held:
+            await asyncio.sleep(held)
+        if self._faults.outage is not None:
+            return self._outage_answer(request, method, params, files, {})
+
         if match is None:
             return self._answer(method, params, files, 404, _ApiError(404, "Not Found").body())
         if match.group("token") != self.token:
@@ -1021,19 +1119,98 @@ class FakeTelegram:
         entry = self._methods.get(match.group("method").lower())
         if entry is None:
             return self._answer(method, params, files, 404, _ApiError(404, "Not Found").body())
-        faults = self._faults.get(match.group("method").lower())
-        if faults:
-            status = faults.pop(0)
-            return self._answer(
-                method, params, files, status, _ApiError(status, "Internal Server Error").body()
-            )
+        fault = self._faults.fault_for(method)
+        if fault is not None and fault.mode == "status":
+            body = _ApiError(fault.status, error_description(fault.status)).body()
+            return self._answer(method, params, files, fault.status, body)
+        if fault is not None and fault.mode == "drop_before":
+            return self._drop(request, method, params, files, {})
         try:
+            self._fault_gates(method, params)
             result = entry[1](_Call(params, files, request))
             if asyncio.iscoroutine(result):
                 result = await result
         except _ApiError as error:
-            return self._answer(method, params, files, error.status, error.body())
-        return self._answer(method, params, files, 200, {"ok": True, "result": result})
+            status, body = error.status, error.body()
+        else:
+            status, body = 200, {"ok": True, "result": result}
+        if self._faults.outage is not None:  # it began during a long poll
+            return self._outage_answer(request, method, params, files, body)
+        if fault is not None:  # drop_after: carried out, the answer is lost
+            return self._drop(request, method, params, files, body, lost=status == 200)
+        return self._answer(method, params, files, status, body)
+
+    def _fault_gates(self, method: str, params: Mapping[str, Any]) -> None:
+        """403 for a forbidden chat, then 429 in a throttle window."""
+        chat_id = self._target_chat_id(params)
+        forbidden, description = self._faults.forbidden(chat_id)
+        if forbidden:
+            raise _ApiError(403, description or self._forbidden_description(chat_id))
+        retry_after = self._faults.retry_after(method, chat_id, self._monotonic())
+        if retry_after:
+            raise _ApiError(
+                429,
+                f"Too Many Requests: retry after {retry_after}",
+                {"retry_after": retry_after},
+            )
+
+    def _target_chat_id(self, params: Mapping[str, Any]) -> int | None:
+        try:
+            return self._chat(params).id
+        except _ApiError:
+            raw = params.get("chat_id")
+            if isinstance(raw, int) and not isinstance(raw, bool):
+                return raw
+            return None
+
+    def _forbidden_description(self, chat_id: int | None) -> str:
+        chat = self.chats.get(chat_id) if chat_id is not None else None
+        if (chat is None and chat_id is not None and chat_id > 0) or (chat and chat.is_private):
+            return "Forbidden: bot was blocked by the user"
+        kind = self._kind(chat) if chat is not None else "supergroup"
+        return f"Forbidden: bot was kicked from the {kind} chat"
+
+    def _outage_answer(
+        self,
+        request: web.Request,
+        method: str,
+        params: dict[str, Any],
+        files: dict[str, UploadedFile],
+        body: JSONDict,
+    ) -> web.StreamResponse:
+        """During an outage: 502 Bad Gateway, or the connection dropped; nothing counts as done."""
+        if self._faults.outage == "status":
+            return self._answer(method, params, files, 502, _ApiError(502, "Bad Gateway").body())
+        return self._drop(request, method, params, files, body)
+
+    def _drop(
+        self,
+        request: web.Request,
+        method: str,
+        params: dict[str, Any],
+        files: dict[str, UploadedFile],
+        body: JSONDict,
+        *,
+        lost: bool = False,
+    ) -> web.StreamResponse:
+        """Close the connection without an answer; record the call with status 0.
+
+        ``body`` is the answer that would have been given; ``lost``: the call was carried out.
+        """
+        call = RecordedCall(
+            method=method,
+            params=params,
+            status=0,
+            response=copy.deepcopy(body),
+            files=files,
+            at=self._monotonic(),
+        )
+        self.requests.append(call)
+        if lost:
+            self.lost_responses.append(call)
+        self._activity.notify()
+        request.protocol.force_close()
+        return web.Response()
 
     def _answer(
         self,
@@ -1152,7 +1329,7 @@ class FakeTelegram:
                             "Conflict: terminated by other getUpdates request; "
                             "make sure that only one bot instance is running",
                         )
-                    if self._closing:
+                    if self._closing or self._faults.outage is not None:
                         return []
                     batch = self._deliverable(limit)
                     if batch:
