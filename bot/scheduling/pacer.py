@@ -86,6 +86,14 @@ class _Window:
             self._slots.remove(at)
 
 
+def _counted(endpoint: str) -> bool:
+    """Telegram's limits are on messages: sending, forwarding, copying and editing them."""
+    name = endpoint.lower()
+    if name == "sendchataction":
+        return False
+    return name.startswith(("send", "edit", "copymessage", "forwardmessage"))
+
+
 def _chat_of(data: dict[str, Any]) -> int | None:
     chat_id = data.get("chat_id")
     if chat_id is None:
@@ -109,7 +117,7 @@ class Pacer(BaseRateLimiter[str]):
         self._sleep = sleep
         self._overall = _Window(self.limits.overall_per_second, 1.0)
         self._chats: dict[int, _Window] = {}
-        self._held_until: dict[int | None, float] = {}  # None: every chat (a global 429)
+        self._held_until: dict[int, float] = {}
         self._active: dict[int, float] = {}  # group -> time of its last interactive call
         self.throttled = 0  # 429s met, for the benchmark and tests
 
@@ -134,7 +142,7 @@ class Pacer(BaseRateLimiter[str]):
         return window
 
     def _chat_free_at(self, chat_id: int, now: float, *, bulk: bool) -> float:
-        held = max(self._held_until.get(chat_id, 0.0), self._held_until.get(None, 0.0))
+        held = self._held_until.get(chat_id, 0.0)
         share = None
         if bulk and chat_id < 0 and now - self._active.get(chat_id, -1e18) < self.limits.active_for:
             share = self.limits.group_bulk_per_minute
@@ -149,8 +157,8 @@ class Pacer(BaseRateLimiter[str]):
         now = self._monotonic()
         return max(0.0, self._chat_free_at(chat_id, now, bulk=bulk) - now)
 
-    def hold(self, chat_id: int | None, seconds: float) -> None:
-        """Send nothing to `chat_id` (None: anywhere) for `seconds`."""
+    def hold(self, chat_id: int, seconds: float) -> None:
+        """Send nothing to `chat_id` for `seconds`."""
         until = self._monotonic() + seconds
         self._held_until[chat_id] = max(self._held_until.get(chat_id, 0.0), until)
 
@@ -206,12 +214,12 @@ class Pacer(BaseRateLimiter[str]):
         data: dict[str, Any],
         rate_limit_args: str | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
-        chat_id = _chat_of(data)
+        chat_id = _chat_of(data) if _counted(endpoint) else None
         bulk = rate_limit_args == BULK
         waited_out = False
         while True:
-            # Like Telegram: only calls aimed at a chat count against the limits;
-            # answerCallbackQuery and getUpdates pass at once.
+            # Like Telegram: only messages (sent or edited) count against the limits;
+            # answerCallbackQuery, getUpdates, getChatMember and the like pass at once.
             slots = None if chat_id is None else await self._book(chat_id, bulk=bulk)
             try:
                 return await callback(*args, **kwargs)
@@ -229,7 +237,8 @@ class Pacer(BaseRateLimiter[str]):
                     self._give_back(chat_id, slots)
                 self.throttled += 1
                 seconds = _seconds(exc.retry_after)
-                self.hold(chat_id, seconds)
+                if chat_id is not None:
+                    self.hold(chat_id, seconds)
                 log.warning(
                     "telegram.throttled",
                     extra={
@@ -240,7 +249,9 @@ class Pacer(BaseRateLimiter[str]):
                 )
                 if bulk or waited_out or seconds > self.limits.interactive_max_wait:
                     raise
-                waited_out = True  # the booking above waits for the hold to pass
+                waited_out = True
+                if chat_id is None:
+                    await self._sleep(seconds)  # else the booking waits for the hold
 
 
 def _seconds(value: int | timedelta) -> float:
