@@ -246,16 +246,18 @@ def _print(baseline: RunFigures, faults: RunFigures, ack: float, reply: float) -
         f" scaled time: the limits let the last one go 60 s per {GROUP_PER_MINUTE} after the"
         f" first (baseline at {baseline.limit_floor:.0f} s, faults at {faults.limit_floor:.0f} s)"
     )
+    lost = f"{faults.duplicates} (responses lost: {faults.lost_responses})"
     rows = [
         ("", "baseline (no faults)", "30% faults, first minute"),
-        ("delivered", f"{baseline.delivered}/{baseline.count}", f"{faults.delivered}/{faults.count}"),
+        ("delivered", f"{baseline.delivered}/{baseline.count}",
+         f"{faults.delivered}/{faults.count}"),
         ("last delivery (s)", f"{baseline.last_delivery:.1f}", f"{faults.last_delivery:.1f}"),
         (
             "beyond the limits (s)",
             f"{baseline.beyond_limits:.1f}",
             f"{faults.beyond_limits:.1f} (faults ended at {faults.fault_end:.0f} s)",
         ),
-        ("duplicates", str(baseline.duplicates), f"{faults.duplicates} (responses lost: {faults.lost_responses})"),
+        ("duplicates", str(baseline.duplicates), lost),
         ("429s met", str(baseline.throttled), f"{faults.throttled}"),
         ("real time (s)", f"{baseline.took_real:.1f}", f"{faults.took_real:.1f}"),
     ]  # fmt: skip
