@@ -26,7 +26,6 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from enum import Enum
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -214,17 +213,10 @@ class OutboxSender:
                 reply_parameters=reply,
                 rate_limit_args=BULK,
             )
-        except RetryAfter as exc:
-            wait = exc.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            await core.db.run(
-                outbox.mark_retry,
-                core.db,
-                message,
-                error="RetryAfter",
-                now=core.clock.now(),
-                after=timedelta(seconds=seconds),
-            )
+        except RetryAfter:
+            # The pacer now holds this chat for as long as Telegram asked; the
+            # message stays due and goes first when the hold is over.
+            await core.db.run(outbox.unclaim, core.db, message, error="RetryAfter")
             return Outcome.THROTTLED
         except Forbidden:
             return await self._refused(bot, message)

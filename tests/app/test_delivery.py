@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,16 +12,20 @@ from bot.i18n import translator
 from bot.services import outbox
 from bot.storage.models import ChatHold, OutboxMessage
 from tests.app.conftest import EVENT_TIMEOUT, RunningBot, World, eventually
-from tests.app.test_detention import write_dpan
+from tests.app.test_detention import announcements, write_dpan
 from tests.conftest import People
 
 GROUP_WINDOW = 60.0
 
 
-def _import(running: RunningBot, people: People, tmp_path: Path, count: int) -> None:
+def _import(
+    running: RunningBot, people: People, tmp_path: Path, count: int, *, after: int = 0
+) -> None:
+    """`count` new releases; `after`: how many rows earlier files had (their ids come first)."""
     from bot.services.audit import CLI
 
-    path = write_dpan(tmp_path / f"dpan-{count}.csv", [people.identity() for _ in range(count)])
+    rows = [people.identity() for _ in range(after + count)]
+    path = write_dpan(tmp_path / f"dpan-{after}-{count}.csv", rows)
     assert running.core.detention.import_path(path, actor=CLI).new == count
 
 
@@ -143,3 +148,39 @@ async def test_a_group_that_refuses_the_bot_keeps_announcements_until_it_works_a
             return session.get(ChatHold, group.id) is None
 
     await eventually(lifted)
+
+
+async def test_a_throttled_group_delays_only_itself(
+    running: RunningBot, world: World, people: People, tmp_path: Path
+) -> None:
+    """Issue 8.2: 20 s of 429 on the group: button answers and private replies stay
+    under a second (real time), private messages go out, the group's wait its turn."""
+    telegram, group = running.telegram, running.group
+    running.throttling_expected = True
+    _import(running, people, tmp_path, 1)
+    [announced] = await announcements(telegram, group.id, 1, running.core)
+    telegram.throttle(20, chat_id=group.id)
+    _import(running, people, tmp_path, 3, after=1)  # announcements that wait for the group
+    started = time.monotonic()
+    query = telegram.press_button(world.partner, announced, announced.button_data("Bekend"))
+    await telegram.wait_for_call(
+        "answerCallbackQuery",
+        predicate=lambda c: c.params.get("callback_query_id") == query,
+        timeout=EVENT_TIMEOUT,
+    )
+    acknowledged = time.monotonic() - started
+    started = time.monotonic()
+    await running.say(world.casemanager, "/start", contains="")
+    replied = time.monotonic() - started
+    _queue_private(running, world.coordinator.id, "test:during-429")
+    await telegram.wait_for_message(world.coordinator.id, contains="rol", timeout=EVENT_TIMEOUT)
+    assert acknowledged < 1.0 and replied < 1.0, (acknowledged, replied)
+    # The group's messages follow once its window has passed, with no 429 after the first.
+    await telegram.wait_for_call(
+        "sendMessage",
+        predicate=lambda c: c.ok and "detentiemelding" in str(c.params.get("text")),
+        count=4,
+        timeout=EVENT_TIMEOUT,
+    )
+    throttled = [c for c in telegram.requests if c.status == 429]
+    assert len(throttled) <= 2  # one announcement, at most one tally edit
