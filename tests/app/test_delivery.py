@@ -161,6 +161,7 @@ async def test_a_throttled_group_delays_only_itself(
     [announced] = await announcements(telegram, group.id, 1, running.core)
     telegram.throttle(20, chat_id=group.id)
     _import(running, people, tmp_path, 3, after=1)  # announcements that wait for the group
+    await telegram.wait_for_call("sendMessage", predicate=lambda c: c.status == 429)
     started = time.monotonic()
     query = telegram.press_button(world.partner, announced, announced.button_data("Bekend"))
     await telegram.wait_for_call(
