@@ -9,13 +9,16 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from telegram.error import InvalidToken, NetworkError
+from telegram import Bot
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot.app import ALLOWED_UPDATES, Core, build_application, outbox_sender, tally_editor
+from bot.backoff import Backoff, is_passing
 from bot.config import SettingsError
 from bot.handlers.group import check_group_rights
 from bot.handlers.start import publish_command_lists
@@ -25,6 +28,11 @@ from bot.scheduling.group_removal import remove_deactivated_members, schedule_gr
 from bot.scheduling.pacer import Pacer
 
 log = logging.getLogger(__name__)
+
+# Telegram away at start-up: tries after 1, 2, 4, ... seconds, at most 30 apart.
+START_UP_BACKOFF = Backoff(first=1.0, cap=30.0)
+# How often the running bot renders tallies left behind (see TallyEditor).
+TALLY_CATCH_UP_SECONDS = 45.0
 
 
 def _schedule(application: Application[Any, Any, Any, Any, Any, Any], core: Core) -> None:
@@ -52,7 +60,11 @@ def _schedule(application: Application[Any, Any, Any, Any, Any, Any], core: Core
     async def catch_up_tallies(context: ContextTypes.DEFAULT_TYPE) -> None:
         await tally_editor(application).catch_up(context.bot)
 
-    job_queue.run_once(catch_up_tallies, when=0, name="tally_catch_up")
+    # At start (what downtime left behind), then now and again: a tally whose
+    # retries stopped (a restart, a give-up that a new answer did not lift) is shown.
+    job_queue.run_repeating(
+        catch_up_tallies, interval=TALLY_CATCH_UP_SECONDS, first=0, name="tally_catch_up"
+    )
     schedule_group_removal(application, core)
 
 
@@ -63,22 +75,31 @@ async def serve(
     ready: asyncio.Event | None = None,
     poll_timeout: int = 10,
     pacer: Pacer | None = None,
+    backoff: Backoff = START_UP_BACKOFF,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
-    """Run the bot until `stop` is set. Raises SettingsError for a refused token or API URL."""
+    """Run the bot until `stop` is set. Raises SettingsError for a refused token.
+
+    Telegram out of reach at start-up (no connection, a timeout, a 5xx, flood
+    control) is waited out with `backoff`, sleeping through `sleep`; `stop` ends the
+    wait at once. The command menus and the check of the group rights, when they
+    fail for such a reason, are tried again from the job queue while the bot serves.
+    """
     application = build_application(core, pacer=pacer)
     try:
-        await application.initialize()  # calls getMe
-    except InvalidToken:
-        raise SettingsError("VHBOT_TELEGRAM_TOKEN: Telegram refused this token") from None
-    except NetworkError as exc:
-        raise SettingsError(
-            f"VHBOT_TELEGRAM_API_URL: cannot reach {core.settings.telegram_api_url} "
-            f"({type(exc).__name__})"
-        ) from None
+        started = await _initialize(application, stop=stop, backoff=backoff, sleep=sleep)
+    except BaseException:
+        await application.bot.shutdown()  # the HTTP clients getMe opened
+        raise
+    if not started:
+        await application.bot.shutdown()
+        log.info("bot.stopped")
+        return
     try:
         await anchor_audit_log(core)
-        await publish_command_lists(application.bot, core)
-        await check_group_rights(application.bot, core)
+        calls = _start_up_calls(application, core, backoff)
+        if not await _unless_stopped(calls, stop):
+            return
         _schedule(application, core)
         await application.start()
         assert application.updater is not None  # noqa: S101 - built with an updater
@@ -100,6 +121,108 @@ async def serve(
         await tally_editor(application).close()
         await application.shutdown()
         log.info("bot.stopped")
+
+
+async def _initialize(
+    application: Application[Any, Any, Any, Any, Any, Any],
+    *,
+    stop: asyncio.Event,
+    backoff: Backoff,
+    sleep: Callable[[float], Awaitable[None]],
+) -> bool:
+    """getMe until Telegram answers; False when `stop` came first.
+
+    Only a refused token is a configuration error: anything else may pass (the
+    network, Telegram itself, a proxy in between), so it is logged and tried again.
+    """
+    failures = 0
+    while True:
+        try:
+            return await _unless_stopped(application.initialize(), stop)
+        except InvalidToken:
+            raise SettingsError("VHBOT_TELEGRAM_TOKEN: Telegram refused this token") from None
+        except TelegramError as exc:
+            failures += 1
+            wait = backoff.wait_after(exc, failures)
+            # The type only: the text of a connection error can quote the URL, token included.
+            log.warning(
+                "telegram.unreachable",
+                extra={"error": type(exc).__name__, "attempt": failures, "retry_in": wait},
+            )
+        if not await _unless_stopped(sleep(wait), stop):
+            return False
+
+
+async def _unless_stopped(work: Awaitable[object], stop: asyncio.Event) -> bool:
+    """Await `work` unless `stop` is set first (then it is cancelled); True when it ended."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if task.cancelled():
+        return False
+    task.result()  # raises what went wrong
+    return True
+
+
+StartUpCall = Callable[[Bot, Core], Awaitable[object]]
+
+
+async def _start_up_calls(
+    application: Application[Any, Any, Any, Any, Any, Any], core: Core, backoff: Backoff
+) -> None:
+    for name, call in (("command_lists", publish_command_lists), ("group_rights", _rights)):
+        await _until_done(application, core, name, call, backoff)
+
+
+async def _rights(bot: Bot, core: Core) -> None:
+    await check_group_rights(bot, core)
+
+
+async def _until_done(
+    application: Application[Any, Any, Any, Any, Any, Any],
+    core: Core,
+    name: str,
+    call: StartUpCall,
+    backoff: Backoff,
+) -> None:
+    """Make a start-up call now; after a passing failure, again from the job queue
+    (with `backoff`) until it works. The bot serves meanwhile."""
+    job_queue = application.job_queue
+    assert job_queue is not None  # noqa: S101 - the job-queue extra is a dependency
+    failures = 0
+
+    async def attempt(_context: object = None) -> None:
+        nonlocal failures
+        try:
+            await call(application.bot, core)
+        except TelegramError as exc:
+            if not is_passing(exc):
+                log.error("startup.call_failed", extra={"call": name, "error": type(exc).__name__})
+                return
+            failures += 1
+            wait = backoff.wait_after(exc, failures)
+            log.warning(
+                "startup.call_retry",
+                extra={
+                    "call": name,
+                    "error": type(exc).__name__,
+                    "attempt": failures,
+                    "retry_in": wait,
+                },
+            )
+            job_queue.run_once(attempt, when=wait, name=f"retry_{name}")
+            return
+        if failures:
+            log.info("startup.call_done", extra={"call": name, "attempts": failures + 1})
+
+    await attempt()
 
 
 # How long a stop waits for the sends in flight (systemd allows 30 s in all).
@@ -153,7 +276,9 @@ def sweep_once(core: Core) -> SweepReport:
         application = build_application(core)
         async with application:
             sent = await outbox_sender(application).drain(application.bot)
-            await tally_editor(application).catch_up(application.bot)
+            editor = tally_editor(application)
+            await editor.catch_up(application.bot)
+            await editor.close()  # retries belong to the running bot, not to one sweep
             await remove_deactivated_members(application.bot, core)
             return sent
 

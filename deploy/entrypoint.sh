@@ -9,5 +9,7 @@ if [ "$#" -gt 0 ]; then
     exec "$@"
 fi
 
+# A failed upgrade (database not reachable yet) ends the container; its restart
+# policy starts it again. `vhbot run` waits for Telegram by itself.
 vhbot db upgrade
 exec vhbot run

@@ -65,14 +65,17 @@ def register(
             )
             return
         answer_text = _("known") if known else _("not known")
-        await query.answer(
-            _(
-                "Noted for {organisation}: {answer}.",
-                organisation=organisation,
-                answer=answer_text,
+        try:
+            await query.answer(
+                _(
+                    "Noted for {organisation}: {answer}.",
+                    organisation=organisation,
+                    answer=answer_text,
+                )
             )
-        )
-        if result.outcome is not AnswerOutcome.UNCHANGED:
-            editor.request(context.bot, announcement_id)
+        finally:
+            # The answer is recorded: the tally shows it even if the confirmation failed.
+            if result.outcome is not AnswerOutcome.UNCHANGED:
+                editor.request(context.bot, announcement_id)
 
     application.add_handler(CallbackQueryHandler(answer, pattern=r"^ans:"))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from telegram import Bot, ChatMember, Update
 from telegram.error import TelegramError
 
+from bot.backoff import is_passing
 from bot.handlers.common import notify_coordinators
 from bot.i18n import Translator
 from bot.safe import SafeText
@@ -138,7 +139,12 @@ async def _remove_stranger(
 
 
 async def check_group_rights(bot: Bot, core: Core) -> bool:
-    """At start-up: am I an administrator of the partner group who may remove members?"""
+    """At start-up: am I an administrator of the partner group who may remove members?
+
+    Raises the TelegramError when Telegram could not say for a passing reason (a
+    network error, a 5xx, flood control): the caller asks again later, and the
+    coordinators are not alarmed about rights that may well be there.
+    """
     chat_id = core.settings.partner_chat_id
     assert chat_id is not None  # noqa: S101 - `vhbot run` requires it
     try:
@@ -148,6 +154,8 @@ async def check_group_rights(bot: Bot, core: Core) -> bool:
             and bool(getattr(me, "can_restrict_members", False))
         )
     except TelegramError as exc:
+        if is_passing(exc):
+            raise
         log.warning("group.check_failed", extra={"error": type(exc).__name__})
         allowed = False
     if not allowed:

@@ -9,6 +9,7 @@ from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, BotCommand
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes
 
+from bot.backoff import is_passing
 from bot.config import SUPPORTED_LOCALES
 from bot.domain.commands import ChatKind, commands_for
 from bot.handlers.common import NOT_REGISTERED, Caller, authorize_command, role_names
@@ -141,6 +142,9 @@ async def publish_command_lists(bot: Bot, core: Core) -> None:
 
     Everyone's private chat: the commands open to anyone, in each language.
     Each active member's own chat: the commands of their roles, in their language.
+    Raises the TelegramError of a passing failure (network, 5xx, flood control), after
+    trying every member's menu, so the caller tries again later; a member whose menu
+    Telegram refuses (never started the bot) is only logged.
     """
     open_commands = commands_for(None, ChatKind.PRIVATE)
     scope = BotCommandScopeAllPrivateChats()
@@ -156,20 +160,32 @@ async def publish_command_lists(bot: Bot, core: Core) -> None:
         with core.db.session() as session:
             return core.memberships.menu_owners(session)
 
+    passing: TelegramError | None = None
     for owner in await core.db.run(owners):
-        await publish_member_menu(bot, core, owner)
+        try:
+            await _set_member_menu(bot, core, owner)
+        except TelegramError as exc:
+            log.info("menu.not_set", extra={"error": type(exc).__name__})
+            if is_passing(exc):
+                passing = exc
+    if passing is not None:
+        raise passing
 
 
 async def publish_member_menu(bot: Bot, core: Core, owner: MenuOwner) -> None:
     """The menu of one member's private chat: the commands their roles allow."""
-    _ = translator(owner.language or core.settings.locale)
     try:
-        await bot.set_my_commands(
-            [BotCommand(spec.name, _(spec.description)) for spec in commands_for(owner.roles)],
-            scope=BotCommandScopeChat(owner.telegram_id),
-        )
+        await _set_member_menu(bot, core, owner)
     except TelegramError as exc:  # e.g. never started the bot: the menu waits for later
         log.info("menu.not_set", extra={"error": type(exc).__name__})
+
+
+async def _set_member_menu(bot: Bot, core: Core, owner: MenuOwner) -> None:
+    _ = translator(owner.language or core.settings.locale)
+    await bot.set_my_commands(
+        [BotCommand(spec.name, _(spec.description)) for spec in commands_for(owner.roles)],
+        scope=BotCommandScopeChat(owner.telegram_id),
+    )
 
 
 async def withdraw_member_menu(bot: Bot, telegram_id: int) -> None:

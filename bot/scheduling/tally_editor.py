@@ -6,6 +6,12 @@ many presses in a few seconds give one edit. The state is in the database
 (answers_version / rendered_version): after a restart `catch_up` renders
 whatever was left behind. Group edits also pass PTB's rate limiter, which keeps
 to Telegram's 20 per minute and honours retry_after.
+
+A failed edit is tried again with backoff (from the edit delay, doubling, at
+most 30 s; after Telegram's retry_after when it gave one) until it is shown, and
+the running bot calls `catch_up` now and again for whatever is still behind. An
+edit Telegram refuses for good (the message was deleted) is given up, with one
+log line, until the next answer on that announcement asks again.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ import logging
 from typing import TYPE_CHECKING
 
 from telegram import Bot, InlineKeyboardMarkup
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest
 
+from bot.backoff import Backoff
 from bot.i18n import translator
+from bot.services.guard import PiiRefused
 from bot.storage.models import Announcement
 from bot.views.announcements import announcement_text, answer_keyboard
 
@@ -29,33 +37,81 @@ log = logging.getLogger(__name__)
 
 
 class TallyEditor:
-    def __init__(self, core: Core, *, delay: float) -> None:
+    def __init__(self, core: Core, *, delay: float, backoff: Backoff | None = None) -> None:
         self._core = core
         self._delay = delay
+        self._backoff = backoff or Backoff(first=delay, cap=30.0)
+        # announcement id -> the task waiting to render it (debounce or retry)
         self._scheduled: dict[int, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()  # waiting or rendering
+        self._failures: dict[int, int] = {}  # failed edits in a row
+        self._given_up: set[int] = set()
+        self._closed = False
 
     def request(self, bot: Bot, announcement_id: int) -> None:
         """Ask for the announcement to show its current state soon."""
+        if self._closed:
+            return
+        # A press came from the message, so it is there to edit after all.
+        self._given_up.discard(announcement_id)
         if announcement_id in self._scheduled:
             return  # a render is already on its way and will read the newest state
-        task = asyncio.create_task(self._render_later(bot, announcement_id))
-        self._scheduled[announcement_id] = task
+        self._schedule(bot, announcement_id, self._delay)
 
-    async def _render_later(self, bot: Bot, announcement_id: int) -> None:
+    def _schedule(self, bot: Bot, announcement_id: int, wait: float) -> None:
+        task = asyncio.create_task(self._render_after(bot, announcement_id, wait))
+        self._scheduled[announcement_id] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _render_after(self, bot: Bot, announcement_id: int, wait: float) -> None:
         try:
-            await asyncio.sleep(self._delay)
+            await asyncio.sleep(wait)
         finally:
-            self._scheduled.pop(announcement_id, None)
-        await self.render(bot, announcement_id)
+            if self._scheduled.get(announcement_id) is asyncio.current_task():
+                del self._scheduled[announcement_id]
+        await self._attempt(bot, announcement_id)
+
+    async def _attempt(self, bot: Bot, announcement_id: int) -> None:
+        """Render once; after a failure, schedule the next try or give up."""
+        try:
+            await self.render(bot, announcement_id)
+        except (BadRequest, PiiRefused) as exc:
+            # The same edit will be refused again (message deleted, text refused).
+            self._failures.pop(announcement_id, None)
+            self._given_up.add(announcement_id)
+            log.error(
+                "tally.edit_given_up",
+                extra={"announcement_id": announcement_id, "error": type(exc).__name__},
+            )
+        except Exception as exc:  # network, 5xx, 403, flood control, database: passing
+            failures = self._failures.get(announcement_id, 0) + 1
+            self._failures[announcement_id] = failures
+            wait = self._backoff.wait_after(exc, failures)
+            log.warning(
+                "tally.edit_failed",
+                extra={
+                    "announcement_id": announcement_id,
+                    "error": type(exc).__name__,
+                    "attempt": failures,
+                    "retry_in": wait,
+                },
+            )
+            if not self._closed and announcement_id not in self._scheduled:
+                self._schedule(bot, announcement_id, wait)
+        else:
+            self._failures.pop(announcement_id, None)
 
     async def render(self, bot: Bot, announcement_id: int) -> None:
+        """Edit the announcement to its current state; raises what Telegram refused."""
         core = self._core
         _ = translator(core.settings.locale)
 
-        def read() -> tuple[int, int, int | None, str, str]:
+        def read() -> tuple[int, int, int | None, str, str] | None:
             with core.db.session() as session:
                 announcement = session.get(Announcement, announcement_id)
-                assert announcement is not None  # noqa: S101 - requested for existing ids
+                if announcement is None:
+                    return None
                 facts = core.answers.facts(session, announcement_id)
                 tally = core.answers.tally(session, announcement_id)
                 return (
@@ -66,9 +122,10 @@ class TallyEditor:
                     answer_keyboard(announcement_id, _),
                 )
 
-        version, chat_id, message_id, text, keyboard = await core.db.run(read)
-        if message_id is None:
+        state = await core.db.run(read)
+        if state is None or state[2] is None:
             return
+        version, chat_id, message_id, text, keyboard = state
         try:
             await bot.edit_message_text(
                 text,
@@ -78,12 +135,7 @@ class TallyEditor:
             )
         except BadRequest as exc:
             if "not modified" not in str(exc):
-                log.warning("tally.edit_failed", extra={"error": type(exc).__name__})
-                return
-        except TelegramError as exc:
-            # Stays behind in the database; the next answer or catch_up renders it.
-            log.warning("tally.edit_failed", extra={"error": type(exc).__name__})
-            return
+                raise
 
         def done() -> None:
             with core.db.session() as session:
@@ -92,19 +144,33 @@ class TallyEditor:
         await core.db.run(done)
 
     async def catch_up(self, bot: Bot) -> int:
-        """Render every announcement whose shown state is behind (e.g. after downtime)."""
+        """Render every announcement whose shown state is behind (e.g. after downtime).
+
+        Leaves out those already on their way (waiting, or retrying) and those given
+        up; returns how many it tried.
+        """
         core = self._core
 
         def behind() -> list[int]:
             with core.db.session() as session:
                 return core.answers.needing_render(session)
 
-        pending = await core.db.run(behind)
+        pending = [
+            announcement_id
+            for announcement_id in await core.db.run(behind)
+            if announcement_id not in self._scheduled and announcement_id not in self._given_up
+        ]
         for announcement_id in pending:
-            await self.render(bot, announcement_id)
+            if self._closed:
+                break
+            await self._attempt(bot, announcement_id)
         return len(pending)
 
     async def close(self) -> None:
-        for task in list(self._scheduled.values()):
-            task.cancel()
+        """Stop every waiting render and retry; later requests are ignored."""
+        self._closed = True
+        tasks = list(self._tasks)
         self._scheduled.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,10 +1,12 @@
-"""`vhbot run` as a real process: starts, answers, stops cleanly on SIGTERM."""
+"""`vhbot run` as a real process: starts, answers, stops cleanly on SIGTERM, waits for
+Telegram when it is away."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -100,3 +102,41 @@ async def test_sigterm_stops_within_10_s_with_a_long_queue(
         assert pending, "the group's limit should have kept some back"
         assert all(row.claimed_until is None for row in pending)
     core.db.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_vhbot_run_waits_for_telegram_and_stops_on_sigterm(bot_settings: Settings) -> None:
+    """The process: an unreachable API is no configuration error (exit 2); SIGTERM ends it."""
+    engine = make_engine(bot_settings.database_url)
+    migrate.ensure_current(engine)
+    engine.dispose()
+    env = process_env(
+        bot_settings,
+        VHBOT_TELEGRAM_TOKEN="123456:TEST-TOKEN",
+        VHBOT_TELEGRAM_API_URL=f"http://127.0.0.1:{free_port()}",
+    )
+    process = await start_vhbot("run", env=env)
+    try:
+        assert process.stderr is not None
+        async with asyncio.timeout(20):
+            while True:
+                line = await process.stderr.readline()
+                assert line.startswith(b"{"), f"vhbot run gave up: {line!r}"
+                if json.loads(line).get("event") == "telegram.unreachable":
+                    break
+        process.send_signal(signal.SIGTERM)
+        _stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=5)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, stderr.decode()
+    assert "TEST-TOKEN" not in line.decode() + stderr.decode()
+    assert [json.loads(entry)["event"] for entry in stderr.decode().splitlines()][-1] == (
+        "bot.stopped"
+    )
