@@ -18,12 +18,19 @@ from bot.app import ALLOWED_UPDATES, Core, build_application, tally_editor
 from bot.config import SettingsError
 from bot.handlers.group import check_group_rights
 from bot.handlers.start import publish_command_lists
+from bot.handlers.wait import DatabaseWait
+from bot.intake import Intake
 from bot.privacy.anchor_file import AnchorFileError
 from bot.scheduling.duties import Duty, check_and_anchor, duties
 from bot.scheduling.group_removal import remove_deactivated_members, schedule_group_removal
 from bot.scheduling.outbox_sender import drain_outbox
+from bot.storage.engine import unavailable
 
 log = logging.getLogger(__name__)
+
+# Seconds before a duty that met the database away runs again; doubled up to the most.
+DUTY_RETRY_FIRST = 1.0
+DUTY_RETRY_MAX = 15.0
 
 
 def _schedule(application: Application[Any, Any, Any, Any, Any, Any], core: Core) -> None:
@@ -32,21 +39,44 @@ def _schedule(application: Application[Any, Any, Any, Any, Any, Any], core: Core
         raise RuntimeError("python-telegram-bot was installed without its job-queue extra")
 
     def database_job(duty: Duty) -> Any:
-        async def job(_context: ContextTypes.DEFAULT_TYPE) -> None:
-            done = await core.db.run(duty.run, core)
+        # A run that met the database away is tried again soon (backoff up to
+        # DUTY_RETRY_MAX), not at the duty's next turn, which may be a day away;
+        # meanwhile its regular turns leave it to the retry.
+        retry_in: float | None = None
+
+        async def job(context: ContextTypes.DEFAULT_TYPE) -> None:
+            nonlocal retry_in
+            is_retry = context.job is not None and context.job.name != duty.name
+            if retry_in is not None and not is_retry:
+                return
+            try:
+                done = await core.db.run(duty.run, core)
+            except Exception as error:
+                if not unavailable(error):
+                    retry_in = None
+                    raise
+                core.db.outages.failed(duty.name, error)
+                delay = retry_in or DUTY_RETRY_FIRST
+                retry_in = min(delay * 2, DUTY_RETRY_MAX)
+                job_queue.run_once(job, when=delay, name=f"{duty.name}:retry")
+                return
+            retry_in = None
+            core.db.outages.worked(duty.name)
             if done:
                 log.info("duty.done", extra={"duty": duty.name, "count": done})
 
         return job
 
-    # first=0: each duty runs at start-up too, catching up whatever downtime left.
     for duty in duties(core):
+        job = database_job(duty)
         job_queue.run_repeating(
-            database_job(duty),
-            interval=duty.every_seconds,
-            first=0 if duty.at_start else duty.every_seconds,
-            name=duty.name,
+            job, interval=duty.every_seconds, first=duty.every_seconds, name=duty.name
         )
+        if duty.at_start:
+            # Each runs at start-up too, catching up whatever downtime left. Not with
+            # run_repeating(first=0): APScheduler takes a start already past as
+            # missed and runs it first one whole interval later (see PTB's docs).
+            job_queue.run_once(job, when=0, name=duty.name)
 
     async def send_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
         await drain_outbox(context.bot, core)
@@ -87,17 +117,22 @@ async def serve(
         await check_group_rights(application.bot, core)
         _schedule(application, core)
         await application.start()
-        assert application.updater is not None  # noqa: S101 - built with an updater
-        await application.updater.start_polling(
-            allowed_updates=ALLOWED_UPDATES, timeout=poll_timeout, poll_interval=0.0
-        )
+        intake = Intake(application, allowed_updates=ALLOWED_UPDATES, timeout=poll_timeout)
+        polling = asyncio.create_task(intake.run(stop), name="intake")
         log.info("bot.started", extra={"username": application.bot.username})
         if ready is not None:
             ready.set()
-        await stop.wait()
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
         log.info("bot.stopping")
-        await application.updater.stop()
-        await application.stop()
+        stop.set()
+        DatabaseWait.of(application).stop()  # an update waiting for the database is cut
+        try:
+            await polling
+        except InvalidToken:
+            raise SettingsError("VHBOT_TELEGRAM_TOKEN: Telegram refused this token") from None
+        finally:
+            await application.stop()
     finally:
         await tally_editor(application).close()
         await application.shutdown()
