@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
@@ -24,9 +25,9 @@ from sqlmodel import Session, create_engine
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-# What SQLite says when its file cannot be reached or used for now; any other
-# sqlite3.OperationalError (no such table, a syntax error) is a bug, not an outage.
-_SQLITE_AWAY = ("unable to open", "database is locked", "disk i/o error", "locking protocol")
+# What SQLite says when its file cannot be opened or locked for now; any other
+# sqlite3.OperationalError (no such table, a disk I/O error) is not waited out.
+_SQLITE_AWAY = ("unable to open", "database is locked")
 
 
 def safe_url(url: str) -> str:
@@ -115,13 +116,13 @@ def _away(error: BaseException) -> bool:
         return True
     if not isinstance(error, sa_exc.DBAPIError):
         return False
-    if error.connection_invalidated or isinstance(error, sa_exc.InterfaceError):
+    if error.connection_invalidated:
         return True
-    if not isinstance(error, sa_exc.OperationalError):
-        return False
     if isinstance(error.orig, sqlite3.OperationalError):
         return str(error.orig).lower().startswith(_SQLITE_AWAY)
-    return True  # PostgreSQL: connection refused or lost, server shutting down
+    # PostgreSQL: connection refused or lost, the server shutting down or out of
+    # connections; also a statement cancelled or a deadlock, which a retry resolves.
+    return isinstance(error.orig, psycopg.OperationalError | psycopg.InterfaceError)
 
 
 class Outages:
