@@ -211,6 +211,7 @@ def build_application(
         .get_updates_request(HTTPXRequest(read_timeout=30.0))
         .rate_limiter(pacer)
         .defaults(Defaults(tzinfo=core.settings.tz))
+        .updater(None)  # bot.intake polls: it confirms an update only once handled
         .build()
     )
     editor = TallyEditor(core, delay=core.settings.edit_delay_seconds)

@@ -22,10 +22,13 @@ from bot.backoff import Backoff, is_passing
 from bot.config import SettingsError
 from bot.handlers.group import check_group_rights
 from bot.handlers.start import publish_command_lists
+from bot.handlers.wait import DatabaseWait
+from bot.intake import Intake
 from bot.privacy.anchor_file import AnchorFileError
 from bot.scheduling.duties import Duty, check_and_anchor, duties
 from bot.scheduling.group_removal import remove_deactivated_members, schedule_group_removal
 from bot.scheduling.pacer import Pacer
+from bot.storage.engine import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,9 @@ log = logging.getLogger(__name__)
 START_UP_BACKOFF = Backoff(first=1.0, cap=30.0)
 # How often the running bot renders tallies left behind (see TallyEditor).
 TALLY_CATCH_UP_SECONDS = 45.0
+# Seconds before a duty that met the database away runs again; doubled up to the most.
+DUTY_RETRY_FIRST = 1.0
+DUTY_RETRY_MAX = 15.0
 
 
 def _schedule(application: Application[Any, Any, Any, Any, Any, Any], core: Core) -> None:
@@ -41,21 +47,44 @@ def _schedule(application: Application[Any, Any, Any, Any, Any, Any], core: Core
         raise RuntimeError("python-telegram-bot was installed without its job-queue extra")
 
     def database_job(duty: Duty) -> Any:
-        async def job(_context: ContextTypes.DEFAULT_TYPE) -> None:
-            done = await core.db.run(duty.run, core)
+        # A run that met the database away is tried again soon (backoff up to
+        # DUTY_RETRY_MAX), not at the duty's next turn, which may be a day away;
+        # meanwhile its regular turns leave it to the retry.
+        retry_in: float | None = None
+
+        async def job(context: ContextTypes.DEFAULT_TYPE) -> None:
+            nonlocal retry_in
+            is_retry = context.job is not None and context.job.name != duty.name
+            if retry_in is not None and not is_retry:
+                return
+            try:
+                done = await core.db.run(duty.run, core)
+            except Exception as error:
+                if not unavailable(error):
+                    retry_in = None
+                    raise
+                core.db.outages.failed(duty.name, error)
+                delay = retry_in or DUTY_RETRY_FIRST
+                retry_in = min(delay * 2, DUTY_RETRY_MAX)
+                job_queue.run_once(job, when=delay, name=f"{duty.name}:retry")
+                return
+            retry_in = None
+            core.db.outages.worked(duty.name)
             if done:
                 log.info("duty.done", extra={"duty": duty.name, "count": done})
 
         return job
 
-    # first=0: each duty runs at start-up too, catching up whatever downtime left.
     for duty in duties(core):
+        job = database_job(duty)
         job_queue.run_repeating(
-            database_job(duty),
-            interval=duty.every_seconds,
-            first=0 if duty.at_start else duty.every_seconds,
-            name=duty.name,
+            job, interval=duty.every_seconds, first=duty.every_seconds, name=duty.name
         )
+        if duty.at_start:
+            # Each runs at start-up too, catching up whatever downtime left. Not with
+            # run_repeating(first=0): APScheduler takes a start already past as
+            # missed and runs it first one whole interval later (see PTB's docs).
+            job_queue.run_once(job, when=0, name=duty.name)
 
     async def catch_up_tallies(context: ContextTypes.DEFAULT_TYPE) -> None:
         await tally_editor(application).catch_up(context.bot)
@@ -102,21 +131,28 @@ async def serve(
             return
         _schedule(application, core)
         await application.start()
-        assert application.updater is not None  # noqa: S101 - built with an updater
-        await application.updater.start_polling(
-            allowed_updates=ALLOWED_UPDATES, timeout=poll_timeout, poll_interval=0.0
-        )
+        intake = Intake(application, allowed_updates=ALLOWED_UPDATES, timeout=poll_timeout)
+        polling = asyncio.create_task(intake.run(stop), name="intake")
         # The outbox is sent by its own loop, not a job: it finishes the send in
         # flight when asked to stop, and never sleeps through a rate limit.
-        sending = asyncio.create_task(outbox_sender(application).run(application.bot, stop))
+        sending = asyncio.create_task(
+            outbox_sender(application).run(application.bot, stop), name="outbox"
+        )
         log.info("bot.started", extra={"username": application.bot.username})
         if ready is not None:
             ready.set()
-        await stop.wait()
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
         log.info("bot.stopping")
-        await application.updater.stop()
-        await _finish(sending, within=SEND_IN_FLIGHT_SECONDS)
-        await application.stop()
+        stop.set()
+        DatabaseWait.of(application).stop()  # an update waiting for the database is cut
+        try:
+            await polling
+        except InvalidToken:
+            raise SettingsError("VHBOT_TELEGRAM_TOKEN: Telegram refused this token") from None
+        finally:
+            await _finish(sending, within=SEND_IN_FLIGHT_SECONDS)
+            await application.stop()
     finally:
         await tally_editor(application).close()
         await application.shutdown()

@@ -5,6 +5,8 @@ Registered in one place, in this order:
             in the partner group removes anyone an update shows who is not an active
             member (bot.handlers.group), stopping that update;
   group 0   commands and buttons.
+
+Every handler is then wrapped to wait for the database when it is away (bot.handlers.wait).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from telegram.ext import Application
 
 from bot.handlers import announcements, gate, members, start
+from bot.handlers.wait import DatabaseWait
 
 if TYPE_CHECKING:
     from bot.app import Core
@@ -27,3 +30,4 @@ def register_all(
     start.register(application, core)
     members.register(application, core)
     announcements.register(application, core, editor)
+    DatabaseWait(core).wrap(application)  # last: it wraps what is registered

@@ -19,6 +19,7 @@ from bot.domain.commands import ChatKind
 from bot.handlers.common import chat_kind
 from bot.handlers.group import turn_away_strangers
 from bot.i18n import translator
+from bot.storage.engine import unavailable
 
 if TYPE_CHECKING:
     from bot.app import Core
@@ -39,7 +40,9 @@ def register(application: Application[Any, Any, Any, Any, Any, Any], core: Core)
             try:
                 turned_away = await turn_away_strangers(update, context.bot, core, unremovable)
             except Exception as exc:
-                # Unsure who is there (database down?): the update goes no further.
+                if unavailable(exc):
+                    raise  # the update waits for the database (bot.handlers.wait)
+                # Unsure who is there: the update goes no further.
                 log.error("gate.check_failed", extra={"error": type(exc).__name__})
                 raise ApplicationHandlerStop from None
             if turned_away:

@@ -26,7 +26,9 @@ O_NOFOLLOW and checked to be regular files on the open descriptor.
 
 A process killed half-way leaves the file in `processing/`; a later pass picks
 it up again once it has been untouched for a while, and the import carries on
-where the database says it was (rows are unique by bron_id).
+where the database says it was (rows are unique by bron_id). A file that failed
+because the database was away is given back at once and the pass ends: the
+database is needed for every file.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from bot.config import SettingsError
 from bot.services.detention import ImportInterrupted, ImportReport, stream_sha256
+from bot.storage.engine import unavailable
 
 if TYPE_CHECKING:
     from bot.app import Core
@@ -112,7 +115,13 @@ def process_inbox(core: Core) -> list[ImportReport]:
                 report = _import_claimed(core, folders, claimed)
             except SettingsError:
                 raise  # the configuration, not the file: every file would fail alike
-            except Exception:
+            except Exception as exc:
+                if unavailable(exc):
+                    # The database, not the file: every file would fail alike. Given
+                    # back, not left to go stale, so that the retry once the database
+                    # is back (bot.runner) takes it up at once.
+                    _release(folders, claimed)
+                    raise
                 # One file's trouble (a full disk, a vanished folder) never stops the
                 # others; the file stays claimed and a later pass tries again.
                 log.exception("inbox.file_failed")  # the type and place only (bot.logs)
@@ -209,6 +218,14 @@ def _resume(folders: _Folders, name: str) -> str | None:
     return name
 
 
+def _release(folders: _Folders, claimed: str) -> None:
+    """Give a claimed file back: the next pass (of any process) resumes it, without
+    waiting for it to go stale."""
+    stale = time.time() - STALE_SECONDS - 1
+    with contextlib.suppress(FileNotFoundError):
+        os.utime(claimed, (stale, stale), dir_fd=folders.processing, follow_symlinks=False)
+
+
 def _import_claimed(core: Core, folders: _Folders, claimed: str) -> ImportReport | None:
     """Import a claimed file and put it where its outcome says; None: not imported now."""
     with _open_regular(claimed, folders.processing) as stream:
@@ -238,6 +255,8 @@ def _import_claimed(core: Core, folders: _Folders, claimed: str) -> ImportReport
                     tell_coordinators=True,
                 )
             except ImportInterrupted as exc:
+                if unavailable(exc):
+                    raise  # not the file's fault: see process_inbox
                 if exc.attempts < MAX_ATTEMPTS:
                     # Left in processing/: a later pass resumes it once it is stale.
                     log.warning(

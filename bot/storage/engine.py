@@ -8,16 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+# What SQLite says when its file cannot be opened or locked for now; any other
+# sqlite3.OperationalError (no such table, a disk I/O error) is not waited out.
+_SQLITE_AWAY = ("unable to open", "database is locked")
 
 
 def safe_url(url: str) -> str:
@@ -78,6 +88,76 @@ def _private_file(database: str | None) -> None:
         os.close(fd)
 
 
+def unavailable(error: BaseException) -> bool:
+    """Tell whether `error` (or what it was raised from) means the database is away for now.
+
+    Away: the server cannot be reached, the connection broke, the pool has no
+    connection to give, or SQLite cannot open or lock its file. Work that failed so
+    may simply be done again later; any other error is not retried.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _away(current):
+            return True
+        # What it was raised from; `raise ... from None` keeps that as __context__: a
+        # service that hides a database error behind its own exception still says so.
+        # (An error merely raised while handling another one is not taken for it.)
+        if current.__cause__ is not None:
+            current = current.__cause__
+        else:
+            current = current.__context__ if current.__suppress_context__ else None
+    return False
+
+
+def _away(error: BaseException) -> bool:
+    if isinstance(error, sa_exc.TimeoutError):  # no connection free in the pool
+        return True
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if isinstance(error.orig, sqlite3.OperationalError):
+        return str(error.orig).lower().startswith(_SQLITE_AWAY)
+    # PostgreSQL: connection refused or lost, the server shutting down or out of
+    # connections; also a statement cancelled or a deadlock, which a retry resolves.
+    return isinstance(error.orig, psycopg.OperationalError | psycopg.InterfaceError)
+
+
+class Outages:
+    """The log of a database outage: one line per job when it first meets the database
+    away, one when that job works again. Never the error's text: SQLAlchemy's holds the
+    statement (and without hide_parameters its values)."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self._since: dict[str, float] = {}
+
+    def failed(self, job: str, error: BaseException) -> None:
+        """`job` met the database away (see `unavailable`); logged once per outage."""
+        if job in self._since:
+            return
+        self._since[job] = time.monotonic()
+        log.warning(
+            "database.unavailable",
+            extra={"database": self.database, "job": job, "error": type(error).__name__},
+        )
+
+    def worked(self, job: str) -> None:
+        """`job` reached the database; ends its outage in the log, if it had one."""
+        since = self._since.pop(job, None)
+        if since is not None:
+            log.info(
+                "database.back",
+                extra={
+                    "database": self.database,
+                    "job": job,
+                    "seconds": round(time.monotonic() - since, 1),
+                },
+            )
+
+
 @contextmanager
 def savepoint(session: Session) -> Iterator[None]:
     """A nested transaction (SAVEPOINT) whose rollback also rolls back `session.info`.
@@ -102,6 +182,7 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.outages = Outages(engine.url.render_as_string(hide_password=True))
 
     @classmethod
     def from_url(cls, url: str) -> Database:

@@ -1,0 +1,187 @@
+"""Updates in: fetched from Telegram by long polling, handled one at a time, and
+confirmed to Telegram only once handled.
+
+Telegram keeps an update until a getUpdates call asks for later ones (its
+offset). PTB's Updater moves the offset on as soon as it has fetched a batch,
+before any handler ran, and once more when it stops: what someone pressed while
+the database was away was confirmed, then dropped. Here the offset passes an
+update only after it was handled; one whose handling the stop cut (see
+bot.handlers.wait) stays with Telegram, which delivers it again at the next
+start. A process killed between handling and confirming gets that update once
+more: at most one repeat, never a loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
+
+from telegram import Update
+from telegram.error import InvalidToken, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application
+
+from bot.handlers.wait import DatabaseWait
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# A confirming call at the stop may take this long; then the stop goes on without it.
+CONFIRM_TIMEOUT = 5.0
+
+
+class Intake:
+    """The bot's own polling loop (the Application is built without an Updater).
+
+    Args:
+        application: the initialized, started Application whose handlers get the updates.
+        allowed_updates: the kinds of update to ask Telegram for.
+        timeout: seconds one getUpdates call waits for an update (long polling).
+        first_delay: seconds before asking again after a failed call; doubled each time.
+        max_delay: the longest wait between two failed calls.
+    """
+
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        *,
+        allowed_updates: Sequence[str],
+        timeout: int,
+        first_delay: float = 0.5,
+        max_delay: float = 5.0,
+    ) -> None:
+        self._application = application
+        self._allowed = list(allowed_updates)
+        self._timeout = timeout
+        self._first_delay = first_delay
+        self._max_delay = max_delay
+        self._offset = 0  # the first update not yet handled (0: whatever Telegram holds)
+        self._confirmed = 0  # the offset Telegram was last given
+        self._failing: set[str] = set()  # failure kinds logged since the last good call
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fetch and handle updates until `stop` is set, then confirm what was handled.
+
+        Raises:
+            InvalidToken: Telegram no longer accepts the token.
+        """
+        wait = DatabaseWait.of(self._application)
+        try:
+            bot = self._application.bot
+            # No webhook may be set while polling (PTB's Updater does the same).
+            if await self._call(bot.delete_webhook, stop) is None:
+                return
+            while not stop.is_set():
+                offset = self._offset
+                fetch = functools.partial(
+                    bot.get_updates,
+                    offset=offset,
+                    timeout=self._timeout,
+                    allowed_updates=self._allowed,
+                )
+                updates = await self._call(fetch, stop)
+                if updates is None:
+                    return
+                self._confirmed = offset
+                for update in updates:
+                    await self._handle(update)
+                    if wait.was_cut(update):
+                        return  # it, and all after it, stay with Telegram
+                    self._offset = update.update_id + 1
+                    if stop.is_set():
+                        return  # the rest of the batch comes again at the next start
+        finally:
+            await self._confirm()
+
+    async def _handle(self, update: Update) -> None:
+        try:
+            await self._application.process_update(update)
+        except Exception as error:
+            # Handlers' errors go to the error handler; this is PTB itself failing.
+            log.error(
+                "update.failed",
+                extra={"update_id": update.update_id, "error": type(error).__name__},
+            )
+
+    async def _call(
+        self, call: Callable[[], Coroutine[Any, Any, T]], stop: asyncio.Event
+    ) -> T | None:
+        """What `call()` returns, calling again after failures; None once `stop` is set."""
+        delay = self._first_delay
+        while True:
+            try:
+                result = await _unless_stopped(call(), stop)
+            except InvalidToken:
+                raise
+            except RetryAfter as error:
+                self._failed(error)
+                pause = error.retry_after
+                pause_seconds = pause if isinstance(pause, int) else pause.total_seconds()
+            except TimedOut as error:
+                self._failed(error)
+                pause_seconds = 0.0  # a long poll that took too long: ask again at once
+            except Exception as error:  # TelegramError, or an answer PTB cannot read
+                self._failed(error)
+                pause_seconds, delay = delay, min(delay * 2, self._max_delay)
+            else:
+                if self._failing:
+                    log.info("polling.back", extra={"failures": sorted(self._failing)})
+                    self._failing.clear()
+                return result
+            if not await _pause(pause_seconds, stop):
+                return None
+
+    def _failed(self, error: BaseException) -> None:
+        kind = type(error).__name__
+        if kind not in self._failing:
+            self._failing.add(kind)
+            log.warning("polling.failed", extra={"error": kind})
+
+    async def _confirm(self) -> None:
+        """Tell Telegram which updates were handled (a short call that fetches nothing new)."""
+        if self._offset <= self._confirmed:
+            return
+        try:
+            async with asyncio.timeout(CONFIRM_TIMEOUT):
+                await self._application.bot.get_updates(
+                    offset=self._offset, timeout=0, limit=1, allowed_updates=self._allowed
+                )
+        except (TelegramError, TimeoutError) as error:
+            # They come again at the next start: handled twice, never lost.
+            log.warning("updates.not_confirmed", extra={"error": type(error).__name__})
+        else:
+            self._confirmed = self._offset
+
+
+async def _unless_stopped(call: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
+    """The result of `call`, or None (and `call` cancelled) when `stop` is set first."""
+    task = asyncio.ensure_future(call)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return None
+
+
+async def _pause(seconds: float, stop: asyncio.Event) -> bool:
+    """Wait `seconds`; False when `stop` is set meanwhile."""
+    if stop.is_set():
+        return False
+    if seconds <= 0:
+        return True
+    try:
+        async with asyncio.timeout(seconds):
+            await stop.wait()
+    except TimeoutError:
+        return True
+    return False
