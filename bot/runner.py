@@ -92,8 +92,12 @@ def _schedule(application: Application[Any, Any, Any, Any, Any, Any], core: Core
     # At start (what downtime left behind), then now and again: a tally whose
     # retries stopped (a restart, a give-up that a new answer did not lift) is shown.
     job_queue.run_repeating(
-        catch_up_tallies, interval=TALLY_CATCH_UP_SECONDS, first=0, name="tally_catch_up"
+        catch_up_tallies,
+        interval=TALLY_CATCH_UP_SECONDS,
+        first=TALLY_CATCH_UP_SECONDS,
+        name="tally_catch_up",
     )
+    job_queue.run_once(catch_up_tallies, when=0, name="tally_catch_up")  # see above: not first=0
     schedule_group_removal(application, core)
 
 
