@@ -1,7 +1,11 @@
-"""How long to wait before trying a Telegram call again that failed for a passing reason."""
+"""Waiting for Telegram: how long before trying a call again that failed for a
+passing reason, and waits that end at once when the bot is asked to stop."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -40,3 +44,24 @@ class Backoff:
         if isinstance(error, RetryAfter):
             return max(retry_after_seconds(error), self.first)
         return self.wait(failures)
+
+
+async def unless_stopped(work: Awaitable[object], stop: asyncio.Event) -> bool:
+    """Await `work` unless `stop` is set first (then it is cancelled); True when it ended.
+
+    Raises what `work` raised. Pass a Task to read its result afterwards.
+    """
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if task.cancelled():
+        return False
+    task.result()  # raises what went wrong
+    return True

@@ -14,7 +14,6 @@ more: at most one repeat, never a loss.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import Callable, Coroutine, Sequence
@@ -24,6 +23,7 @@ from telegram import Update
 from telegram.error import InvalidToken, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application
 
+from bot.backoff import retry_after_seconds, unless_stopped
 from bot.handlers.wait import DatabaseWait
 
 log = logging.getLogger(__name__)
@@ -114,13 +114,15 @@ class Intake:
         delay = self._first_delay
         while True:
             try:
-                result = await _unless_stopped(call(), stop)
+                task = asyncio.ensure_future(call())
+                if not await unless_stopped(task, stop):
+                    return None
+                result = task.result()
             except InvalidToken:
                 raise
             except RetryAfter as error:
                 self._failed(error)
-                pause = error.retry_after
-                pause_seconds = pause if isinstance(pause, int) else pause.total_seconds()
+                pause_seconds = retry_after_seconds(error)
             except TimedOut as error:
                 self._failed(error)
                 pause_seconds = 0.0  # a long poll that took too long: ask again at once
@@ -155,22 +157,6 @@ class Intake:
             log.warning("updates.not_confirmed", extra={"error": type(error).__name__})
         else:
             self._confirmed = self._offset
-
-
-async def _unless_stopped(call: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
-    """The result of `call`, or None (and `call` cancelled) when `stop` is set first."""
-    task = asyncio.ensure_future(call)
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-    if task.done():
-        return task.result()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    return None
 
 
 async def _pause(seconds: float, stop: asyncio.Event) -> bool:

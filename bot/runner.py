@@ -18,7 +18,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot.app import ALLOWED_UPDATES, Core, build_application, outbox_sender, tally_editor
-from bot.backoff import Backoff, is_passing
+from bot.backoff import Backoff, is_passing, unless_stopped
 from bot.config import SettingsError
 from bot.handlers.group import check_group_rights
 from bot.handlers.start import publish_command_lists
@@ -131,7 +131,7 @@ async def serve(
     try:
         await anchor_audit_log(core)
         calls = _start_up_calls(application, core, backoff)
-        if not await _unless_stopped(calls, stop):
+        if not await unless_stopped(calls, stop):
             return
         _schedule(application, core)
         await application.start()
@@ -178,7 +178,7 @@ async def _initialize(
     failures = 0
     while True:
         try:
-            return await _unless_stopped(application.initialize(), stop)
+            return await unless_stopped(application.initialize(), stop)
         except InvalidToken:
             raise SettingsError("VHBOT_TELEGRAM_TOKEN: Telegram refused this token") from None
         except TelegramError as exc:
@@ -189,26 +189,8 @@ async def _initialize(
                 "telegram.unreachable",
                 extra={"error": type(exc).__name__, "attempt": failures, "retry_in": wait},
             )
-        if not await _unless_stopped(sleep(wait), stop):
+        if not await unless_stopped(sleep(wait), stop):
             return False
-
-
-async def _unless_stopped(work: Awaitable[object], stop: asyncio.Event) -> bool:
-    """Await `work` unless `stop` is set first (then it is cancelled); True when it ended."""
-    task = asyncio.ensure_future(work)
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    if task.cancelled():
-        return False
-    task.result()  # raises what went wrong
-    return True
 
 
 StartUpCall = Callable[[Bot, Core], Awaitable[object]]

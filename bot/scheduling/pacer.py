@@ -31,11 +31,12 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from telegram.error import NetworkError, RetryAfter, TimedOut
 from telegram.ext import BaseRateLimiter
+
+from bot.backoff import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +237,7 @@ class Pacer(BaseRateLimiter[str]):
                 if chat_id is not None and slots is not None:
                     self._give_back(chat_id, slots)
                 self.throttled += 1
-                seconds = _seconds(exc.retry_after)
+                seconds = retry_after_seconds(exc)
                 if chat_id is not None:
                     self.hold(chat_id, seconds)
                 log.warning(
@@ -252,10 +253,6 @@ class Pacer(BaseRateLimiter[str]):
                 waited_out = True
                 if chat_id is None:
                     await self._sleep(seconds)  # else the booking waits for the hold
-
-
-def _seconds(value: int | timedelta) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 def _chat_kind(chat_id: int | None) -> str:
