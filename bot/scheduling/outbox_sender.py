@@ -40,6 +40,7 @@ from bot.safe import SafeText
 from bot.scheduling.pacer import BULK, Pacer
 from bot.services import outbox
 from bot.services.guard import PiiRefused
+from bot.storage.engine import unavailable
 from bot.views.members import group_back_notice, group_refused_notice
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ def _withheld_notice(_: Translator, *, number: int) -> SafeText:
 MAX_FAILURES_IN_A_ROW = 3
 # Pauses while Telegram is away, before one message is tried again (the last repeats).
 AWAY_PAUSES = (1.0, 2.0, 4.0, 5.0)
+# Real seconds between tries to record a delivery while the database is away.
+RECORD_PAUSES = (0.2, 0.5, 1.0, 2.0, 2.0, 2.0, 2.0)
 # A chat whose slot comes within this many seconds is sent to in this pass.
 SLACK = 0.05
 
@@ -104,9 +107,14 @@ class OutboxSender:
             self._wake.clear()
             try:
                 progress = await self.send_due(bot)
-            except Exception as exc:  # the database is away: try again at the interval
-                log.error("outbox.pass_failed", extra={"error": type(exc).__name__})
+            except Exception as exc:
+                if unavailable(exc):  # logged once per outage; tried again at the interval
+                    self._core.db.outages.failed("outbox", exc)
+                else:
+                    log.error("outbox.pass_failed", extra={"error": type(exc).__name__})
                 progress = 0
+            else:
+                self._core.db.outages.worked("outbox")
             if progress or stop.is_set():
                 continue
             await self._idle(stop, interval)
@@ -243,14 +251,29 @@ class OutboxSender:
                 outbox.mark_retry, core.db, message, error=type(exc).__name__, now=core.clock.now()
             )
             return Outcome.FAULT
-        reopened = await core.db.run(
-            outbox.mark_sent, core.db, message, message_id=result.message_id, now=core.clock.now()
-        )
+        reopened = await self._record_sent(message, result.message_id)
         if reopened:
             log.info("outbox.chat_reopened", extra={"chat_kind": _kind(message.chat_id)})
             if message.chat_id == core.settings.partner_chat_id:
                 await core.db.run(self._tell_group_back)
         return Outcome.SENT
+
+    async def _record_sent(self, message: outbox.Claimed, message_id: int) -> bool:
+        """Record a delivery, waiting a while for the database if it is away: a message
+        left unrecorded would be sent again when its claim runs out."""
+        core = self._core
+        for pause in RECORD_PAUSES:
+            try:
+                return await core.db.run(
+                    outbox.mark_sent, core.db, message, message_id=message_id, now=core.clock.now()
+                )
+            except Exception as exc:
+                if not unavailable(exc):
+                    raise
+                core.db.outages.failed("outbox", exc)
+                await asyncio.sleep(pause)
+        log.error("outbox.sent_unrecorded", extra={"outbox_id": message.id})
+        return False
 
     async def _refused(self, bot: ExtBot[Any], message: outbox.Claimed) -> Outcome:
         """Telegram answered 403: hold the chat (a member or the group), or fail a stranger's."""

@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import pytest
 
@@ -60,11 +60,19 @@ class RunningBot:
         )
 
 
-async def eventually(check: Callable[[], bool], *, timeout: float = EVENT_TIMEOUT) -> None:  # noqa: ASYNC109
-    """Wait until `check()` holds (a state the bot records just after a Telegram call)."""
-    async with asyncio.timeout(timeout):
-        while not check():  # noqa: ASYNC110 - the state is in the database: polled
-            await asyncio.sleep(0.02)
+T = TypeVar("T")
+
+
+async def until(fact: Callable[[], T], what: str, timeout: float = EVENT_TIMEOUT) -> T:  # noqa: ASYNC109
+    """Wait for `fact()` to be true (it reads the database, logs or the fake server)."""
+    try:
+        async with asyncio.timeout(timeout):
+            # The facts (a log line, a row) have no event to wait on.
+            while not (found := fact()):  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise TimeoutError(f"timed out after {timeout}s waiting for {what}") from None
+    return found
 
 
 @pytest.fixture

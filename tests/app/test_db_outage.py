@@ -15,10 +15,10 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from sqlalchemy import event
@@ -32,12 +32,10 @@ from bot.logs import JsonLineFormatter
 from bot.runner import serve
 from bot.sandbox.fake_telegram import FakeChat, FakeTelegram, SentMessage
 from bot.storage.models import Answer, AuditEntry
-from tests.app.conftest import EVENT_TIMEOUT, RunningBot, World, seed_world
+from tests.app.conftest import EVENT_TIMEOUT, RunningBot, World, seed_world, until
 from tests.app.test_answers import announced as announced  # the fixture
 from tests.app.test_detention import announcements, write_dpan
 from tests.conftest import People
-
-T = TypeVar("T")
 
 ONE_MOMENT = "Een moment geduld: ik handel dit af zodra ik kan."
 WHOAMI = "Je bent lid"
@@ -198,18 +196,6 @@ async def serving(settings: Settings, clock: FrozenClock, outage: Outage) -> Asy
         stop.set()
         await asyncio.wait_for(task, timeout=10)
         core.db.dispose()
-
-
-async def until(fact: Callable[[], T], what: str, timeout: float = EVENT_TIMEOUT) -> T:  # noqa: ASYNC109
-    """Wait for `fact()` to be true (it reads the database, logs or the fake server)."""
-    try:
-        async with asyncio.timeout(timeout):
-            # The facts (a log line, a row) have no event to wait on.
-            while not (found := fact()):  # noqa: ASYNC110
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise TimeoutError(f"timed out after {timeout}s waiting for {what}") from None
-    return found
 
 
 def lines(caplog: pytest.LogCaptureFixture, event_name: str, job: str) -> list[logging.LogRecord]:
@@ -381,3 +367,32 @@ async def test_an_inbox_file_that_met_the_outage_is_imported_once_the_database_i
     assert_log_names_the_outage(
         caplog, settings, "import_inbox", private=[identity.surname, identity.given_names]
     )
+
+
+async def test_a_delivery_the_outage_kept_from_being_recorded_is_recorded_once(
+    running: RunningBot, world: World, db_outage: Outage, people: People, tmp_path: Path
+) -> None:
+    """The database goes away while an announcement is on its way to Telegram: the
+    delivery is recorded when it is back, and the announcement is not sent again."""
+    from bot.services import outbox
+    from bot.services.audit import CLI
+    from tests.app.test_detention import recorded
+
+    telegram, core = running.telegram, running.core
+
+    def cut_while_sending(method: str, params: Any) -> None:
+        if method == "sendMessage" and "detentiemelding" in str(params.get("text")):
+            db_outage.cut()
+
+    telegram.payload_observers.append(cut_while_sending)
+    path = write_dpan(tmp_path / "one.csv", [people.identity()])
+    assert core.detention.import_path(path, actor=CLI).new == 1
+    await telegram.wait_for_call("sendMessage", predicate=lambda c: c.ok, timeout=EVENT_TIMEOUT)
+    telegram.payload_observers.remove(cut_while_sending)
+    await asyncio.sleep(0.5)
+    db_outage.restore()
+    await recorded(core, 1)
+    running.core.clock.advance(outbox.LEASE + timedelta(seconds=1))  # type: ignore[attr-defined]
+    await asyncio.sleep(0.5)  # a pass or two of the sender
+    sends = [c for c in telegram.calls("sendMessage") if "detentiemelding" in str(c.params)]
+    assert len(sends) == 1

@@ -11,7 +11,7 @@ from sqlmodel import select
 from bot.i18n import translator
 from bot.services import outbox
 from bot.storage.models import ChatHold, OutboxMessage
-from tests.app.conftest import EVENT_TIMEOUT, RunningBot, World, eventually
+from tests.app.conftest import EVENT_TIMEOUT, RunningBot, World, until
 from tests.app.test_detention import announcements, write_dpan
 from tests.conftest import People
 
@@ -110,7 +110,7 @@ async def test_a_member_who_blocked_the_bot_is_reported_once_and_reached_when_th
             ).all()
             return set(statuses) == {"sent"}
 
-    await eventually(all_sent)
+    await until(all_sent, "all sent")
     told = [m for m in telegram.messages_to(world.coordinator.id) if "Bram Testlid" in m.text]
     assert len(told) == 1  # once, however many messages waited
 
@@ -147,7 +147,7 @@ async def test_a_group_that_refuses_the_bot_keeps_announcements_until_it_works_a
         with core.db.session() as session:
             return session.get(ChatHold, group.id) is None
 
-    await eventually(lifted)
+    await until(lifted, "the hold lifted")
 
 
 async def test_a_throttled_group_delays_only_itself(
