@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.config import Settings, SettingsError, load_settings
+from bot.config import DatabaseUnavailable, Settings, SettingsError, load_settings
 from bot.domain.roles import Role, Theme
 from bot.logs import configure_logging
 from bot.privacy.anchor_file import AnchorFileError
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+# sysexits' EX_TEMPFAIL: the database cannot be reached now; starting again later may work.
+EXIT_TRY_AGAIN = 75
 
 
 class CommandFailed(Exception):
@@ -407,6 +409,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(settings.log_level)
         handler: Handler = args.handler
         return handler(args, settings)
+    except DatabaseUnavailable as exc:
+        print(f"vhbot: {exc}", file=sys.stderr)
+        return EXIT_TRY_AGAIN
     except (SettingsError, KeyFileError, AnchorFileError) as exc:
         print(f"vhbot: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from sqlalchemy.exc import OperationalError
 from telegram import Update
 from telegram.error import TelegramError
@@ -17,7 +18,7 @@ from telegram.ext import Application, ContextTypes, Defaults
 from telegram.request import HTTPXRequest, RequestData
 
 from bot.clock import Clock, SystemClock
-from bot.config import Settings, SettingsError
+from bot.config import DatabaseUnavailable, Settings, SettingsError
 from bot.handlers import register_all
 from bot.i18n import language_for, translator
 from bot.privacy.anchor_file import AnchorFile
@@ -73,9 +74,13 @@ def open_database(settings: Settings, *, require_current: bool = True) -> Databa
     except OperationalError as exc:
         db.dispose()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        raise SettingsError(
-            f"VHBOT_DATABASE_URL: cannot open {safe_url(settings.database_url)}: {reason}"
-        ) from None
+        message = f"VHBOT_DATABASE_URL: cannot open {safe_url(settings.database_url)}: {reason}"
+        # No SQLSTATE: the server did not answer (refused, unreachable, timed out),
+        # which passes. A server that answered (wrong password, no such database)
+        # and an SQLite file that cannot be opened are wrong settings.
+        if isinstance(exc.orig, psycopg.OperationalError) and exc.orig.sqlstate is None:
+            raise DatabaseUnavailable(message) from None
+        raise SettingsError(message) from None
     return db
 
 

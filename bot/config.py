@@ -41,6 +41,10 @@ class SettingsError(Exception):
     """A missing or invalid setting; the message names the variable."""
 
 
+class DatabaseUnavailable(SettingsError):
+    """The database server cannot be reached now (not a wrong setting): try again later."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="VHBOT_",
