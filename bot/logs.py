@@ -77,12 +77,22 @@ class RedactFilter(logging.Filter):
 
 
 class LibraryFloor(logging.Filter):
-    """Drops other libraries' records below INFO: their debug output carries contents."""
+    """Drops other libraries' records below INFO: their debug output carries contents.
+
+    What they log from INFO up keeps only its wording, never its values or
+    traceback: PTB, for one, logs the raw updates it cannot read at CRITICAL.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= LIBRARY_FLOOR:
+        if record.name.split(".", 1)[0] in OWN_LOGGERS:
             return True
-        return record.name.split(".", 1)[0] in OWN_LOGGERS
+        if record.levelno < LIBRARY_FLOOR:
+            return False
+        if record.args or record.exc_info:
+            record.msg = f"{record.msg} [values left out]"
+            record.args = None
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 def configure_logging(

@@ -129,9 +129,8 @@ async def serve(
         log.info("bot.stopped")
         return
     try:
-        await anchor_audit_log(core)
-        calls = _start_up_calls(application, core, backoff)
-        if not await unless_stopped(calls, stop):
+        start_up = _database_start_up(application, core, stop, backoff, sleep)
+        if not await unless_stopped(start_up, stop):
             return
         _schedule(application, core)
         await application.start()
@@ -156,11 +155,39 @@ async def serve(
             raise SettingsError("VHBOT_TELEGRAM_TOKEN: Telegram refused this token") from None
         finally:
             await _finish(sending, within=SEND_IN_FLIGHT_SECONDS)
+            # Before application.stop(), which waits for running jobs: a catch-up of
+            # many tallies ends after the edit in flight.
+            await tally_editor(application).close()
             await application.stop()
     finally:
         await tally_editor(application).close()
         await application.shutdown()
         log.info("bot.stopped")
+
+
+async def _database_start_up(
+    application: Application[Any, Any, Any, Any, Any, Any],
+    core: Core,
+    stop: asyncio.Event,
+    backoff: Backoff,
+    sleep: Callable[[float], Awaitable[None]],
+) -> None:
+    """The audit anchor and the start-up calls, waiting for the database when it is away
+    (it may go between `vhbot db upgrade` and here): like Telegram, it comes back."""
+    failures = 0
+    while True:
+        try:
+            await anchor_audit_log(core)
+            await _start_up_calls(application, core, backoff)
+        except Exception as error:
+            if not unavailable(error):
+                raise
+            core.db.outages.failed("start-up", error)
+            failures += 1
+            await sleep(backoff.wait(failures))
+            continue
+        core.db.outages.worked("start-up")
+        return
 
 
 async def _initialize(

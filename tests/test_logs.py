@@ -20,7 +20,8 @@ def test_token_is_redacted_and_httpx_is_silenced() -> None:
     output = stream.getvalue()
     assert token not in output
     lines = [json.loads(line) for line in output.splitlines()]
-    assert lines[0]["event"] == "failed calling https://x/bot[redacted]/getUpdates"
+    # Other libraries' records keep their wording, never their values (a payload, a token).
+    assert lines[0]["event"] == "failed calling https://x/bot%s/getUpdates [values left out]"
     assert len(lines) == 2
     assert all({"ts", "level", "logger", "event"} <= set(line) for line in lines)
 

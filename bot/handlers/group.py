@@ -134,7 +134,9 @@ async def _remove_stranger(
                 notice=removed_notice if removed else stuck_notice,
             )
 
-    await core.db.run(record)
+    # Recorded even through a short database outage: the removal itself is done, and
+    # a handler run again would find the stranger gone and report nothing.
+    await core.db.record("gate", record)
     return True
 
 

@@ -61,8 +61,6 @@ def _withheld_notice(_: Translator, *, number: int) -> SafeText:
 MAX_FAILURES_IN_A_ROW = 3
 # Pauses while Telegram is away, before one message is tried again (the last repeats).
 AWAY_PAUSES = (1.0, 2.0, 4.0, 5.0)
-# Real seconds between tries to record a delivery while the database is away.
-RECORD_PAUSES = (0.2, 0.5, 1.0, 2.0, 2.0, 2.0, 2.0)
 # A chat whose slot comes within this many seconds is sent to in this pass.
 SLACK = 0.05
 
@@ -160,7 +158,7 @@ class OutboxSender:
         away = self._away.until - self._pacer.now()
         if away > 0:
             return away
-        waits = [self._pacer.ready_in(chat_id) for chat_id in self._paced]
+        waits = [self._pacer.ready_in(chat_id, BULK) for chat_id in self._paced]
         return min(waits) if waits else None
 
     # ------------------------------------------------------------------ one pass
@@ -172,7 +170,7 @@ class OutboxSender:
             return 0
         now = core.clock.now()
         due = await core.db.run(outbox.due_chats, core.db, now)
-        busy = [chat_id for chat_id in due if pacer.ready_in(chat_id) > SLACK]
+        busy = [chat_id for chat_id in due if pacer.ready_in(chat_id, BULK) > SLACK]
         self._paced = busy
         if len(busy) == len(due):
             return 0
@@ -182,10 +180,26 @@ class OutboxSender:
         )
         if not claimed:
             return 0
-        outcomes = await asyncio.gather(*(self._send(bot, message) for message in claimed))
+        results = await asyncio.gather(
+            *(self._send(bot, message) for message in claimed), return_exceptions=True
+        )
+        outcomes = [self._outcome(result) for result in results]
         self._note(outcomes)
         self.sent += sum(1 for outcome in outcomes if outcome is Outcome.SENT)
         return len(outcomes)
+
+    def _outcome(self, result: Outcome | BaseException) -> Outcome:
+        """One send's outcome; an error (the database away while recording it) touches
+        only that message, whose claim runs out and which is then tried again."""
+        if isinstance(result, Outcome):
+            return result
+        if isinstance(result, asyncio.CancelledError):
+            raise result
+        if unavailable(result):
+            self._core.db.outages.failed("outbox", result)
+        else:
+            log.error("outbox.send_failed", extra={"error": type(result).__name__})
+        return Outcome.FAILED
 
     def _note(self, outcomes: list[Outcome]) -> None:
         """Keep count of passing faults in a row; pause when Telegram seems away."""
@@ -262,18 +276,14 @@ class OutboxSender:
         """Record a delivery, waiting a while for the database if it is away: a message
         left unrecorded would be sent again when its claim runs out."""
         core = self._core
-        for pause in RECORD_PAUSES:
-            try:
-                return await core.db.run(
-                    outbox.mark_sent, core.db, message, message_id=message_id, now=core.clock.now()
-                )
-            except Exception as exc:
-                if not unavailable(exc):
-                    raise
-                core.db.outages.failed("outbox", exc)
-                await asyncio.sleep(pause)
-        log.error("outbox.sent_unrecorded", extra={"outbox_id": message.id})
-        return False
+        return await core.db.record(
+            "outbox",
+            outbox.mark_sent,
+            core.db,
+            message,
+            message_id=message_id,
+            now=core.clock.now(),
+        )
 
     async def _refused(self, bot: ExtBot[Any], message: outbox.Claimed) -> Outcome:
         """Telegram answered 403: hold the chat (a member or the group), or fail a stranger's."""

@@ -6,16 +6,20 @@ each call before it goes out, so normal operation never meets a 429. A 429 (or a
 chat the sender put on hold) delays that chat only: other chats, button
 acknowledgements and private replies go on.
 
-Two kinds of callers:
-  interactive  (replies, acknowledgements, tally edits; the default) wait for
-               their chat's slot, and wait out a 429 once before giving up;
-  bulk         (the outbox, `rate_limit_args=BULK`) never wait long: the sender
-               asks `ready_in` first and only sends to chats that are free; a 429
-               is raised at once, so the message waits on its own. While people
-               are active in a group (an interactive call in the last minutes),
-               bulk keeps a few of its 20 per minute free for them, so a long
-               queue of announcements does not make a reply or a tally wait a
-               minute; otherwise bulk may use all 20.
+Three kinds of callers (`rate_limit_args`), most urgent first:
+  reply       (the default: handlers answering an update) wait at most a few
+              seconds for their chat's slot, a 429 included; a chat that cannot
+              take a message that soon raises RetryAfter at once. Updates are
+              handled one at a time, so a reply may never hold up the next
+              person's update for long;
+  BACKGROUND  (tally edits, in their own tasks) wait up to a minute;
+  BULK        (the outbox) never wait: the sender asks `ready_in` first and only
+              sends to chats that are free; a 429 is raised at once, so the
+              message waits on its own.
+While people are active in a group (a reply or edit there in the last two
+minutes) each kind keeps to its share of the group's 20 a minute (bulk 16,
+background 18, replies all 20), so a long queue of announcements or edits does
+not make a reply wait a minute; otherwise each may use all 20.
 
 Time comes from `monotonic` and waiting from `sleep`: tests pass a virtual clock
 that moves when the pacer waits, shared with the fake Telegram server.
@@ -27,6 +31,7 @@ import asyncio
 import bisect
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -41,20 +46,24 @@ from bot.backoff import retry_after_seconds
 log = logging.getLogger(__name__)
 
 BULK = "bulk"
+BACKGROUND = "background"
 
 
 @dataclass(frozen=True)
 class PaceLimits:
-    """Telegram's published limits; `group_bulk_per_minute` is the outbox's share."""
+    """Telegram's published limits, the shares of a busy group, the longest waits."""
 
     overall_per_second: int = 30
     private_per_second: int = 1
     group_per_minute: int = 20
     group_bulk_per_minute: int = 16
-    # How long after an interactive call in a group bulk keeps to its share.
+    group_background_per_minute: int = 18
+    # How long after a reply or edit in a group the other kinds keep to their share.
     active_for: float = 120.0
-    # An interactive call waits at most this long for a 429 to pass, once.
-    interactive_max_wait: float = 60.0
+    # The longest a reply waits for its chat (a 429 included); then RetryAfter.
+    reply_max_wait: float = 3.0
+    # The longest a background call waits for its chat (a 429 included).
+    background_max_wait: float = 60.0
 
 
 class _Window:
@@ -142,21 +151,32 @@ class Pacer(BaseRateLimiter[str]):
             self._chats[chat_id] = window
         return window
 
-    def _chat_free_at(self, chat_id: int, now: float, *, bulk: bool) -> float:
+    def _chat_free_at(self, chat_id: int, now: float, kind: str | None) -> float:
         held = self._held_until.get(chat_id, 0.0)
         share = None
-        if bulk and chat_id < 0 and now - self._active.get(chat_id, -1e18) < self.limits.active_for:
-            share = self.limits.group_bulk_per_minute
+        busy = now - self._active.get(chat_id, -1e18) < self.limits.active_for
+        if chat_id < 0 and busy and kind is not None:
+            limits = self.limits
+            share = (
+                limits.group_bulk_per_minute if kind == BULK else limits.group_background_per_minute
+            )
         return max(held, self._window(chat_id).free_at(now, count=share))
 
     def now(self) -> float:
         """The pacer's clock (monotonic seconds)."""
         return self._monotonic()
 
-    def ready_in(self, chat_id: int, *, bulk: bool = True) -> float:
-        """Seconds until a message to `chat_id` may go (0: now)."""
+    def ready_in(self, chat_id: int, kind: str | None = BULK) -> float:
+        """Seconds until a message of `kind` to `chat_id` may go (0: now)."""
         now = self._monotonic()
-        return max(0.0, self._chat_free_at(chat_id, now, bulk=bulk) - now)
+        return max(0.0, self._chat_free_at(chat_id, now, kind) - now)
+
+    def _max_wait(self, kind: str | None) -> float:
+        if kind == BULK:
+            return 1.0  # the sender asked ready_in first: only the overall limit may wait
+        if kind == BACKGROUND:
+            return self.limits.background_max_wait
+        return self.limits.reply_max_wait
 
     def hold(self, chat_id: int, seconds: float) -> None:
         """Send nothing to `chat_id` for `seconds`."""
@@ -174,13 +194,19 @@ class Pacer(BaseRateLimiter[str]):
 
     # ---------------------------------------------------------------- sending
 
-    async def _book(self, chat_id: int, *, bulk: bool) -> tuple[float, float]:
-        """Wait for, and take, a slot for one call to `chat_id`; returns the slots taken."""
+    async def _book(self, chat_id: int, kind: str | None) -> tuple[float, float]:
+        """Wait for, and take, a slot for one call to `chat_id`; returns the slots taken.
+
+        Raises RetryAfter (booking nothing) when the slot is further off than the
+        caller's kind may wait.
+        """
         now = self._monotonic()
         self._forget_holds(now)
-        if not bulk and chat_id < 0:
+        if kind != BULK and chat_id < 0:
             self._active[chat_id] = now
-        chat_slot = self._chat_free_at(chat_id, now, bulk=bulk)
+        chat_slot = self._chat_free_at(chat_id, now, kind)
+        if chat_slot - now > self._max_wait(kind):
+            raise RetryAfter(max(1, math.ceil(chat_slot - now)))
         window = self._window(chat_id)
         window.book(chat_slot)
         try:
@@ -216,12 +242,12 @@ class Pacer(BaseRateLimiter[str]):
         rate_limit_args: str | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         chat_id = _chat_of(data) if _counted(endpoint) else None
-        bulk = rate_limit_args == BULK
+        kind = rate_limit_args
         waited_out = False
         while True:
             # Like Telegram: only messages (sent or edited) count against the limits;
             # answerCallbackQuery, getUpdates, getChatMember and the like pass at once.
-            slots = None if chat_id is None else await self._book(chat_id, bulk=bulk)
+            slots = None if chat_id is None else await self._book(chat_id, kind)
             try:
                 return await callback(*args, **kwargs)
             except TimedOut:
@@ -248,7 +274,7 @@ class Pacer(BaseRateLimiter[str]):
                         "retry_after": seconds,
                     },
                 )
-                if bulk or waited_out or seconds > self.limits.interactive_max_wait:
+                if kind == BULK or waited_out or seconds > self._max_wait(kind):
                     raise
                 waited_out = True
                 if chat_id is None:

@@ -19,13 +19,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from telegram import Bot, InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest
+from telegram.ext import ExtBot
 
 from bot.backoff import Backoff
 from bot.i18n import translator
+from bot.scheduling.pacer import BACKGROUND
 from bot.services.guard import PiiRefused
 from bot.storage.models import Announcement
 from bot.views.announcements import announcement_text, answer_keyboard
@@ -48,7 +50,7 @@ class TallyEditor:
         self._given_up: set[int] = set()
         self._closed = False
 
-    def request(self, bot: Bot, announcement_id: int) -> None:
+    def request(self, bot: ExtBot[Any], announcement_id: int) -> None:
         """Ask for the announcement to show its current state soon."""
         if self._closed:
             return
@@ -58,13 +60,13 @@ class TallyEditor:
             return  # a render is already on its way and will read the newest state
         self._schedule(bot, announcement_id, self._delay)
 
-    def _schedule(self, bot: Bot, announcement_id: int, wait: float) -> None:
+    def _schedule(self, bot: ExtBot[Any], announcement_id: int, wait: float) -> None:
         task = asyncio.create_task(self._render_after(bot, announcement_id, wait))
         self._scheduled[announcement_id] = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _render_after(self, bot: Bot, announcement_id: int, wait: float) -> None:
+    async def _render_after(self, bot: ExtBot[Any], announcement_id: int, wait: float) -> None:
         try:
             await asyncio.sleep(wait)
         finally:
@@ -72,7 +74,7 @@ class TallyEditor:
                 del self._scheduled[announcement_id]
         await self._attempt(bot, announcement_id)
 
-    async def _attempt(self, bot: Bot, announcement_id: int) -> None:
+    async def _attempt(self, bot: ExtBot[Any], announcement_id: int) -> None:
         """Render once; after a failure, schedule the next try or give up."""
         try:
             await self.render(bot, announcement_id)
@@ -102,7 +104,7 @@ class TallyEditor:
         else:
             self._failures.pop(announcement_id, None)
 
-    async def render(self, bot: Bot, announcement_id: int) -> None:
+    async def render(self, bot: ExtBot[Any], announcement_id: int) -> None:
         """Edit the announcement to its current state; raises what Telegram refused."""
         core = self._core
         _ = translator(core.settings.locale)
@@ -132,6 +134,7 @@ class TallyEditor:
                 chat_id=chat_id,
                 message_id=message_id,
                 reply_markup=InlineKeyboardMarkup.de_json(json.loads(keyboard), bot),
+                rate_limit_args=BACKGROUND,  # its own task: may wait for the group's slot
             )
         except BadRequest as exc:
             if "not modified" not in str(exc):
@@ -143,7 +146,7 @@ class TallyEditor:
 
         await core.db.run(done)
 
-    async def catch_up(self, bot: Bot) -> int:
+    async def catch_up(self, bot: ExtBot[Any]) -> int:
         """Render every announcement whose shown state is behind (e.g. after downtime).
 
         Leaves out those already on their way (waiting, or retrying) and those given

@@ -65,7 +65,24 @@ def make_engine(url: str) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    # A server that does not answer (a network partition) fails a connect or a
+    # statement within seconds instead of holding a worker thread, and so a stop, for
+    # ever: connect_timeout for new connections, tcp_user_timeout and keepalives for
+    # open ones, pool_timeout for waiting on a connection.
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        pool_timeout=5,
+        connect_args={
+            "connect_timeout": 3,
+            "tcp_user_timeout": 5000,
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 2,
+        },
+    )
 
 
 def _private_file(database: str | None) -> None:
@@ -177,6 +194,10 @@ def savepoint(session: Session) -> Iterator[None]:
         raise
 
 
+# Real seconds between tries of `Database.record` while the database is away.
+RECORD_PAUSES = (0.2, 0.5, 1.0, 2.0, 2.0, 2.0, 2.0)
+
+
 class Database:
     """The engine plus a unit-of-work scope; repositories get its sessions."""
 
@@ -208,6 +229,23 @@ class Database:
     async def run(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking database work in a worker thread, off the event loop."""
         return await asyncio.to_thread(work, *args, **kwargs)
+
+    async def record(self, job: str, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`run` for recording what was already done outside (a message sent, someone
+        removed): while the database is away it is tried again for a while (about 10 s)
+        rather than forgotten, then the error is raised."""
+        for pause in RECORD_PAUSES:
+            try:
+                result = await self.run(work, *args, **kwargs)
+            except Exception as error:
+                if not unavailable(error):
+                    raise
+                self.outages.failed(job, error)
+                await asyncio.sleep(pause)
+                continue
+            self.outages.worked(job)
+            return result
+        return await self.run(work, *args, **kwargs)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import select
-from telegram import Bot
+from telegram.ext import ExtBot
 
 from bot.app import Core
 from bot.sandbox.fake_telegram import SentMessage
 from bot.scheduling.tally_editor import TallyEditor
 from bot.services.audit import CLI
 from bot.storage.models import Announcement
-from tests.app.conftest import EVENT_TIMEOUT, RunningBot, World
+from tests.app.conftest import EVENT_TIMEOUT, RunningBot, World, virtual_pacer
 from tests.app.test_answers import press
 from tests.app.test_detention import announcements, write_dpan
 from tests.conftest import People
@@ -94,7 +94,8 @@ async def test_an_edit_refused_for_good_is_given_up_until_the_next_press(
     telegram, core = running.telegram, running.core
     announcement_id = left_behind(core)  # a tally behind its answers, as after a restart
     assert announced.message_id is not None
-    async with Bot(telegram.token, base_url=telegram.base_url) as bot:
+    pacer = virtual_pacer(running.flood_clock)
+    async with ExtBot(telegram.token, base_url=telegram.base_url, rate_limiter=pacer) as bot:
         editor = TallyEditor(core, delay=0.05)
         try:
             telegram.fail_next("editMessageText", status=400)  # e.g. the message was deleted

@@ -9,7 +9,7 @@ import pytest
 from telegram.error import RetryAfter
 
 from bot.sandbox.fake_telegram import ManualMonotonic
-from bot.scheduling.pacer import BULK, Pacer
+from bot.scheduling.pacer import BACKGROUND, BULK, PaceLimits, Pacer
 
 GROUP, PRIVATE, OTHER_PRIVATE = -100123, 42, 43
 
@@ -54,22 +54,21 @@ async def send(
     calls: Calls,
     chat_id: int | None,
     *,
-    bulk: bool = False,
+    kind: str | None = None,
     method: str = "sendMessage",
 ) -> None:
     data = {} if chat_id is None else {"chat_id": chat_id}
-    await pacer.process_request(
-        calls.for_chat(chat_id), (), {}, method, data, BULK if bulk else None
-    )
+    await pacer.process_request(calls.for_chat(chat_id), (), {}, method, data, kind)
 
 
 async def test_a_group_takes_20_a_minute_in_a_sliding_window(
     pacer: Pacer, clock: ManualMonotonic
 ) -> None:
+    pacer.limits = PaceLimits(group_background_per_minute=20)  # the whole window
     calls = Calls(clock)
     start = clock()
-    for _ in range(45):
-        await send(pacer, calls, GROUP, bulk=True)
+    for _ in range(45):  # a tally editor's pace: it waits for the next slot
+        await send(pacer, calls, GROUP, kind=BACKGROUND)
     times = [at - start for _, at in calls.at]
     assert times[:20] == [0.0] * 20
     assert times[20] == pytest.approx(60.0)
@@ -84,9 +83,9 @@ async def test_bulk_leaves_room_in_a_group_where_people_are_active(
     calls = Calls(clock)
     await send(pacer, calls, GROUP)  # an edit or a reply: people are active here
     for _ in range(15):
-        await send(pacer, calls, GROUP, bulk=True)
-    assert pacer.ready_in(GROUP, bulk=True) > 50  # bulk's share (16) is used up ...
-    assert pacer.ready_in(GROUP, bulk=False) == 0  # ... the rest is kept for people
+        await send(pacer, calls, GROUP, kind=BULK)
+    assert pacer.ready_in(GROUP, BULK) > 50  # bulk's share (16) is used up ...
+    assert pacer.ready_in(GROUP, None) == 0  # ... the rest is kept for people
     for _ in range(4):
         await send(pacer, calls, GROUP)
     assert clock() == 1000.0
@@ -111,13 +110,16 @@ async def test_a_429_holds_only_its_chat(pacer: Pacer, clock: ManualMonotonic) -
     calls = Calls(clock)
     calls.throttle[GROUP] = 20
     with pytest.raises(RetryAfter):  # the outbox hears it at once and goes on
-        await send(pacer, calls, GROUP, bulk=True)
+        await send(pacer, calls, GROUP, kind=BULK)
     assert pacer.ready_in(GROUP) == pytest.approx(20.0)
     start = clock()
     await send(pacer, calls, PRIVATE)  # a private reply: no wait
     await send(pacer, calls, None, method="answerCallbackQuery")  # a button's answer: no wait
     assert clock() == start
-    await send(pacer, calls, GROUP)  # an interactive call waits the hold out, once
+    with pytest.raises(RetryAfter):  # a reply may not hold up the next update: at once
+        await send(pacer, calls, GROUP)
+    assert clock() == start
+    await send(pacer, calls, GROUP, kind=BACKGROUND)  # a tally edit waits it out
     assert clock() - start == pytest.approx(20.0)
     assert pacer.throttled == 1
 
@@ -137,3 +139,22 @@ async def test_an_interactive_call_gives_up_after_a_second_429(
 
     with pytest.raises(RetryAfter):
         await pacer.process_request(twice, (), {}, "sendMessage", {"chat_id": PRIVATE}, None)
+
+
+async def test_a_reply_waits_seconds_at_most_even_for_a_long_hold(
+    pacer: Pacer, clock: ManualMonotonic
+) -> None:
+    """Review: a hold of 600 s made a reply (and so every update after it) wait 600 s."""
+    calls = Calls(clock)
+    calls.throttle[GROUP] = 600
+    with pytest.raises(RetryAfter):
+        await send(pacer, calls, GROUP, kind=BULK)
+    start = clock()
+    for kind in (None, BACKGROUND):
+        with pytest.raises(RetryAfter):
+            await send(pacer, calls, GROUP, kind=kind)
+    assert clock() == start
+    # A private chat's own pace (1 a second) is waited for: a reply of three messages.
+    for _ in range(3):
+        await send(pacer, calls, PRIVATE)
+    assert clock() - start == pytest.approx(2.0)
