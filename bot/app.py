@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 from sqlalchemy.exc import OperationalError
 from telegram import Update
-from telegram.error import TelegramError
+from telegram.error import RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes, Defaults
 from telegram.request import HTTPXRequest, RequestData
 
@@ -163,8 +163,9 @@ class GuardedRequest(HTTPXRequest):
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log a failed update by type only: update contents may hold personal data.
 
-    A reply the outgoing guard withheld is not left silent: the person who asked
-    hears, in fixed words, that the answer was withheld.
+    A reply that did not go is not left silent: the person who asked hears, in
+    fixed words and privately, that the guard withheld it, or that Telegram held
+    back the group (a reply waits seconds at most: see bot.scheduling.pacer).
     """
     error = context.error
     log.error(
@@ -174,19 +175,26 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             "update_id": update.update_id if isinstance(update, Update) else None,
         },
     )
-    if isinstance(error, PiiRefused) and isinstance(update, Update) and update.effective_user:
-        user = update.effective_user
-        _ = translator(language_for(user.language_code, context.bot_data[DEFAULT_LOCALE]))
-        try:
-            await context.bot.send_message(
-                user.id,
-                _(
-                    "I did not send my answer: it would have shown personal data of a "
-                    "person. The log has the details, without the data."
-                ),
-            )
-        except TelegramError as exc:
-            log.warning("refusal.not_told", extra={"error": type(exc).__name__})
+    if not isinstance(update, Update) or update.effective_user is None:
+        return
+    user, chat = update.effective_user, update.effective_chat
+    _ = translator(language_for(user.language_code, context.bot_data[DEFAULT_LOCALE]))
+    if isinstance(error, PiiRefused):
+        notice = _(
+            "I did not send my answer: it would have shown personal data of a "
+            "person. The log has the details, without the data."
+        )
+    elif isinstance(error, RetryAfter) and chat is not None and chat.id != user.id:
+        notice = _(
+            "Telegram is holding back my messages in the group for a moment, so I could "
+            "not answer you there. Please try again in a minute."
+        )
+    else:
+        return
+    try:
+        await context.bot.send_message(user.id, notice)
+    except TelegramError as exc:
+        log.warning("refusal.not_told", extra={"error": type(exc).__name__})
 
 
 def build_application(

@@ -39,11 +39,6 @@ def pacer(flood_clock: ManualMonotonic) -> Pacer:  # type: ignore[override]
     return scaled_pacer(flood_clock)
 
 
-# --------------------------------------------------------------------------- unit
-
-
-# --------------------------------------------------------------------------- app
-
 
 @pytest.mark.parametrize("retry_after", [40, 100])
 async def test_a_reply_in_a_throttled_group_does_not_freeze_private_replies(
@@ -71,6 +66,8 @@ async def test_a_reply_in_a_throttled_group_does_not_freeze_private_replies(
     replied = time.monotonic() - started
     # 40 s of hold take 2 s here (SCALE); anything near that is the freeze.
     assert replied < 1.0, f"a private reply waited {replied:.1f} s (x{1 / SCALE:.0f} in reality)"
+    # The partner's answer could not go in the group: they hear so privately.
+    await telegram.wait_for_message(world.partner.id, contains="houdt mijn berichten")
 
 
 async def test_stop_is_quick_while_a_reply_waits_for_a_throttled_group(
