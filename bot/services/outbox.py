@@ -225,19 +225,6 @@ def due_chats(db: Database, now: datetime) -> list[int]:
         )
 
 
-def next_due_at(db: Database) -> datetime | None:
-    """When the earliest pending message not on hold is due (None: nothing pending)."""
-    with db.session() as session:
-        return session.exec(
-            select(func.min(OutboxMessage.next_attempt_at)).where(
-                OutboxMessage.status == "pending",
-                col(OutboxMessage.chat_id).not_in(
-                    select(ChatHold.chat_id).where(col(ChatHold.retry_at).is_(None))
-                ),
-            )
-        ).one()
-
-
 def _owned(session: Session, claimed: Claimed) -> OutboxMessage | None:
     row = session.get(OutboxMessage, claimed.id)
     if row is None or row.claim_token != claimed.token or row.status != "pending":
@@ -280,22 +267,6 @@ def mark_retry(
         row.claimed_until = None
         row.last_error = error[:200]
         session.add(row)
-
-
-def release(db: Database, claims: Collection[Claimed]) -> None:
-    """Give back claims this process will not send now: they are due again at once.
-
-    Without this they would wait for their lease (minutes) after a pass that
-    stopped early.
-    """
-    if not claims:
-        return
-    with db.session() as session:
-        for claimed in claims:
-            row = _owned(session, claimed)
-            if row is not None:
-                row.claimed_until = None
-                session.add(row)
 
 
 def mark_failed(
