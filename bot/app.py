@@ -75,13 +75,29 @@ def open_database(settings: Settings, *, require_current: bool = True) -> Databa
         db.dispose()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
         message = f"VHBOT_DATABASE_URL: cannot open {safe_url(settings.database_url)}: {reason}"
-        # No SQLSTATE: the server did not answer (refused, unreachable, timed out),
-        # which passes. A server that answered (wrong password, no such database)
-        # and an SQLite file that cannot be opened are wrong settings.
-        if isinstance(exc.orig, psycopg.OperationalError) and exc.orig.sqlstate is None:
+        if isinstance(exc.orig, psycopg.OperationalError) and _passes(str(exc.orig)):
             raise DatabaseUnavailable(message) from None
         raise SettingsError(message) from None
     return db
+
+
+# What a PostgreSQL server says when it answers but cannot take a connection now.
+_SERVER_BUSY = (
+    "starting up",
+    "shutting down",
+    "in recovery",
+    "too many clients",
+    "too many connections",
+    "remaining connection slots",
+)
+
+
+def _passes(reason: str) -> bool:
+    """Whether a failed connect may work later: the server did not answer (refused,
+    unreachable, timed out) or is busy. A server that answered no (a wrong password,
+    user or database: "FATAL: ...") needs the setting fixed."""
+    reason = reason.lower()
+    return "fatal:" not in reason or any(busy in reason for busy in _SERVER_BUSY)
 
 
 def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:

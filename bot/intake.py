@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from telegram import Update
-from telegram.error import InvalidToken, RetryAfter, TelegramError, TimedOut
+from telegram.error import InvalidToken, RetryAfter, TimedOut
 from telegram.ext import Application
 
 from bot.backoff import retry_after_seconds, unless_stopped
@@ -33,7 +33,7 @@ T = TypeVar("T")
 # A long poll's answer may come this much later than its timeout before it counts as lost.
 READ_MARGIN = 10.0
 # A confirming call at the stop may take this long; then the stop goes on without it.
-CONFIRM_TIMEOUT = 5.0
+CONFIRM_TIMEOUT = 2.0
 
 
 class Intake:
@@ -173,10 +173,12 @@ class Intake:
             return
         try:
             async with asyncio.timeout(CONFIRM_TIMEOUT):
-                await self._application.bot.get_updates(
-                    offset=self._offset, timeout=0, limit=1, allowed_updates=self._allowed
+                # Raw, like _fetch: the update it returns is not read (it may be unreadable).
+                await self._application.bot._post(
+                    "getUpdates",
+                    {"offset": self._offset, "timeout": 0, "limit": 1},
                 )
-        except (TelegramError, TimeoutError) as error:
+        except Exception as error:
             # They come again at the next start: handled twice, never lost.
             log.warning("updates.not_confirmed", extra={"error": type(error).__name__})
         else:

@@ -79,14 +79,31 @@ class _Window:
             self._slots.popleft()
 
     def free_at(self, now: float, *, count: int | None = None) -> float:
-        """The earliest time from `now` on at which a slot is free (within `count`)."""
+        """The earliest time from `now` on at which a slot is free (within `count`).
+
+        `now` itself when every window around it has room, even with slots booked
+        later on (a tally edit waiting for a later slot does not push a reply
+        behind it); else after the last slot booked, the window permitting.
+        """
         self._forget(now)
         limit = self.count if count is None else count
+        if self._fits(now, limit):
+            return now
         slots = self._slots
         if len(slots) < limit:
-            # Booked slots lie in the past or present; a new one may go after the last.
-            return max(now, slots[-1]) if slots and slots[-1] > now else now
-        return max(now, slots[-limit] + self.period)
+            return max(now, slots[-1])
+        return max(now, slots[-1], slots[-limit] + self.period)
+
+    def _fits(self, at: float, limit: int) -> bool:
+        """Whether one more slot at `at` keeps every window holding it within `limit`."""
+        slots = self._slots
+        # The windows holding `at` start in (at - period, at]; their counts change
+        # only where a slot lies, so those starts and the earliest one are checked.
+        starts = [at - self.period + 1e-9] + [s for s in slots if at - self.period < s <= at]
+        return all(
+            sum(1 for s in slots if start <= s < start + self.period) + 1 <= limit
+            for start in starts
+        )
 
     def book(self, at: float) -> None:
         bisect.insort(self._slots, at)

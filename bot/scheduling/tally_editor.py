@@ -25,7 +25,7 @@ from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
-from bot.backoff import Backoff
+from bot.backoff import Backoff, unless_stopped
 from bot.i18n import translator
 from bot.scheduling.pacer import BACKGROUND
 from bot.services.guard import PiiRefused
@@ -49,6 +49,7 @@ class TallyEditor:
         self._failures: dict[int, int] = {}  # failed edits in a row
         self._given_up: set[int] = set()
         self._closed = False
+        self._closing = asyncio.Event()  # ends a catch-up's wait for the group's slot
 
     def request(self, bot: ExtBot[Any], announcement_id: int) -> None:
         """Ask for the announcement to show its current state soon."""
@@ -164,14 +165,17 @@ class TallyEditor:
             if announcement_id not in self._scheduled and announcement_id not in self._given_up
         ]
         for announcement_id in pending:
-            if self._closed:
+            # An edit may wait up to a minute for the group's slot: a stop ends it.
+            if self._closed or not await unless_stopped(
+                self._attempt(bot, announcement_id), self._closing
+            ):
                 break
-            await self._attempt(bot, announcement_id)
         return len(pending)
 
     async def close(self) -> None:
         """Stop every waiting render and retry; later requests are ignored."""
         self._closed = True
+        self._closing.set()
         tasks = list(self._tasks)
         self._scheduled.clear()
         for task in tasks:

@@ -195,7 +195,7 @@ def savepoint(session: Session) -> Iterator[None]:
 
 
 # Real seconds between tries of `Database.record` while the database is away.
-RECORD_PAUSES = (0.2, 0.5, 1.0, 2.0, 2.0, 2.0, 2.0)
+RECORD_PAUSES = (0.2, 0.5, 1.0, 2.0)
 
 
 class Database:
@@ -204,6 +204,7 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.outages = Outages(engine.url.render_as_string(hide_password=True))
+        self._stopping = asyncio.Event()
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -232,20 +233,29 @@ class Database:
 
     async def record(self, job: str, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`run` for recording what was already done outside (a message sent, someone
-        removed): while the database is away it is tried again for a while (about 10 s)
-        rather than forgotten, then the error is raised."""
-        for pause in RECORD_PAUSES:
+        removed): while the database is away it is tried again until it is back, not
+        forgotten (a message would be sent twice, a removal never reported). Ends
+        with the last error only when the process stops (`stop_waiting`)."""
+        tries = 0
+        while True:
             try:
                 result = await self.run(work, *args, **kwargs)
             except Exception as error:
-                if not unavailable(error):
+                if not unavailable(error) or self._stopping.is_set():
                     raise
                 self.outages.failed(job, error)
-                await asyncio.sleep(pause)
+                pause = RECORD_PAUSES[min(tries, len(RECORD_PAUSES) - 1)]
+                tries += 1
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(pause):
+                        await self._stopping.wait()
                 continue
             self.outages.worked(job)
             return result
-        return await self.run(work, *args, **kwargs)
+
+    def stop_waiting(self) -> None:
+        """The process stops: `record` waits no longer for the database."""
+        self._stopping.set()
 
     def dispose(self) -> None:
         self.engine.dispose()

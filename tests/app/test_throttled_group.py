@@ -39,7 +39,6 @@ def pacer(flood_clock: ManualMonotonic) -> Pacer:  # type: ignore[override]
     return scaled_pacer(flood_clock)
 
 
-
 @pytest.mark.parametrize("retry_after", [40, 100])
 async def test_a_reply_in_a_throttled_group_does_not_freeze_private_replies(
     running: RunningBot, world: World, people: People, tmp_path: Path, retry_after: int
