@@ -33,6 +33,7 @@ from bot.services.detention import DetentionService
 from bot.services.guard import OutgoingGuard, PiiRefused
 from bot.services.members import Memberships
 from bot.services.persons import PersonVault
+from bot.services.reveal import Reveals
 from bot.storage import migrate
 from bot.storage.engine import Database, safe_url
 
@@ -57,6 +58,7 @@ class Core:
     memberships: Memberships
     detention: DetentionService
     answers: Answers
+    reveals: Reveals
 
 
 def open_database(settings: Settings, *, require_current: bool = True) -> Database:
@@ -129,6 +131,14 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
             clock=clock,
         ),
         answers=Answers(settings=settings, audit=audit),
+        reveals=Reveals(
+            settings=settings,
+            cipher=cipher,
+            vault=vault,
+            audit=audit,
+            clock=clock,
+            memberships=memberships,
+        ),
     )
 
 

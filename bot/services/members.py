@@ -52,6 +52,7 @@ from bot.storage.repositories import (
     InviteRepository,
     MemberRepository,
     OrganisationRepository,
+    RevealLinkRepository,
 )
 from bot.views.members import (
     invite_request_expired,
@@ -213,6 +214,7 @@ class Memberships:
         members: MemberRepository | None = None,
         invites: InviteRepository | None = None,
         requests: AccessRequestRepository | None = None,
+        links: RevealLinkRepository | None = None,
     ) -> None:
         self._cipher = cipher
         self._audit = audit
@@ -223,6 +225,7 @@ class Memberships:
         self._members = members or MemberRepository()
         self._invites = invites or InviteRepository()
         self._requests = requests or AccessRequestRepository()
+        self._links = links or RevealLinkRepository()
 
     def add_organisation(
         self,
@@ -784,7 +787,8 @@ class Memberships:
         """Deactivate a member; the group-removal duty then removes them from the group.
 
         Their access ends with it: the invites they issued and did not see used are
-        revoked, and their pending requests (and removals asked about them) are closed.
+        revoked, and so are their open reveal links; their pending requests (and
+        removals asked about them) are closed.
         `vhbot member remove` comes here directly; Telegram goes through a removal request.
         """
         member = self._members.get(member_id, session=session)
@@ -806,6 +810,7 @@ class Memberships:
             request.status = RequestStatus.CLOSED.value
             request.decided_at = now
             session.add(request)
+        links = self._links.revoke_open(member_id, now, session=session)
         self._audit.record(
             session,
             actor=actor,
@@ -813,6 +818,7 @@ class Memberships:
             subject=f"member:{member_id}",
             revoked_invites=len(revoked),
             closed_requests=len(closed),
+            revoked_links=links,
         )
         return self._view(session, member)
 

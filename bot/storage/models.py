@@ -354,6 +354,66 @@ class ChatHold(SQLModel, table=True):
     attempts: int = 0
 
 
+class RevealLink(SQLModel, table=True):
+    """A one-time link to a web page showing a person's identity (bot.services.reveal).
+
+    Only the SHA-256 of the link's random token is kept. Bound to one member and
+    one target: an announcement (kind `announcement`) or a case (kind `case`).
+    """
+
+    __tablename__ = "reveal_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    kind: str = Field(max_length=16)  # announcement, case
+    target_id: int
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True)
+    )
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+
+
+class WebAccess(SQLModel, table=True):
+    """A member's second factor for the web pages: a PIN (slow salted hash) and its lock."""
+
+    __tablename__ = "web_access"
+
+    member_id: int = Field(
+        foreign_key="member.id", primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    # `scrypt$n=..,r=..,p=..$salt$hash` (bot.privacy.secrets_hash); None until set.
+    pin_hash: str | None = Field(default=None, max_length=200)
+    pin_set_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    # Wrong PINs and set-up codes since the last right one; the fifth locks.
+    failed_pins: int = 0
+    locked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class SetupCode(SQLModel, table=True):
+    """A one-time code a coordinator hands over by phone, to set a PIN. Hashed at rest."""
+
+    __tablename__ = "setup_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    code_hash: str = Field(max_length=200)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # Set when a newer code is made for the member: only the newest one counts.
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+
+
 __all__ = [
     "AccessRequest",
     "Announcement",
@@ -371,5 +431,8 @@ __all__ = [
     "Organisation",
     "OutboxMessage",
     "Person",
+    "RevealLink",
+    "SetupCode",
+    "WebAccess",
     "aware",
 ]

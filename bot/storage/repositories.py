@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, text
+from sqlalchemy import or_, text, update
 from sqlmodel import Session, SQLModel, col, func, select
 
 from bot.storage.models import (
@@ -17,6 +17,7 @@ from bot.storage.models import (
     Member,
     Organisation,
     Person,
+    RevealLink,
 )
 
 # Any fixed number: the advisory lock that serialises appends to the audit chain.
@@ -273,3 +274,55 @@ class AccessRequestRepository:
             .order_by(col(AccessRequest.id))
             .with_for_update()
         ).all()
+
+
+class RevealLinkRepository:
+    def by_token_hash(self, token_hash: str, *, session: Session) -> RevealLink | None:
+        return session.exec(select(RevealLink).where(RevealLink.token_hash == token_hash)).first()
+
+    def consume(self, link_id: int, now: datetime, *, session: Session) -> bool:
+        """Mark the link used, if it still can be; False when another request was first.
+
+        Conditional, so of two requests racing for one link only one changes the row.
+        """
+        result = session.execute(
+            update(RevealLink)
+            .where(
+                col(RevealLink.id) == link_id,
+                col(RevealLink.used_at).is_(None),
+                col(RevealLink.revoked_at).is_(None),
+                col(RevealLink.expires_at) > now,
+            )
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def revoke_open(self, member_id: int, now: datetime, *, session: Session) -> int:
+        """Revoke the member's links not used, revoked or expired yet; how many."""
+        result = session.execute(
+            update(RevealLink)
+            .where(
+                col(RevealLink.member_id) == member_id,
+                col(RevealLink.used_at).is_(None),
+                col(RevealLink.revoked_at).is_(None),
+                col(RevealLink.expires_at) > now,
+            )
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def used_between(
+        self, member_id: int, start: datetime, end: datetime, *, session: Session
+    ) -> int:
+        """How many of the member's links were used (revealed) in [start, end)."""
+        return session.exec(
+            select(func.count())
+            .select_from(RevealLink)
+            .where(
+                RevealLink.member_id == member_id,
+                col(RevealLink.used_at) >= start,
+                col(RevealLink.used_at) < end,
+            )
+        ).one()
