@@ -90,6 +90,14 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
+    @field_validator("web_host")
+    @classmethod
+    def _host_given(cls, value: str) -> str:
+        value = value.strip()
+        if not value or any(c.isspace() or c == "/" for c in value):
+            raise ValueError("must be a host name or IP address, without a scheme")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

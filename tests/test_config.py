@@ -26,6 +26,16 @@ def test_defaults_follow_the_contract() -> None:
     assert str(settings.inbox_dir) == "inbox"
     assert settings.retention_days == 730
     assert (settings.web_host, settings.web_port) == ("127.0.0.1", 8080)
+    assert settings.public_url == "http://127.0.0.1:8080"
+
+
+def test_web_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VHBOT_PUBLIC_URL", "https://vhbot.example.org/")
+    monkeypatch.setenv("VHBOT_WEB_HOST", "0.0.0.0")  # noqa: S104 - a value read, not bound
+    monkeypatch.setenv("VHBOT_WEB_PORT", "8443")
+    settings = load_settings()
+    assert settings.public_url == "https://vhbot.example.org"
+    assert (settings.web_host, settings.web_port) == ("0.0.0.0", 8443)  # noqa: S104
 
 
 def test_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,6 +62,12 @@ def test_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch) -> None:
         ("VHBOT_DATABASE_URL", "mysql://x"),
         ("VHBOT_RETENTION_DAYS", "0"),
         ("VHBOT_TELEGRAM_API_URL", "api.telegram.org"),
+        ("VHBOT_PUBLIC_URL", "vhbot.example.org"),
+        ("VHBOT_WEB_HOST", " "),
+        ("VHBOT_WEB_HOST", "http://localhost"),
+        ("VHBOT_WEB_PORT", "0"),
+        ("VHBOT_WEB_PORT", "70000"),
+        ("VHBOT_WEB_PORT", "web"),
     ],
 )
 def test_invalid_setting_names_the_variable(

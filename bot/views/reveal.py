@@ -12,7 +12,7 @@ def daily_limit_notice(
     """Told once a day to the coordinators when a member goes over the daily reveals."""
     return _(
         "Member {number} ({name}, {organisation}) tried to view personal details more "
-        "than {limit} times today. I refused; their links work again tomorrow.",
+        "than {limit} times today. I refused; they can view again tomorrow.",
         number=number,
         name=MemberName(printable_name(name) or "?"),
         organisation=OrganisationName(organisation),
