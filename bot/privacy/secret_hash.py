@@ -31,7 +31,11 @@ class ScryptParameters:
     @classmethod
     def parse(cls, text: str) -> ScryptParameters:
         values = dict(part.split("=", 1) for part in text.split(","))
-        return cls(n=int(values["n"]), r=int(values["r"]), p=int(values["p"]))
+        parameters = cls(n=int(values["n"]), r=int(values["r"]), p=int(values["p"]))
+        if parameters.n > 2**20 or parameters.r > 32 or parameters.p > 16:
+            # A damaged row must not make one check take gigabytes.
+            raise ValueError("scrypt parameters out of range")
+        return parameters
 
 
 DEFAULT_PARAMETERS = ScryptParameters()
