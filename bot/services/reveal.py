@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -149,8 +149,9 @@ class MeldingShown:
     event_date: date
     received_at: datetime
     municipality: str
-    institution: str | None
-    remark: str | None
+    # Free text from a file: kept out of any repr (and so out of logs and tracebacks).
+    institution: str | None = field(repr=False)
+    remark: str | None = field(repr=False)
     erased: bool
     answers: tuple[AnswerShown, ...]
 

@@ -246,6 +246,8 @@ def test_a_link_shows_its_person_once_and_is_stored_only_as_a_hash(
         "Verblijft bij een vriend",
     )
     assert [(a.organisation, a.known) for a in melding.answers] == [("Politie", True)]
+    assert PiiGuard(people.made).scan(repr(shown)) == []  # nothing to leak through a log line
+    assert "Verblijft" not in repr(shown)
 
     assert reveal(core, token) == Refused(Refusal.USED)
     assert state(core, token) is LinkState.USED
