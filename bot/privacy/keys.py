@@ -41,6 +41,8 @@ FILE_VERSION = 1
 _KEY_ID = re.compile(r"k[1-9][0-9]{0,8}")
 # HKDF "info" of the audit key: fixed forever, or every keyed audit entry stops verifying.
 AUDIT_KEY_LABEL = b"vhbot audit chain v1"
+# HKDF "info" of the key that signs the web pages' form tokens (CSRF).
+WEB_FORM_KEY_LABEL = b"vhbot web forms v1"
 
 
 class KeyFileError(Exception):
@@ -100,6 +102,14 @@ class KeyRing:
         """
         return HKDF(
             algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=AUDIT_KEY_LABEL
+        ).derive(self.pseudonym_key)
+
+    @property
+    def web_form_key(self) -> bytes:
+        """The HMAC key of the web pages' form (CSRF) tokens (32 bytes), derived like
+        the audit key under its own label."""
+        return HKDF(
+            algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=WEB_FORM_KEY_LABEL
         ).derive(self.pseudonym_key)
 
     @property

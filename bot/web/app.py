@@ -1,0 +1,404 @@
+"""The reveal pages: a small ASGI app (Starlette) behind the organisation's HTTPS proxy.
+
+GET /r/{token} shows the form the link needs (a set-up code and a new PIN, or the
+PIN) or a refusal that reveals nothing; POST /r/{token} checks the form token,
+the set-up code or PIN through the Reveals service and shows the person or case.
+Every database step runs in a worker thread (`core.db.run`), one transaction each.
+Pages never echo what was sent; logs carry event names and safe fields only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.app import Core
+from bot.i18n import Translator, translator
+from bot.safe import SafeText
+from bot.services.reveal import (
+    MeldingShown,
+    PinSet,
+    Refusal,
+    Refused,
+    RevealedCase,
+    RevealedPerson,
+)
+from bot.web.forms import MAX_BODY, BadForm, form_token, form_token_ok, parse_form
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).parent / "templates"
+STYLE = (Path(__file__).parent / "style.css").read_bytes()
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS: Mapping[str, str] = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
+
+# Refusals after which the form is shown again, with a word about what was wrong.
+_FORM_AGAIN = {
+    Refusal.WRONG_PIN,
+    Refusal.NO_PIN,
+    Refusal.PIN_MALFORMED,
+    Refusal.PIN_TRIVIAL,
+    Refusal.SETUP_CODE_WRONG,
+    Refusal.SETUP_CODE_EXPIRED,
+    Refusal.SETUP_CODE_USED,
+}
+
+
+class _TooLarge(Exception):
+    pass
+
+
+# The new PIN and its repetition differ: nothing was asked of the service.
+_PINS_DIFFER = Refused(Refusal.PIN_MALFORMED)
+_Outcome = RevealedPerson | RevealedCase | Refused
+
+
+@dataclass(frozen=True)
+class _Form:
+    """What a form page needs besides the labels."""
+
+    setup: bool
+    problem: SafeText | None = None
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response the app sends (404s too)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.decode("latin-1").lower() not in _LOWER_NAMES
+                ]
+                headers.extend(_RAW_HEADERS)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+_LOWER_NAMES = {name.lower() for name in SECURITY_HEADERS}
+_RAW_HEADERS = [(name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
+
+
+class RevealPages:
+    def __init__(self, core: Core) -> None:
+        self._core = core
+        self._form_key = core.keys.web_form_key
+        self._env = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            auto_reload=False,
+        )
+
+    # -- routes ------------------------------------------------------------------
+
+    async def health(self, request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def style(self, request: Request) -> Response:
+        return Response(STYLE, media_type="text/css")
+
+    async def show(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        core = self._core
+
+        def work() -> tuple[bool, bool, str | None]:
+            with core.db.session() as session:
+                check = core.reveals.open_link(session, token, now=core.clock.now())
+            return check.ok, check.needs_setup, check.language
+
+        ok, needs_setup, language = await core.db.run(work)
+        _ = self._translator(language)
+        if not ok:
+            log.info("web.refused", extra={"step": "open"})
+            return self._refusal(_)
+        return self._form(_, token, _Form(setup=needs_setup))
+
+    async def submit(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        core = self._core
+        try:
+            body = await _read_body(request)
+            fields = parse_form(body)
+        except _TooLarge:
+            log.info("web.body_too_large")
+            return self._error(self._translator(None), 413)
+        except BadForm:
+            log.info("web.body_malformed")
+            return self._error(self._translator(None), 400)
+        if not form_token_ok(self._form_key, token, fields.get("form"), now=core.clock.now()):
+            log.info("web.form_token_refused")
+            return self._refusal(self._translator(None))
+        pin = fields.get("pin", "")
+        setup_code = fields.get("setup_code")
+
+        def work() -> tuple[str | None, _Outcome]:
+            with core.db.session() as session:
+                now = core.clock.now()
+                check = core.reveals.open_link(session, token, now=now)
+                if not check.ok:
+                    return check.language, Refused(Refusal(check.state.value))
+                if setup_code is not None:
+                    if pin != fields.get("pin_again"):
+                        return check.language, _PINS_DIFFER
+                    pin_set = core.reveals.set_pin(session, token, setup_code, pin, now=now)
+                    if not isinstance(pin_set, PinSet):
+                        return check.language, pin_set
+                return check.language, core.reveals.reveal(session, token, pin, now=now)
+
+        language, outcome = await core.db.run(work)
+        _ = self._translator(language)
+        if isinstance(outcome, RevealedPerson):
+            log.info("web.shown", extra={"kind": "announcement", "erased": outcome.erased})
+            return self._page(
+                _,
+                "person.html",
+                person=outcome,
+                birth_date=_birth_date(outcome),
+                melding=self._melding(_, outcome.melding),
+            )
+        if isinstance(outcome, RevealedCase):
+            log.info("web.shown", extra={"kind": "case", "erased": outcome.erased})
+            return self._page(
+                _,
+                "case.html",
+                case=outcome,
+                birth_date=_birth_date(outcome),
+                opened=_.date(self._local_date(outcome.opened_at)),
+                closed=_.date(self._local_date(outcome.closed_at)) if outcome.closed_at else None,
+                meldingen=[self._melding(_, m) for m in outcome.meldingen],
+            )
+        if outcome is _PINS_DIFFER:
+            return self._form(_, token, _Form(setup=True, problem=_("The two PINs differ.")))
+        log.info("web.refused", extra={"step": "submit", "reason": outcome.reason.value})
+        if outcome.reason in _FORM_AGAIN:
+            return self._form(_, token, self._form_again(_, outcome))
+        return self._refusal(_)
+
+    # -- pages -------------------------------------------------------------------
+
+    def _form_again(self, _: Translator, refused: Refused) -> _Form:
+        left = refused.attempts_left
+        match refused.reason:
+            case Refusal.WRONG_PIN:
+                return _Form(False, _("Wrong PIN. Tries left: {count}.", count=left or 0))
+            case Refusal.SETUP_CODE_WRONG:
+                return _Form(True, _("Wrong set-up code. Tries left: {count}.", count=left or 0))
+            case Refusal.PIN_MALFORMED | Refusal.PIN_TRIVIAL:
+                return _Form(True, _("Choose a PIN of 6 digits that is not easy to guess."))
+            case Refusal.SETUP_CODE_EXPIRED | Refusal.SETUP_CODE_USED:
+                return _Form(
+                    True, _("This set-up code is no longer valid. Ask a coordinator for a new one.")
+                )
+            case _:  # NO_PIN: no PIN chosen yet
+                return _Form(True)
+
+    def _form(self, _: Translator, token: str, form: _Form) -> Response:
+        return self._page(
+            _,
+            "setup.html" if form.setup else "pin.html",
+            form_token=form_token(self._form_key, token, now=self._core.clock.now()),
+            problem=form.problem,
+        )
+
+    def _refusal(self, _: Translator) -> Response:
+        return self._page(_, "refusal.html", status_code=403)
+
+    def _error(self, _: Translator, status: int) -> Response:
+        message = {
+            413: _("The form you sent is too large."),
+            400: _("The form you sent could not be read."),
+            404: _("This page does not exist."),
+            405: _("This page does not exist."),
+        }.get(status, _("Something went wrong. Please try again later."))
+        return self._page(_, "error.html", status_code=status, message=message)
+
+    def _page(self, _: Translator, name: str, *, status_code: int = 200, **values: Any) -> Response:
+        template = self._env.get_template(name)
+        html = template.render(t=_labels(_), lang=_.locale, **values)
+        return HTMLResponse(html, status_code=status_code)
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _translator(self, language: str | None) -> Translator:
+        return translator(language or self._core.settings.locale)
+
+    def _local_date(self, moment: datetime) -> date:
+        return moment.astimezone(self._core.settings.tz).date()
+
+    def _melding(self, _: Translator, melding: MeldingShown) -> dict[str, Any]:
+        return {
+            "kind": _("Release") if melding.soort == "uitstroom" else _("Admission"),
+            "event_date": _.date(melding.event_date),
+            "received": _.date(self._local_date(melding.received_at)),
+            "municipality": melding.municipality,
+            "institution": melding.institution,
+            "remark": melding.remark,
+            "erased": melding.erased,
+            "answers": [
+                {
+                    "organisation": answer.organisation,
+                    "answer": _("known") if answer.known else _("not known"),
+                    "when": _.datetime(answer.answered_at, self._core.settings.tz),
+                }
+                for answer in melding.answers
+            ],
+        }
+
+    async def not_found(self, request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 404
+        return self._error(self._translator(None), status)
+
+    async def failed(self, request: Request, exc: Exception) -> Response:
+        log.error("web.failed", extra={"error": type(exc).__name__})
+        response = self._error(self._translator(None), 500)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+
+def _labels(_: Translator) -> dict[str, SafeText]:
+    """The fixed wording of the pages."""
+    return {
+        "title": _("Personal details"),
+        "refused": _("This link cannot be used."),
+        "refused_why": _(
+            "It may have expired, been used already or be meant for someone else. "
+            "Ask for a new link in Telegram."
+        ),
+        "setup_intro": _(
+            "First time here: enter the set-up code a coordinator gave you and choose a PIN "
+            "of 6 digits."
+        ),
+        "setup_code": _("Set-up code"),
+        "new_pin": _("New PIN"),
+        "new_pin_again": _("New PIN again"),
+        "pin_intro": _("Enter your PIN to see the details."),
+        "pin": _("PIN"),
+        "show": _("Show details"),
+        "name": _("Name"),
+        "birth_date": _("Date of birth"),
+        "bsn": _("BSN"),
+        "pseudonym": _("Pseudonym"),
+        "case": _("Case"),
+        "municipality": _("Municipality"),
+        "institution": _("Institution"),
+        "kind": _("Kind"),
+        "date": _("Date"),
+        "received": _("Received"),
+        "remark": _("Remark"),
+        "answers": _("Answers"),
+        "no_answers": _("No answers yet."),
+        "erased": _("These personal details have been erased under the retention rules."),
+        "opened": _("Opened"),
+        "closed": _("Closed"),
+        "meldingen": _("Notifications"),
+        "once": _("This page is shown once. Do not copy or print it."),
+    }
+
+
+def _birth_date(shown: RevealedPerson | RevealedCase) -> str | None:
+    """dd-mm-yyyy, the way it is typed into the partners' own systems."""
+    return shown.identity.birth_date.strftime("%d-%m-%Y") if shown.identity else None
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, at most MAX_BODY bytes (the declared length is checked first)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def build_web(core: Core) -> Starlette:
+    """The reveal pages as an ASGI app, every response with the security headers."""
+    pages = RevealPages(core)
+    app = Starlette(
+        routes=[
+            Route("/health", pages.health, methods=["GET"]),
+            Route("/static/style.css", pages.style, methods=["GET"]),
+            Route("/r/{token}", pages.show, methods=["GET"]),
+            Route("/r/{token}", pages.submit, methods=["POST"]),
+        ],
+        exception_handlers={HTTPException: pages.not_found, Exception: pages.failed},
+    )
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+async def serve_web(
+    core: Core, stop: asyncio.Event, *, ready: Callable[[], None] | None = None
+) -> None:
+    """Serve the pages on settings.web_host:web_port until `stop` is set.
+
+    uvicorn's access log is off: a request line holds the link token.
+    """
+    import uvicorn
+
+    config = uvicorn.Config(
+        build_web(core),
+        host=core.settings.web_host,
+        port=core.settings.web_port,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        proxy_headers=True,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                await task  # it failed to start: its error
+                return
+            await asyncio.sleep(0.01)
+        log.info("web.started", extra={"port": core.settings.web_port})
+        if ready is not None:
+            ready()
+        stop_task = asyncio.create_task(stop.wait())
+        await asyncio.wait({task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        stop_task.cancel()
+    finally:
+        server.should_exit = True
+        await task
+        log.info("web.stopped")
