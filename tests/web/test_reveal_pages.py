@@ -1,0 +1,332 @@
+"""The reveal pages over real HTTP (in-process ASGI): forms, refusals, headers, bad input.
+
+The world (organisations, members, two imported persons) is the service tests';
+the clock starts at 2026-11-23 09:00 (Amsterdam) and moves only when told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+import socket
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from bot.app import Core
+from bot.clock import FrozenClock
+from bot.domain.reveal import LinkKind, LinkState
+from bot.privacy.pii_guard import PiiGuard
+from bot.storage.models import Melding, Member, Person, WebAccess
+from bot.web import build_web, serve_web
+from bot.web.forms import form_token
+from tests.conftest import People
+from tests.services.test_reveal import (
+    OTHER_PIN,
+    PIN,
+    World,
+    _person_of,
+    audit,
+    issue,
+    setup_code,
+    state,
+    with_pin,
+    world,
+)
+
+__all__ = ["world"]  # the service tests' fixture, used here too
+
+HEADERS = {
+    "cache-control": "no-store",
+    "content-security-policy": (
+        "default-src 'none'; style-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+}
+REFUSED_NL = "Deze link kan niet worden gebruikt."
+_FORM = re.compile(r'name="form" value="([^"]+)"')
+
+
+@pytest.fixture
+async def client(core: Core) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=build_web(core))
+    async with httpx.AsyncClient(transport=transport, base_url="http://vhbot.test") as client:
+        yield client
+
+
+def form_of(page: httpx.Response) -> str:
+    found = _FORM.search(page.text)
+    assert found, "the page has no form"
+    return found.group(1)
+
+
+async def post(
+    client: httpx.AsyncClient, token: str, form: str | None, **fields: str
+) -> httpx.Response:
+    data = dict(fields) if form is None else {"form": form, **fields}
+    return await client.post(f"/r/{token}", data=data)
+
+
+def refused(page: httpx.Response) -> bool:
+    return page.status_code == 403 and REFUSED_NL in page.text and "<form" not in page.text
+
+
+def no_identity(page: httpx.Response, people: People) -> bool:
+    return not PiiGuard(people.made).scan(page.text)
+
+
+async def test_first_visit_sets_a_pin_shows_the_person_once(
+    client: httpx.AsyncClient,
+    core: Core,
+    world: World,
+    people: People,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    token = issue(core, world.partner, world.announcements[0])
+    first = await client.get(f"/r/{token}")
+    assert first.status_code == 200
+    assert 'name="setup_code"' in first.text and 'name="pin_again"' in first.text
+    assert first.headers["content-type"].startswith("text/html")
+    assert no_identity(first, people)
+
+    code = setup_code(core, world.partner)
+    shown = await post(
+        client, token, form_of(first), setup_code=code.lower(), pin=PIN, pin_again=PIN
+    )
+    assert shown.status_code == 200
+    person = world.identities[0]
+    for part in (person.surname, person.bsn or "", person.birth_date.strftime("%d-%m-%Y")):
+        assert part in shown.text
+    assert "Verblijft bij een vriend" in shown.text and "PI Roermond" in shown.text
+    assert "Politie: bekend" in shown.text  # the police's answer
+    assert "Persoonsgegevens" in shown.text  # Dutch: the member chose no language
+    assert world.identities[1].surname not in shown.text
+    assert state(core, token) is LinkState.USED
+
+    again = await client.get(f"/r/{token}")
+    assert refused(again) and no_identity(again, people)
+    posted_again = await post(client, token, form_of(first), pin=PIN)
+    assert refused(posted_again) and no_identity(posted_again, people)
+
+    assert [a for a, *_ in audit(core, "reveal.pin_set", "reveal.view")] == [
+        "reveal.pin_set",
+        "reveal.view",
+    ]
+    logged = " ".join(
+        f"{r.getMessage()} {vars(r)}" for r in caplog.records if r.name.startswith("bot")
+    )
+    assert "web.shown" in logged
+    assert not PiiGuard(people.made).scan(logged)
+    assert token not in logged
+
+
+async def test_the_pin_form_counts_wrong_pins_and_the_fifth_locks(
+    client: httpx.AsyncClient, core: Core, world: World, people: People
+) -> None:
+    with_pin(core, world.partner)
+    token = issue(core, world.partner, world.announcements[0])
+    page = await client.get(f"/r/{token}")
+    assert 'name="pin"' in page.text and 'name="setup_code"' not in page.text
+    for left in (4, 3, 2, 1):
+        page = await post(client, token, form_of(page), pin=OTHER_PIN)
+        assert page.status_code == 200 and no_identity(page, people)
+        assert f"Onjuiste pincode. Nog {left} pogingen over." in page.text
+    locked = await post(client, token, form_of(page), pin=OTHER_PIN)
+    assert refused(locked)
+    right = await post(client, token, form_of(page), pin=PIN)
+    assert refused(right) and no_identity(right, people)
+    assert [a for a, *_ in audit(core, "reveal.lock", "reveal.view")] == ["reveal.lock"]
+
+
+async def test_another_members_pin_does_not_open_a_link(
+    client: httpx.AsyncClient, core: Core, world: World, people: People
+) -> None:
+    with_pin(core, world.partner, PIN)
+    with_pin(core, world.colleague, OTHER_PIN)
+    token = issue(core, world.partner, world.announcements[0])  # the partner's link
+    page = await client.get(f"/r/{token}")
+    tried = await post(client, token, form_of(page), pin=OTHER_PIN)  # the colleague's PIN
+    assert "Onjuiste pincode" in tried.text and no_identity(tried, people)
+    assert state(core, token) is LinkState.OK
+
+
+async def test_an_expired_link_is_refused(
+    client: httpx.AsyncClient, core: Core, world: World, clock: FrozenClock, people: People
+) -> None:
+    with_pin(core, world.partner)
+    token = issue(core, world.partner, world.announcements[0])
+    form = form_of(await client.get(f"/r/{token}"))
+    clock.advance(timedelta(minutes=10))
+    assert refused(await client.get(f"/r/{token}"))
+    late = await post(client, token, form, pin=PIN)
+    assert refused(late) and no_identity(late, people)
+    assert audit(core, "reveal.view") == []
+
+
+async def test_a_trivial_or_mistyped_new_pin_is_refused_and_the_code_stays_usable(
+    client: httpx.AsyncClient, core: Core, world: World
+) -> None:
+    token = issue(core, world.partner, world.announcements[0])
+    code = setup_code(core, world.partner)
+    page = await client.get(f"/r/{token}")
+    trivial = await post(
+        client, token, form_of(page), setup_code=code, pin="123456", pin_again="123456"
+    )
+    assert "niet makkelijk te raden" in trivial.text and 'name="setup_code"' in trivial.text
+    differ = await post(
+        client, token, form_of(trivial), setup_code=code, pin=PIN, pin_again=OTHER_PIN
+    )
+    assert "De twee pincodes zijn niet gelijk." in differ.text
+    assert audit(core, "reveal.pin_set") == []
+    shown = await post(client, token, form_of(differ), setup_code=code, pin=PIN, pin_again=PIN)
+    assert world.identities[0].surname in shown.text
+
+
+async def test_a_form_without_a_valid_form_token_changes_nothing(
+    client: httpx.AsyncClient, core: Core, world: World, clock: FrozenClock, people: People
+) -> None:
+    token = issue(core, world.partner, world.announcements[0])
+    other = issue(core, world.partner, world.announcements[1])
+    code = setup_code(core, world.partner)
+    fields = {"setup_code": code, "pin": PIN, "pin_again": PIN}
+    key = core.keys.web_form_key
+    stale = form_token(key, token, now=clock.now() - timedelta(minutes=15))
+    forged = form_token(b"\x00" * 32, token, now=clock.now())
+    for form in (None, "", stale, forged, form_of(await client.get(f"/r/{other}")), "9" * 12):
+        page = await post(client, token, form, **fields)
+        assert refused(page) and no_identity(page, people), form
+    assert audit(core, "reveal.pin_set", "reveal.view", "reveal.pin_failed") == []
+    with core.db.session() as session:
+        member = session.get(WebAccess, world.partner)
+        assert member is None or member.pin_hash is None
+    assert state(core, token) is LinkState.OK
+    fresh = form_token(key, token, now=clock.now())
+    assert world.identities[0].surname in (await post(client, token, fresh, **fields)).text
+
+
+async def test_every_response_has_the_security_headers(
+    client: httpx.AsyncClient, core: Core, world: World
+) -> None:
+    token = issue(core, world.partner, world.announcements[0])
+    form = form_of(await client.get(f"/r/{token}"))
+    responses = [
+        await client.get("/health"),
+        await client.get("/static/style.css"),
+        await client.get(f"/r/{token}"),
+        await client.get("/r/not-a-token"),
+        await client.get("/elsewhere"),
+        await client.put(f"/r/{token}"),
+        await post(client, token, form, pin=PIN),
+        await post(client, token, None, pin=PIN),
+        await client.post(f"/r/{token}", content=b"x" * 5000),
+        await client.post(f"/r/{token}", content=b"pin=\xff"),
+    ]
+    assert [r.status_code for r in responses] == [200, 200, 200, 403, 404, 405, 200, 403, 413, 400]
+    for response in responses:
+        assert {name: response.headers.get(name) for name in HEADERS} == HEADERS, response.url
+    assert responses[0].text == "ok"
+    assert responses[1].headers["content-type"].startswith("text/css")
+
+
+async def test_bad_bodies_and_tokens_get_a_plain_page_that_echoes_nothing(
+    client: httpx.AsyncClient, core: Core, world: World
+) -> None:
+    token = issue(core, world.partner, world.announcements[0])
+    form = form_of(await client.get(f"/r/{token}"))
+    marker = "ZZMARKERZZ"
+    large = await client.post(f"/r/{token}", data={"form": form, "pin": marker * 500})
+    assert large.status_code == 413 and marker not in large.text
+    assert "te groot" in large.text
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"pin=1&"
+        yield marker.encode() * 500
+
+    streamed = await client.post(f"/r/{token}", content=chunks())  # no declared length
+    assert streamed.status_code == 413
+    for body in (b"\xff\xfe" + marker.encode(), f"pin=%ff{marker}".encode()):
+        bad = await client.post(
+            f"/r/{token}",
+            content=body,
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert bad.status_code == 400 and marker not in bad.text
+    too_many = await client.post(f"/r/{token}", content="&".join(["a=1"] * 50).encode())
+    assert too_many.status_code == 400
+    for path in (f"/r/<b>{marker}<b>", f"/r/{marker}%00", f"/r/{token}x", f"/r/{token[:-1]}"):
+        page = await client.get(path)
+        assert refused(page) and marker not in page.text, path
+    elsewhere = await client.get(f"/r/<b>{marker}</b>")
+    assert elsewhere.status_code == 404 and marker not in elsewhere.text
+    assert state(core, token) is LinkState.OK
+    assert audit(core, "reveal.pin_failed") == []
+
+
+async def test_the_case_page_and_an_erased_person(
+    client: httpx.AsyncClient, core: Core, world: World, clock: FrozenClock, people: People
+) -> None:
+    with_pin(core, world.coordinator)
+    case = issue(core, world.coordinator, world.case_id, LinkKind.CASE)
+    page = await post(client, case, form_of(await client.get(f"/r/{case}")), pin=PIN)
+    assert world.identities[0].surname in page.text and "Meldingen" in page.text
+    assert "VH-" in page.text
+
+    announcement = issue(core, world.coordinator, world.announcements[0])
+    with core.db.session() as session:
+        person = session.get(Person, _person_of(core, world.announcements[0]))
+        assert person is not None
+        person.identity_ct, person.erased_at = None, clock.now()
+        session.add(person)
+        for melding in session.exec(select(Melding).where(Melding.person_id == person.id)):
+            melding.remark_ct, melding.erased_at = None, clock.now()
+            session.add(melding)
+    erased = await post(
+        client, announcement, form_of(await client.get(f"/r/{announcement}")), pin=PIN
+    )
+    assert erased.status_code == 200
+    assert "verwijderd volgens de bewaartermijnen" in erased.text
+    assert no_identity(erased, people) and "Verblijft" not in erased.text
+
+
+async def test_the_page_speaks_the_members_language(
+    client: httpx.AsyncClient, core: Core, world: World
+) -> None:
+    with core.db.session() as session:
+        member = session.get(Member, world.partner)
+        assert member is not None
+        member.language = "en"
+        session.add(member)
+    token = issue(core, world.partner, world.announcements[0])
+    page = await client.get(f"/r/{token}")
+    assert '<html lang="en">' in page.text and "Set-up code" in page.text
+    refused_page = await client.get("/r/unknown")
+    assert '<html lang="nl">' in refused_page.text  # no member: the default language
+
+
+async def test_serve_web_answers_until_stopped(core: Core) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = core.settings.model_copy(update={"web_port": port})
+    served = dataclasses.replace(core, settings=settings)
+    stop = asyncio.Event()
+    started = asyncio.Event()
+    task = asyncio.create_task(serve_web(served, stop, ready=started.set))
+    await asyncio.wait_for(started.wait(), 5)
+    async with httpx.AsyncClient() as http:
+        health = await http.get(f"http://127.0.0.1:{port}/health")
+    assert (health.status_code, health.text) == (200, "ok")
+    assert health.headers["x-frame-options"] == "DENY"
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    with socket.socket() as after, pytest.raises(ConnectionRefusedError):
+        after.connect(("127.0.0.1", port))
