@@ -335,10 +335,7 @@ def _birth_date(shown: RevealedPerson | RevealedCase) -> str | None:
 
 
 async def _read_body(request: Request) -> bytes:
-    """The body, at most MAX_BODY bytes (the declared length is checked first)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-        raise _TooLarge
+    """The body, at most MAX_BODY bytes: counted as it arrives, whatever length is declared."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():

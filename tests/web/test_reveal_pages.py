@@ -33,6 +33,7 @@ from tests.services.test_reveal import (
     _person_of,
     audit,
     issue,
+    refusals,
     setup_code,
     state,
     with_pin,
@@ -170,6 +171,7 @@ async def test_an_expired_link_is_refused(
     late = await post(client, token, form, pin=PIN)
     assert refused(late) and no_identity(late, people)
     assert audit(core, "reveal.view") == []
+    assert refusals(core) == ["expired", "expired"]  # one entry per request
 
 
 async def test_a_trivial_or_mistyped_new_pin_is_refused_and_the_code_stays_usable(
