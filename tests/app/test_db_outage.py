@@ -85,7 +85,7 @@ class TcpProxy:
             except TimeoutError:
                 continue
             if not self._up:
-                client.close()
+                self._turn_away(client)
                 continue
             try:
                 upstream = socket.create_connection(self._target, timeout=5)
@@ -97,6 +97,10 @@ class TcpProxy:
                 self._open += [client, upstream]
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _turn_away(self, client: socket.socket) -> None:
+        """A connection while cut: closed at once (the server refuses)."""
+        client.close()
 
     @staticmethod
     def _pump(source: socket.socket, sink: socket.socket) -> None:

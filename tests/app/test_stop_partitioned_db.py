@@ -28,27 +28,8 @@ class BlackHoleProxy(TcpProxy):
         self.swallowed: list[socket.socket] = []
         super().__init__(host, port)
 
-    def _accept(self) -> None:
-        while not self._closing:
-            try:
-                client, _address = self._listener.accept()
-            except TimeoutError:
-                continue
-            if not self._up:
-                self.swallowed.append(client)  # held open, silent
-                continue
-            try:
-                upstream = socket.create_connection(self._target, timeout=5)
-                upstream.settimeout(None)
-            except OSError:
-                client.close()
-                continue
-            import threading
-
-            with self._lock:
-                self._open += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+    def _turn_away(self, client: socket.socket) -> None:
+        self.swallowed.append(client)  # held open, silent
 
 
 @pytest.fixture
