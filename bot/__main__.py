@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.config import DatabaseUnavailable, Settings, SettingsError, load_settings
+from bot.config import Settings, SettingsError, TryAgainLater, load_settings
 from bot.domain.roles import Role, Theme
 from bot.logs import configure_logging
 from bot.privacy.anchor_file import AnchorFileError
@@ -409,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(settings.log_level)
         handler: Handler = args.handler
         return handler(args, settings)
-    except DatabaseUnavailable as exc:
+    except TryAgainLater as exc:
         print(f"vhbot: {exc}", file=sys.stderr)
         return EXIT_TRY_AGAIN
     except (SettingsError, KeyFileError, AnchorFileError) as exc:

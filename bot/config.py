@@ -41,8 +41,16 @@ class SettingsError(Exception):
     """A missing or invalid setting; the message names the variable."""
 
 
-class DatabaseUnavailable(SettingsError):
+class TryAgainLater(SettingsError):
+    """Something the bot needs is not there now (not a wrong setting): try again later."""
+
+
+class DatabaseUnavailable(TryAgainLater):
     """The database server cannot be reached now (not a wrong setting): try again later."""
+
+
+class WebPortUnavailable(TryAgainLater):
+    """The web pages' address is taken (say, by a process still stopping): try again later."""
 
 
 class Settings(BaseSettings):

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from bot.scheduling.duties import Duty, check_and_anchor, duties
 from bot.scheduling.group_removal import remove_deactivated_members, schedule_group_removal
 from bot.scheduling.pacer import Pacer
 from bot.storage.engine import unavailable
+from bot.web import listen_web, serve_web
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +120,24 @@ async def serve(
     wait at once. The command menus and the check of the group rights, when they
     fail for such a reason, are tried again from the job queue while the bot serves.
     """
+    # First: an address in use is told at once, not after Telegram answered.
+    web_socket = listen_web(core.settings)
+    try:
+        await _serve(core, web_socket, stop, ready, poll_timeout, pacer, backoff, sleep)
+    finally:
+        web_socket.close()
+
+
+async def _serve(
+    core: Core,
+    web_socket: socket.socket,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None,
+    poll_timeout: int,
+    pacer: Pacer | None,
+    backoff: Backoff,
+    sleep: Callable[[float], Awaitable[None]],
+) -> None:
     application = build_application(core, pacer=pacer)
     try:
         started = await _initialize(application, stop=stop, backoff=backoff, sleep=sleep)
@@ -141,11 +161,14 @@ async def serve(
         sending = asyncio.create_task(
             outbox_sender(application).run(application.bot, stop), name="outbox"
         )
+        # The reveal pages, in the same process: they share the database and keys.
+        web = asyncio.create_task(serve_web(core, stop, sock=web_socket), name="web")
         log.info("bot.started", extra={"username": application.bot.username})
         if ready is not None:
             ready.set()
         stopped = asyncio.create_task(stop.wait())
-        await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        # The pages ending by themselves is a fault: the bot stops too (systemd restarts).
+        await asyncio.wait({polling, stopped, web}, return_when=asyncio.FIRST_COMPLETED)
         log.info("bot.stopping")
         stop.set()
         DatabaseWait.of(application).stop()  # an update waiting for the database is cut
@@ -158,7 +181,10 @@ async def serve(
         except InvalidToken:
             raise SettingsError("VHBOT_TELEGRAM_TOKEN: Telegram refused this token") from None
         finally:
-            await _finish(sending, by=deadline, name="outbox")
+            try:
+                await _finish(web, by=deadline, name="web")
+            finally:
+                await _finish(sending, by=deadline, name="outbox")
             # Before application.stop(), which waits for running jobs: a catch-up of
             # many tallies ends after the edit in flight.
             await tally_editor(application).close()

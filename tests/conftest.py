@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import os
 import shutil
+import socket
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -56,9 +57,17 @@ def process_env(settings: Settings | None = None, **overrides: str) -> dict[str,
             VHBOT_DATABASE_URL=settings.database_url,
             VHBOT_KEY_FILE=str(settings.key_file),
             VHBOT_PARTNER_CHAT_ID=str(settings.partner_chat_id),
+            VHBOT_WEB_PORT=str(settings.web_port),
         )
     env.update(overrides)
     return env
+
+
+def free_port() -> int:
+    """A port nobody listens on now (the web pages of a bot under test listen there)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 async def start_vhbot(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
@@ -164,6 +173,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def settings(database_url: str, key_file: Path, tmp_path: Path) -> Settings:
+    web_port = free_port()
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         telegram_token="123456:TEST-TOKEN",
@@ -172,6 +182,8 @@ def settings(database_url: str, key_file: Path, tmp_path: Path) -> Settings:
         partner_chat_id=-1001234567890,
         key_file=key_file,
         inbox_dir=tmp_path / "inbox",
+        web_port=web_port,
+        public_url=f"http://127.0.0.1:{web_port}",
     )
 
 

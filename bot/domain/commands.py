@@ -58,6 +58,29 @@ COMMANDS: tuple[Permission, ...] = (
         PRIVATE,
     ),
     Permission("verwijder", mark("Deactivate a member: /verwijder NUMBER"), COORDINATOR, PRIVATE),
+    Permission(
+        "zaak",
+        mark("A one-time link to a case page: /zaak REF"),
+        # The case's casemanager too, once cases have casemanagers (the service decides
+        # per case); until then coordinators only, so no menu offers what cannot work.
+        COORDINATOR,
+        PRIVATE,
+    ),
+    Permission(
+        "pincode", mark("A PIN set-up code for a member: /pincode NUMBER"), COORDINATOR, PRIVATE
+    ),
+    Permission(
+        "ontgrendel",
+        mark("Unlock a member's links after wrong PINs: /ontgrendel NUMBER"),
+        COORDINATOR,
+        PRIVATE,
+    ),
+    Permission(
+        "intrekken",
+        mark("Revoke a member's open links: /intrekken NUMBER"),
+        COORDINATOR,
+        PRIVATE,
+    ),
 )
 
 # Button types, by the prefix of their callback data.
@@ -69,6 +92,13 @@ BUTTONS: tuple[Permission, ...] = (
     # Bekend / Niet bekend under an announcement in the partner group.
     Permission(
         "ans", mark("Answer known or not known"), ANY_ROLE, frozenset({ChatKind.PARTNER_GROUP})
+    ),
+    # Gegevens bekijken under an announcement: rv:<announcement id>; the link comes privately.
+    Permission(
+        "rv",
+        mark("Ask for a link to the personal details"),
+        ANY_ROLE,
+        frozenset({ChatKind.PARTNER_GROUP, ChatKind.PRIVATE}),
     ),
 )
 

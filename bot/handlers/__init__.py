@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application
 
-from bot.handlers import announcements, gate, members, start
+from bot.handlers import announcements, gate, members, reveal, start
 from bot.handlers.wait import DatabaseWait
 
 if TYPE_CHECKING:
@@ -30,4 +30,5 @@ def register_all(
     start.register(application, core)
     members.register(application, core)
     announcements.register(application, core, editor)
+    reveal.register(application, core)
     DatabaseWait(core).wrap(application)  # last: it wraps what is registered

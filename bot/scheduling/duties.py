@@ -48,6 +48,12 @@ def erase_expired(core: Core) -> int:
     return report.meldingen + report.persons
 
 
+def purge_reveal_secrets(core: Core) -> int:
+    """Reveal links and set-up codes that ended a month ago are deleted."""
+    with core.db.session() as session:
+        return core.reveals.purge(session, core.clock.now())
+
+
 def seal_clear_values(core: Core) -> int:
     """Values an older version stored in clear are encrypted (see DetentionService)."""
     with core.db.session() as session:
@@ -111,6 +117,7 @@ def duties(core: Core) -> tuple[Duty, ...]:
         Duty("chase_overdue_answers", 60.0, chase_overdue_answers),
         Duty("erase_expired", 3600.0, erase_expired),
         Duty("expire_access_requests", 3600.0, expire_access_requests),
+        Duty("purge_reveal_secrets", 3600.0, purge_reveal_secrets),
         # Also anchors the head; at start-up the runner does it (check_and_anchor).
         Duty("verify_audit_chain", 86400.0, verify_audit_chain, at_start=False),
     )

@@ -17,11 +17,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -53,6 +53,7 @@ from bot.storage.models import (
     Announcement,
     Answer,
     Case,
+    Invite,
     Melding,
     Member,
     Organisation,
@@ -62,9 +63,11 @@ from bot.storage.models import (
     WebAccess,
 )
 from bot.storage.repositories import RevealLinkRepository
-from bot.views.reveal import daily_limit_notice
+from bot.views.reveal import daily_limit_notice, lock_notice
 
 WEB = "web"  # the actor of a request whose token names no link
+# Ended links and set-up codes are deleted this long after they ended.
+PURGE_AFTER = timedelta(days=30)
 
 
 class Refusal(StrEnum):
@@ -86,10 +89,24 @@ class Refusal(StrEnum):
     SETUP_CODE_EXPIRED = "setup_code_expired"
     SETUP_CODE_USED = "setup_code_used"
     DAILY_LIMIT = "daily_limit"
+    # A form posted without, or with a stale or forged, form token.
+    FORM_TOKEN = "form_token"  # noqa: S105 - a reason, not a secret
+
+
+class CommandRefusal(StrEnum):
+    """Why a coordinator's command about a member's links or second factor changed nothing."""
+
+    NO_MEMBER = "no_member"  # no (active) member with that number
+    SELF = "self"  # one's own set-up code or unlock: a second person must do it
+    OWN_INVITEE = "own_invitee"  # a set-up code for a member one invited oneself
 
 
 class RevealError(ValueError):
-    """A coordinator's command that cannot be done; the message is safe to show."""
+    """A coordinator's command that cannot be done; `reason` says why (safe to show)."""
+
+    def __init__(self, reason: CommandRefusal) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -104,6 +121,21 @@ class IssuedLink:
     url: str
     expires_at: datetime
     link_id: int
+    # What the page is about, as Telegram may name it: a case reference or a pseudonym.
+    subject: str
+    # The member has no PIN yet: the page will ask for a set-up code first.
+    needs_setup: bool
+
+
+@dataclass(frozen=True)
+class SetupCodeIssued:
+    """A set-up code for the coordinator to hand over; the code is never stored in clear."""
+
+    code: str
+    expires_at: datetime
+    member_id: int
+    member_name: str = field(repr=False)
+    organisation: str
 
 
 @dataclass(frozen=True)
@@ -258,6 +290,7 @@ class Reveals:
             return self._refuse(session, member_id, "", refusal, details)
         if access is None:
             self._add_access(session, member_id)
+        needs_setup = access is None or access.pin_hash is None
         token = secrets.token_urlsafe(16)
         now = self._clock.now()
         link = RevealLink(
@@ -279,7 +312,38 @@ class Reveals:
             kind=kind.value,
             target=target_id,
         )
-        return IssuedLink(f"{self._settings.public_url}/r/{token}", link.expires_at, link.id)
+        return IssuedLink(
+            url=f"{self._settings.public_url}/r/{token}",
+            expires_at=link.expires_at,
+            link_id=link.id,
+            subject=self._subject(session, kind, target_id),
+            needs_setup=needs_setup,
+        )
+
+    def issue_case_link(
+        self, session: Session, member_id: int, reference: str
+    ) -> IssuedLink | Refused:
+        """/zaak REF: `issue_link` for the case with this reference (NO_TARGET if none)."""
+        case = session.exec(select(Case).where(Case.reference == reference)).first()
+        if case is None or case.id is None:
+            details: dict[str, Detail] = {"step": "issue", "kind": LinkKind.CASE.value}
+            return self._refuse(session, member_id, "", Refusal.NO_TARGET, details)
+        return self.issue_link(session, member_id, LinkKind.CASE, case.id)
+
+    def withdraw_link(self, session: Session, link_id: int, reason: str) -> None:
+        """Revoke one link that could not be delivered (the member never saw it)."""
+        link = session.get(RevealLink, link_id)
+        if link is None or link.revoked_at is not None:
+            return
+        link.revoked_at = self._clock.now()
+        session.add(link)
+        self._audit.record(
+            session,
+            actor="system",
+            action="reveal.withdraw",
+            subject=f"reveal_link:{link_id}",
+            reason=reason,
+        )
 
     def open_link(self, session: Session, token: str, *, now: datetime) -> LinkCheck:
         """The link's state without using it up, and what the page must ask for.
@@ -301,11 +365,23 @@ class Reveals:
             language=opened.member.language,
         )
 
+    def refuse_form(self, session: Session, token: str) -> None:
+        """Audit a form posted without a valid form token (nothing else is done with it)."""
+        opened = self._open(session, token, self._clock.now())
+        if opened is None:
+            self._refuse(session, None, "", Refusal.FORM_TOKEN, {"step": "form"})
+        else:
+            self._refuse_link(session, opened, "form", Refusal.FORM_TOKEN)
+
     def revoke_links(self, session: Session, member_id: int, actor: str) -> int:
-        """/intrekken: revoke every open link of the member; how many there were."""
+        """/intrekken: revoke every open link of the member; how many there were.
+
+        Raises:
+            RevealError: no member has this number.
+        """
         member = session.get(Member, member_id)
         if member is None:
-            raise RevealError("no member with that number")
+            raise RevealError(CommandRefusal.NO_MEMBER)
         revoked = self._links.revoke_open(member_id, self._clock.now(), session=session)
         self._audit.record(
             session,
@@ -318,19 +394,31 @@ class Reveals:
 
     # -- the second factor -------------------------------------------------------
 
-    def create_setup_code(self, session: Session, member_id: int, actor: str) -> str:
+    def create_setup_code(self, session: Session, member_id: int, actor: str) -> SetupCodeIssued:
         """/pincode: a one-time code (valid 72 hours) with which the member sets a PIN.
 
         Read out by phone: 10 characters without I, L, O, U, shown as `XXXXX-XXXXX`.
         Only a slow salted hash is kept; a newer code replaces any unused older one.
         The member's PIN (if any) keeps working until they set a new one.
 
+        Two people, so that one stolen Telegram account is never enough: nobody
+        makes their own code, nor one for a member they invited themselves (else a
+        stolen coordinator account could invite a stand-in and give it a PIN).
+
         Raises:
-            RevealError: no active member has this number.
+            RevealError: no active member has this number; or it is the requester,
+                or a member the requester invited.
         """
         member = session.get(Member, member_id)
         if member is None or not member.active:
-            raise RevealError("no active member with that number")
+            raise RevealError(CommandRefusal.NO_MEMBER)
+        if actor == member_actor(member_id):
+            raise RevealError(CommandRefusal.SELF)
+        invited_by = session.exec(
+            select(Invite.created_by).where(Invite.used_by_member_id == member_id)
+        ).all()
+        if actor in invited_by:
+            raise RevealError(CommandRefusal.OWN_INVITEE)
         now = self._clock.now()
         older = session.exec(
             select(SetupCode).where(
@@ -360,7 +448,14 @@ class Reveals:
             code=row.id,
             replaced=len(older),
         )
-        return format_code(raw)
+        organisation = session.get(Organisation, member.organisation_id)
+        return SetupCodeIssued(
+            code=format_code(raw),
+            expires_at=row.expires_at,
+            member_id=member_id,
+            member_name=self._cipher.decrypt(member.name_ct, context=MEMBER_NAME_CONTEXT),
+            organisation=organisation.name if organisation is not None else "?",
+        )
 
     def set_pin(
         self, session: Session, token: str, setup_code: str, pin: str, *, now: datetime
@@ -429,10 +524,13 @@ class Reveals:
         Returns whether they were locked.
 
         Raises:
-            RevealError: no member has this number.
+            RevealError: no member has this number, or it is the requester.
         """
         if session.get(Member, member_id) is None:
-            raise RevealError("no member with that number")
+            raise RevealError(CommandRefusal.NO_MEMBER)
+        if actor == member_actor(member_id):
+            # A stolen account that locked itself guessing must not unlock itself.
+            raise RevealError(CommandRefusal.SELF)
         access = session.get(WebAccess, member_id, with_for_update=True)
         was_locked = access is not None and access.locked_at is not None
         if access is not None:
@@ -602,6 +700,7 @@ class Reveals:
                 subject=f"member:{member_id}",
                 failures=access.failed_pins,
             )
+            self._tell_lock(session, opened.member, now)
             return Refused(Refusal.LOCKED, attempts_left=0)
         wrong = Refusal.WRONG_PIN if factor == "pin" else Refusal.SETUP_CODE_WRONG
         return Refused(wrong, attempts_left=PIN_ATTEMPTS - access.failed_pins)
@@ -638,19 +737,71 @@ class Reveals:
 
     def _tell_limit(self, session: Session, member: Member, day: date) -> None:
         assert member.id is not None  # noqa: S101 - stored rows have ids
-        number = member.id
-        organisation = session.get(Organisation, member.organisation_id)
-        organisation_name = organisation.name if organisation is not None else "?"
-        name = self._cipher.decrypt(member.name_ct, context=MEMBER_NAME_CONTEXT)
+        number, name, organisation = self._member_names(session, member)
 
         def render(_: Translator) -> SafeText:
             return daily_limit_notice(
-                _, number=number, name=name, organisation=organisation_name, limit=DAILY_REVEALS
+                _, number=number, name=name, organisation=organisation, limit=DAILY_REVEALS
             )
 
         self._memberships.tell_coordinators(
             session, key=f"reveal-limit:{number}:{day.isoformat()}", render=render
         )
+
+    def _tell_lock(self, session: Session, member: Member, now: datetime) -> None:
+        """The coordinators hear of a lock at once: it may be someone else guessing."""
+        number, name, organisation = self._member_names(session, member)
+
+        def render(_: Translator) -> SafeText:
+            return lock_notice(_, number=number, name=name, organisation=organisation)
+
+        self._memberships.tell_coordinators(
+            session, key=f"reveal-lock:{number}:{now.isoformat()}", render=render
+        )
+
+    def _member_names(self, session: Session, member: Member) -> tuple[int, str, str]:
+        assert member.id is not None  # noqa: S101 - stored rows have ids
+        organisation = session.get(Organisation, member.organisation_id)
+        name = self._cipher.decrypt(member.name_ct, context=MEMBER_NAME_CONTEXT)
+        return member.id, name, organisation.name if organisation is not None else "?"
+
+    def _subject(self, session: Session, kind: LinkKind, target_id: int) -> str:
+        """The case reference, or for an announcement without a case the pseudonym."""
+        if kind is LinkKind.CASE:
+            case = session.get(Case, target_id)
+            assert case is not None  # noqa: S101 - checked before
+            return case.reference
+        announcement = session.get(Announcement, target_id)
+        assert announcement is not None  # noqa: S101 - checked before
+        if announcement.case_id is not None:
+            case = session.get(Case, announcement.case_id)
+            if case is not None:
+                return case.reference
+        melding = session.get(Melding, announcement.melding_id)
+        person = session.get(Person, melding.person_id) if melding is not None else None
+        return person.pseudonym if person is not None else "?"
+
+    # -- housekeeping ----------------------------------------------------------------
+
+    def purge(self, session: Session, now: datetime) -> int:
+        """Delete links and set-up codes that ended more than PURGE_AFTER ago.
+
+        They hold only hashes, but nothing needs them any more: the audit log
+        keeps what happened. Returns how many rows went.
+        """
+        cutoff = now - PURGE_AFTER
+        links = session.exec(delete(RevealLink).where(col(RevealLink.expires_at) < cutoff)).rowcount
+        codes = session.exec(delete(SetupCode).where(col(SetupCode.expires_at) < cutoff)).rowcount
+        if links or codes:
+            self._audit.record(
+                session,
+                actor="system",
+                action="reveal.purge",
+                subject="reveal",
+                links=links,
+                setup_codes=codes,
+            )
+        return int(links or 0) + int(codes or 0)
 
     # -- what the page shows -----------------------------------------------------------
 

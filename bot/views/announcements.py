@@ -63,14 +63,16 @@ class Tally:
 
 
 def answer_keyboard(announcement_id: int, _: Translator) -> str:
-    """The Bekend / Niet bekend buttons as Bot API JSON (stored in the outbox)."""
+    """The Bekend / Niet bekend buttons, and Gegevens bekijken below them, as Bot API
+    JSON (stored in the outbox)."""
     return json.dumps(
         {
             "inline_keyboard": [
                 [
                     {"text": _("Known"), "callback_data": f"ans:{announcement_id}:y"},
                     {"text": _("Not known"), "callback_data": f"ans:{announcement_id}:n"},
-                ]
+                ],
+                [{"text": _("View details"), "callback_data": f"rv:{announcement_id}"}],
             ]
         }
     )

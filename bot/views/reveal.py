@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from bot.i18n import Translator
-from bot.safe import MemberName, OrganisationName, SafeText, printable_name
+from bot.safe import (
+    CaseReference,
+    Code,
+    MemberName,
+    OrganisationName,
+    Pseudonym,
+    SafeText,
+    printable_name,
+)
 
 
 def daily_limit_notice(
@@ -17,4 +28,74 @@ def daily_limit_notice(
         name=MemberName(printable_name(name) or "?"),
         organisation=OrganisationName(organisation),
         limit=limit,
+    )
+
+
+def lock_notice(_: Translator, *, number: int, name: str, organisation: str) -> SafeText:
+    """Told to the coordinators when a member's links lock after wrong PINs."""
+    return _(
+        "Member {number} ({name}, {organisation}) entered a wrong PIN or set-up code "
+        "too often; their links to personal details are locked. Check with them by phone "
+        "whether it was them, then unlock with /ontgrendel {number}.",
+        number=number,
+        name=MemberName(printable_name(name) or "?"),
+        organisation=OrganisationName(organisation),
+    )
+
+
+def link_text(
+    _: Translator,
+    *,
+    url: str,
+    subject: str,
+    expires_at: datetime,
+    needs_setup: bool,
+    tz: ZoneInfo,
+) -> SafeText:
+    """The private message with a one-time link; the link names no person."""
+    named = CaseReference.or_none(subject) or Pseudonym.or_none(subject)
+    lines = [
+        _(
+            "Your link to the personal details of {subject}:",
+            subject=named or Code("?"),
+        ),
+        SafeText.layout("{}", Code(url)),
+        _(
+            "It works once, until {time}, and only for you. Do not forward it.",
+            time=_.datetime(expires_at, tz),
+        ),
+    ]
+    if needs_setup:
+        lines.append(
+            _(
+                "The first time, the page asks for a set-up code: a coordinator gives it to "
+                "you by phone or in person (they ask me with /pincode)."
+            )
+        )
+    else:
+        lines.append(_("The page asks for your PIN."))
+    return SafeText.joined("\n", lines)
+
+
+def setup_code_text(
+    _: Translator,
+    *,
+    code: str,
+    number: int,
+    name: str,
+    organisation: str,
+    expires_at: datetime,
+    tz: ZoneInfo,
+) -> SafeText:
+    """For the coordinator who asked /pincode: the code and how to hand it over."""
+    return _(
+        "Set-up code for member {number} ({name}, {organisation}): {code}\n"
+        "Valid until {time}, once; it replaces any older code. Give it to them by phone "
+        "or in person, never through Telegram: then a stolen Telegram account alone is "
+        "never enough. With it they choose a PIN on the page of their next link.",
+        number=number,
+        name=MemberName(printable_name(name) or "?"),
+        organisation=OrganisationName(organisation),
+        code=Code(code),
+        time=_.datetime(expires_at, tz),
     )

@@ -1,5 +1,5 @@
 """The web pages behind reveal links (Starlette), served next to the bot."""
 
-from bot.web.app import build_web, serve_web
+from bot.web.app import build_web, listen_web, serve_web
 
-__all__ = ["build_web", "serve_web"]
+__all__ = ["build_web", "listen_web", "serve_web"]

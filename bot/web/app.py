@@ -10,7 +10,9 @@ Pages never echo what was sent; logs carry event names and safe fields only.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -26,6 +28,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.app import Core
+from bot.config import Settings, WebPortUnavailable
 from bot.i18n import Translator, translator
 from bot.safe import SafeText
 from bot.services.reveal import (
@@ -161,6 +164,12 @@ class RevealPages:
             return self._error(self._translator(None), 400)
         if not form_token_ok(self._form_key, token, fields.get("form"), now=core.clock.now()):
             log.info("web.form_token_refused")
+
+            def refuse() -> None:
+                with core.db.session() as session:
+                    core.reveals.refuse_form(session, token)
+
+            await core.db.run(refuse)
             return self._refusal(self._translator(None))
         pin = fields.get("pin", "")
         setup_code = fields.get("setup_code")
@@ -362,10 +371,39 @@ def build_web(core: Core) -> Starlette:
     return app
 
 
+def listen_web(settings: Settings) -> socket.socket:
+    """The listening socket of the pages, bound before the bot starts, so that a
+    taken address is told at once (exit 75: systemd tries again) rather than later.
+
+    Raises:
+        WebPortUnavailable: the address is in use or cannot be bound here.
+    """
+    host, port = settings.web_host, settings.web_port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        why = errno.errorcode.get(exc.errno or 0, "error")
+        raise WebPortUnavailable(
+            f"VHBOT_WEB_HOST/VHBOT_WEB_PORT: cannot listen on {host}:{port} ({why})"
+        ) from None
+    return sock
+
+
 async def serve_web(
-    core: Core, stop: asyncio.Event, *, ready: Callable[[], None] | None = None
+    core: Core,
+    stop: asyncio.Event,
+    *,
+    ready: Callable[[], None] | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
-    """Serve the pages on settings.web_host:web_port until `stop` is set.
+    """Serve the pages until `stop` is set: on `sock` (see `listen_web`), or on
+    settings.web_host:web_port.
 
     uvicorn's access log is off: a request line holds the link token.
     """
@@ -380,9 +418,11 @@ async def serve_web(
         server_header=False,
         proxy_headers=True,
         lifespan="off",
+        # A stop waits this long for requests in flight (the bot allows 7 s in all).
+        timeout_graceful_shutdown=3,
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock] if sock is not None else None))
     try:
         while not server.started:
             if task.done():

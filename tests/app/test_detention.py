@@ -164,7 +164,7 @@ async def test_thirty_notifications_twelve_organisations(
     assert lines[2].startswith("Gemeente ") and lines[2].endswith(" · PI Roermond")
     assert lines[3] == "Verwachte uitstroom: dinsdag 1 december 2026"
     assert lines[4] == "Graag reactie vóór dinsdag 24 november 12:00"
-    assert first.buttons() and [b["text"] for b in first.buttons()] == ["Bekend", "Niet bekend"]
+    assert [b["text"] for b in first.buttons()] == ["Bekend", "Niet bekend", "Gegevens bekijken"]
     assert all(REF.search(m.text) is None for m in entries)
 
     # Twelve organisations press within one second: at most 3 edits, the right tally.

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from bot.sandbox.fake_telegram import FakeTelegram
 from bot.storage import migrate
 from bot.storage.engine import make_engine
 from bot.storage.models import OutboxMessage
-from tests.conftest import People, process_env, start_vhbot
+from tests.conftest import People, free_port, process_env, start_vhbot
 
 pytestmark = pytest.mark.slow
 
@@ -102,12 +101,6 @@ async def test_sigterm_stops_within_10_s_with_a_long_queue(
         assert pending, "the group's limit should have kept some back"
         assert all(row.claimed_until is None for row in pending)
     core.db.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_vhbot_run_waits_for_telegram_and_stops_on_sigterm(bot_settings: Settings) -> None:

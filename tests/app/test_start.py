@@ -155,5 +155,8 @@ async def test_members_get_the_menu_of_their_roles_at_start_up(
         if c.params.get("scope", {}).get("chat_id") == coordinator.id
     ]  # fmt: skip
     names = [command["command"] for command in menu["commands"]]
-    assert names == ["start", "help", "wie", "leden", "uitnodigen", "verwijder"]
+    assert names == [
+        "start", "help", "wie", "leden", "uitnodigen", "verwijder",
+        "zaak", "pincode", "ontgrendel", "intrekken",
+    ]  # fmt: skip
     assert menu["commands"][3]["description"].startswith("Members per organisation")

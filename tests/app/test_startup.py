@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -18,6 +17,7 @@ from bot.config import Settings
 from bot.runner import serve
 from bot.sandbox.fake_telegram import FakeTelegram, ManualMonotonic
 from tests.app.conftest import EVENT_TIMEOUT, seed_world
+from tests.conftest import free_port
 
 # Job-queue retries (menus, group rights) wait in real time: keep them short here.
 QUICK = Backoff(first=0.05, cap=0.2)
@@ -128,19 +128,13 @@ async def test_a_5xx_on_get_me_is_waited_out(
     assert telegram.token not in caplog.text
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_connection_refused_is_waited_out_until_telegram_is_back(
     settings: Settings,
     flood_clock: ManualMonotonic,
     start: Callable[..., Serving],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    port = _free_port()  # nothing listens there yet
+    port = free_port()  # nothing listens there yet
     later = FakeTelegram(monotonic=flood_clock)
     group = later.add_group("Partners")
     pauses = Pauses()

@@ -29,6 +29,7 @@ from bot.privacy.pseudonym import Identity
 from bot.sandbox.dpan_files import HEADER
 from bot.services.audit import CLI
 from bot.services.reveal import (
+    CommandRefusal,
     IssuedLink,
     PinAccepted,
     PinSet,
@@ -151,7 +152,9 @@ def issue(core: Core, member_id: int, target: int, kind: LinkKind = LinkKind.ANN
 
 def setup_code(core: Core, member_id: int) -> str:
     with core.db.session() as session:
-        return core.reveals.create_setup_code(session, member_id, "member:4")
+        # The coordinator (member 4) may not make their own: the server's operator does.
+        actor = CLI if member_id == 4 else "member:4"
+        return core.reveals.create_setup_code(session, member_id, actor).code
 
 
 def set_pin(core: Core, token: str, code: str, pin: str = PIN) -> PinSet | Refused:
@@ -454,8 +457,20 @@ def test_five_wrong_pins_lock_every_link_until_unlocked(core: Core, world: World
     assert [(a, s) for a, _, s, _ in audit(core, "reveal.lock")] == [
         ("reveal.lock", f"member:{world.partner}")
     ]
+    # The coordinators hear of the lock at once (it may be someone else guessing).
+    with core.db.session() as session:
+        told = session.exec(select(OutboxMessage).where(
+            col(OutboxMessage.dedupe_key).startswith("reveal-lock:")
+        )).all()  # fmt: skip
+    assert [m.chat_id for m in told] == [104]
+    assert f"Lid {world.partner} (Medewerker 101, Politie)" in told[0].text
+    assert f"/ontgrendel {world.partner}" in told[0].text
 
     with core.db.session() as session:
+        # A stolen account that locked itself guessing cannot unlock itself.
+        with pytest.raises(RevealError) as own:
+            core.reveals.unlock(session, world.partner, f"member:{world.partner}")
+        assert own.value.reason is CommandRefusal.SELF
         assert core.reveals.unlock(session, world.partner, "member:4") is True
         with pytest.raises(RevealError):
             core.reveals.unlock(session, 999, "member:4")
@@ -642,3 +657,89 @@ def test_a_token_that_is_no_link_is_refused_as_unknown(
     assert [(actor, subject, d["reason"]) for _, actor, subject, d in audit(
         core, "reveal.refused"
     )] == [("web", "", "unknown")] * 3  # fmt: skip
+
+
+def test_a_setup_code_needs_a_second_person(core: Core, world: World) -> None:
+    """Nobody makes their own set-up code, nor one for a member they invited: else one
+    stolen coordinator account could invite a stand-in and give it a PIN."""
+    with core.db.session() as session:
+        with pytest.raises(RevealError) as own:
+            core.reveals.create_setup_code(
+                session, world.coordinator, f"member:{world.coordinator}"
+            )
+        assert own.value.reason is CommandRefusal.SELF
+        issued = core.memberships.create_invite(
+            session, organisation_code="POL", roles=[Role.PARTNER], actor="member:4"
+        )
+        joined = core.memberships.redeem_invite(
+            session, telegram_id=555, code_text=issued.code, display_name="Nieuw Lid", language="nl"
+        )
+        assert joined.member is not None
+        newcomer = joined.member.member_id
+    with core.db.session() as session:
+        with pytest.raises(RevealError) as invited:
+            core.reveals.create_setup_code(session, newcomer, "member:4")
+        assert invited.value.reason is CommandRefusal.OWN_INVITEE
+        assert core.reveals.create_setup_code(session, newcomer, CLI).member_id == newcomer
+    assert [d for *_, d in audit(core, "reveal.setup_code")][-1]["replaced"] == 0
+
+
+def test_a_link_names_its_subject_and_whether_a_pin_is_set(core: Core, world: World) -> None:
+    with core.db.session() as session:
+        first = core.reveals.issue_link(
+            session, world.partner, LinkKind.ANNOUNCEMENT, world.announcements[0]
+        )
+        case = core.reveals.issue_link(session, world.coordinator, LinkKind.CASE, world.case_id)
+        unknown = core.reveals.issue_case_link(session, world.coordinator, "VH-2099-9999")
+    assert isinstance(first, IssuedLink) and isinstance(case, IssuedLink)
+    assert first.needs_setup and first.subject.startswith("VH-2026-")
+    assert case.subject == first.subject
+    assert unknown == Refused(Refusal.NO_TARGET)
+    with_pin(core, world.partner)
+    with core.db.session() as session:
+        again = core.reveals.issue_case_link(session, world.coordinator, case.subject)
+        second = core.reveals.issue_link(
+            session, world.partner, LinkKind.ANNOUNCEMENT, world.announcements[0]
+        )
+    assert isinstance(again, IssuedLink) and isinstance(second, IssuedLink)
+    assert not second.needs_setup and again.needs_setup  # the coordinator has no PIN
+
+
+def test_a_withdrawn_link_cannot_be_used(core: Core, world: World) -> None:
+    with_pin(core, world.partner)
+    with core.db.session() as session:
+        issued = core.reveals.issue_link(
+            session, world.partner, LinkKind.ANNOUNCEMENT, world.announcements[0]
+        )
+        assert isinstance(issued, IssuedLink)
+        core.reveals.withdraw_link(session, issued.link_id, "no_private_chat")
+        core.reveals.withdraw_link(session, issued.link_id, "no_private_chat")  # once is enough
+    token = issued.url.rsplit("/", 1)[1]
+    assert reveal(core, token) == Refused(Refusal.REVOKED)
+    assert [(s, d) for _, _, s, d in audit(core, "reveal.withdraw")] == [
+        (f"reveal_link:{issued.link_id}", {"reason": "no_private_chat"})
+    ]
+
+
+def test_links_and_codes_are_purged_a_month_after_they_ended(
+    core: Core, world: World, clock: FrozenClock
+) -> None:
+    old_link = issue(core, world.partner, world.announcements[0])
+    setup_code(core, world.colleague)
+    clock.advance(timedelta(days=27))
+    recent = issue(core, world.partner, world.announcements[0])
+    with core.db.session() as session:
+        assert core.reveals.purge(session, now(core)) == 0
+    clock.advance(timedelta(days=4))  # the first link ended 31 days ago, the code 28
+    with core.db.session() as session:
+        assert core.reveals.purge(session, now(core)) == 1
+    assert state(core, old_link) is LinkState.UNKNOWN
+    assert state(core, recent) is LinkState.EXPIRED
+    clock.advance(timedelta(days=3))
+    with core.db.session() as session:
+        assert core.reveals.purge(session, now(core)) == 1  # the code, 31 days after it ended
+        assert session.exec(select(SetupCode)).all() == []
+    assert [d for *_, d in audit(core, "reveal.purge")] == [
+        {"links": 1, "setup_codes": 0},
+        {"links": 0, "setup_codes": 1},
+    ]

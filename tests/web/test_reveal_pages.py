@@ -7,7 +7,6 @@ the clock starts at 2026-11-23 09:00 (Amsterdam) and moves only when told.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import re
 import socket
@@ -207,6 +206,14 @@ async def test_a_form_without_a_valid_form_token_changes_nothing(
         page = await post(client, token, form, **fields)
         assert refused(page) and no_identity(page, people), form
     assert audit(core, "reveal.pin_set", "reveal.view", "reveal.pin_failed") == []
+    # Each refused form is in the audit log, against its link.
+    forms_refused = [
+        (subject, details["step"])
+        for _, _, subject, details in audit(core, "reveal.refused")
+        if details["reason"] == "form_token"
+    ]
+    assert len(forms_refused) == 6 and len(set(forms_refused)) == 1
+    assert forms_refused[0][0].startswith("reveal_link:") and forms_refused[0][1] == "form"
     with core.db.session() as session:
         member = session.get(WebAccess, world.partner)
         assert member is None or member.pin_hash is None
@@ -315,14 +322,10 @@ async def test_the_page_speaks_the_members_language(
 
 
 async def test_serve_web_answers_until_stopped(core: Core) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings = core.settings.model_copy(update={"web_port": port})
-    served = dataclasses.replace(core, settings=settings)
+    port = core.settings.web_port  # a free one (tests/conftest.py)
     stop = asyncio.Event()
     started = asyncio.Event()
-    task = asyncio.create_task(serve_web(served, stop, ready=started.set))
+    task = asyncio.create_task(serve_web(core, stop, ready=started.set))
     await asyncio.wait_for(started.wait(), 5)
     async with httpx.AsyncClient() as http:
         health = await http.get(f"http://127.0.0.1:{port}/health")
