@@ -220,6 +220,7 @@ def test_sweep_without_telegram_runs_every_duty_and_keeps_the_outbox(
         "chase_overdue_answers",
         "erase_expired",
         "expire_access_requests",
+        "purge_reveal_secrets",
         "verify_audit_chain",
     ]
     assert all(value.isdigit() for value in counts.values()), counts

@@ -19,4 +19,12 @@ def test_demo_plays_the_morning() -> None:
     )
     assert "De reactietermijn is verstreken. Nog niet binnen:" in transcript
     assert "finds 0 more to chase" in transcript
+    # Identity only on the page: a private link, a set-up code, the page once, then refused.
+    assert "[Bekend] [Niet bekend] [Gegevens bekijken]" in transcript
+    assert "vhbot -> Politie (private):\n    Je link naar de persoonsgegevens van VH-" in transcript
+    assert "(pop-up: Ik heb je een link gestuurd in onze privéchat.)" in transcript
+    assert "The page (HTTP 200) shows name" in transcript
+    assert "The same link a second time (HTTP 403): Deze link kan niet worden gebruikt." in (
+        transcript
+    )
     assert transcript.rstrip().endswith("Demo finished.")

@@ -8,12 +8,16 @@ file, and the conversation printed as it happens. Everyone in it is made up.
 from __future__ import annotations
 
 import asyncio
+import re
+import socket
 import sys
 import tempfile
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
+
+import httpx
 
 from bot.app import Core, open_core
 from bot.clock import FrozenClock
@@ -107,6 +111,7 @@ async def _script(out: TextIO) -> int:
     await telegram.start()
     group = telegram.add_group("Partners Veiligheidshuis (demo)")
     transcript.name(group.id, "the partner group")
+    web_port = _free_port()  # the demo's web pages: never a port in use on this machine
     with tempfile.TemporaryDirectory(prefix="vhbot-demo-") as folder:
         settings = Settings(
             _env_file=None,
@@ -118,6 +123,8 @@ async def _script(out: TextIO) -> int:
             inbox_dir=Path(folder) / "inbox",
             outbox_interval_seconds=0.2,
             edit_delay_seconds=0.5,
+            web_port=web_port,
+            public_url=f"http://127.0.0.1:{web_port}",
         )
         create_key_file(settings.key_file)
         engine = make_engine(settings.database_url)
@@ -181,6 +188,7 @@ async def _morning(
         for code in ("POL", "RN"):
             await _press(telegram, transcript, users[code], code, message, "Niet bekend")
     await _wait_quiet(telegram, 0.7)
+    await _details(core, telegram, transcript, users, first)
 
     clock.set(clock.now() + timedelta(days=3))
     transcript.line(
@@ -196,6 +204,74 @@ async def _morning(
     transcript.line(
         f"\nA second run of the chaser finds {again} more to chase: nothing is sent twice."
     )
+
+
+async def _details(
+    core: Core,
+    telegram: FakeTelegram,
+    transcript: Transcript,
+    users: dict[str, FakeUser],
+    message: SentMessage,
+) -> None:
+    """Politie asks for the person's details: a private link, a set-up code, the page."""
+    police, coordinator = users["POL"], users["RN"]
+    transcript.line("\n09:30 Politie needs the name and birth date to look the person up.")
+    since = len(telegram.sent)
+    await _press(telegram, transcript, police, "POL", message, "Gegevens bekijken")
+    link = await telegram.wait_for_message(police.id, contains="/r/", since=since, timeout=10)
+    url = _LINK.search(link.text)
+    assert url is not None  # noqa: S101 - the bot's own message
+    with core.db.session() as session:
+        member = core.memberships.view_for_telegram(session, police.id)
+    assert member is not None  # noqa: S101 - seeded above
+    transcript.line(
+        "\nFirst time: the coordinator (Reclassering) asks for a set-up code and reads it "
+        "out to Politie by phone."
+    )
+    transcript.line(f"Reclassering (coordinator) -> vhbot: /pincode {member.member_id}")
+    since = len(telegram.sent)
+    telegram.send_text(coordinator, f"/pincode {member.member_id}")
+    given = await telegram.wait_for_message(
+        coordinator.id, contains="Activeringscode", since=since, timeout=10
+    )
+    code = _SETUP_CODE.search(given.text)
+    assert code is not None  # noqa: S101 - the bot's own message
+    transcript.line(f"\nPolitie opens {url.group(0)} on their phone.")
+    async with httpx.AsyncClient() as http:
+        form_page = await http.get(url.group(0))
+        form = _FORM.search(form_page.text)
+        assert form is not None  # noqa: S101 - the page's own form
+        transcript.line(
+            f"  The page (HTTP {form_page.status_code}) asks for the set-up code and a new "
+            "PIN of 6 digits; they enter both."
+        )
+        fields = {"form": form.group(1), "setup_code": code.group(0)}
+        shown = await http.post(
+            url.group(0), data={**fields, "pin": "480159", "pin_again": "480159"}
+        )
+        transcript.line(
+            f"  The page (HTTP {shown.status_code}) shows name, birth date, BSN, "
+            "municipality, institution, dates and the answers so far. (Not printed here: "
+            "personal details are only ever on that page.)"
+        )
+        again = await http.get(url.group(0))
+        heading = _REFUSED.search(again.text)
+        transcript.line(
+            f"  The same link a second time (HTTP {again.status_code}): "
+            f"{heading.group(1) if heading else '?'}"
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+_LINK = re.compile(r"http://127\.0\.0\.1:[0-9]+/r/[A-Za-z0-9_-]{22}")
+_SETUP_CODE = re.compile(r"[0-9A-Z]{5}-[0-9A-Z]{5}")
+_FORM = re.compile(r'name="form" value="([^"]+)"')
+_REFUSED = re.compile(r"<h1>([^<]+)</h1>")
 
 
 def _announcement(call: Any) -> bool:

@@ -211,7 +211,7 @@ def test_a_link_shows_its_person_once_and_is_stored_only_as_a_hash(
             session, world.partner, LinkKind.ANNOUNCEMENT, world.announcements[0]
         )
     assert isinstance(issued, IssuedLink)
-    assert issued.url.startswith("http://127.0.0.1:8080/r/")
+    assert issued.url.startswith(f"{core.settings.public_url}/r/")
     token = issued.url.rsplit("/", 1)[1]
     assert len(token) == 22  # 16 random bytes
     assert issued.expires_at == now(core) + timedelta(minutes=10)
