@@ -15,7 +15,7 @@ DAILY_REVEALS = 30  # reveals by one member in one (local) day
 PIN_LENGTH = 6
 
 # secrets.token_urlsafe(16): 22 characters of the urlsafe base64 alphabet.
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{22}$")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")
 _COMMON_PINS = frozenset(
     {"121212", "112233", "123123", "696969", "159753", "147258", "101010", "131313", "252525"}
 )
@@ -44,7 +44,7 @@ class PinProblem(StrEnum):
 
 def token_shape_ok(token: str) -> bool:
     """Whether `token` could be a link token at all (checked before any lookup)."""
-    return bool(_TOKEN.match(token))
+    return _TOKEN.fullmatch(token) is not None
 
 
 def link_state(

@@ -39,8 +39,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # rv:<announcement id>; anything else is forged or stale.
-VIEW_DATA = re.compile(r"^rv:([0-9]{1,12})$")
-NUMBER = re.compile(r"^#?([0-9]{1,9})$")
+VIEW_DATA = re.compile(r"rv:([0-9]{1,12})")
+NUMBER = re.compile(r"#?([0-9]{1,9})")
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # Telegram must not fetch the page
 
 T = TypeVar("T")
@@ -68,7 +68,7 @@ class RevealHandlers:
         if caller is None or query is None or caller.member is None:
             return
         _ = caller.tr
-        match = VIEW_DATA.match(query.data or "")
+        match = VIEW_DATA.fullmatch(query.data or "")
         if match is None:
             await query.answer(_(CLOSED_OR_UNKNOWN), show_alert=True)
             return
@@ -113,7 +113,7 @@ class RevealHandlers:
             return
         problem = await self._deliver(update, caller, issued)
         if problem is not None:
-            log.info("reveal.link_not_delivered", extra={"kind": "case"})
+            await self._reply(update, caller, problem)
 
     async def _deliver(self, update: Update, caller: Caller, issued: IssuedLink) -> SafeText | None:
         """Send the link privately; None when sent, else (the link withdrawn) what to tell.
@@ -239,7 +239,7 @@ class RevealHandlers:
         if caller is None or caller.member is None:
             return None
         args = context.args or []
-        match = NUMBER.match(args[0]) if len(args) == 1 and args[0].isascii() else None
+        match = NUMBER.fullmatch(args[0]) if len(args) == 1 and args[0].isascii() else None
         if match is None:
             _ = caller.tr
             usage = {
@@ -295,7 +295,10 @@ def issue_refused_text(refused: Refused, kind: LinkKind, _: Translator) -> SafeT
         case Refusal.MEMBER_INACTIVE:
             return _(NOT_REGISTERED)
         case Refusal.NOT_ALLOWED if kind is LinkKind.CASE:
-            return _("Only a coordinator or the case's casemanager can open this case.")
+            return _(
+                "Only a coordinator whose organisation takes part in the case's theme, or "
+                "the case's casemanager, can open this case."
+            )
         case Refusal.NOT_ALLOWED:
             return _("Your organisation does not take part in this theme.")
         case _ if kind is LinkKind.CASE:

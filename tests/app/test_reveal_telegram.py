@@ -272,3 +272,20 @@ async def test_a_link_telegram_failed_to_send_is_withdrawn(
     # Asked again, it comes.
     answer = await _press(running, world.partner.id, announcement)
     assert answer["text"] == "Ik heb je een link gestuurd in onze privéchat."
+
+
+async def test_zaak_tells_the_coordinator_when_the_link_could_not_be_sent(
+    running: RunningBot, world: World, people: People, tmp_path: Path
+) -> None:
+    core, telegram = running.core, running.telegram
+    await _announced(running, people, tmp_path)
+    reference = re.search(r"VH-2026-[0-9]{4}", telegram.messages_to(running.group.id)[-1].text)
+    assert reference
+    telegram.fail_next("sendMessage", status=502)
+    told = await running.say(
+        world.coordinator, f"/zaak {reference.group(0)}", contains="Probeer het opnieuw"
+    )
+    assert "/r/" not in told.text
+    with core.db.session() as session:
+        [link] = session.exec(select(RevealLink)).all()
+        assert link.revoked_at is not None

@@ -326,6 +326,7 @@ def _wait_until_blocked(core: Core, thread: threading.Thread) -> None:
                     "WHERE datname = current_database() AND wait_event_type = 'Lock'"
                 )
             ).scalar()
+            connection.rollback()  # pg_stat_activity is a snapshot per transaction
             if waiting:
                 return
             time.sleep(0.01)
