@@ -4,7 +4,8 @@ Registered in one place, in this order:
   group -1  the gate: drops updates from chats that are not ours (and leaves them), and
             in the partner group removes anyone an update shows who is not an active
             member (bot.handlers.group), stopping that update;
-  group 0   commands and buttons.
+  group 0   commands and buttons; last, in a private chat, a short answer to anything
+            no other handler took (bot.handlers.fallback).
 
 Every handler is then wrapped to wait for the database when it is away (bot.handlers.wait).
 """
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application
 
-from bot.handlers import announcements, gate, members, reveal, start
+from bot.handlers import announcements, fallback, gate, members, reveal, start
 from bot.handlers.wait import DatabaseWait
 
 if TYPE_CHECKING:
@@ -31,4 +32,5 @@ def register_all(
     members.register(application, core)
     announcements.register(application, core, editor)
     reveal.register(application, core)
+    fallback.register(application, core)  # last in group 0: what nothing else took
     DatabaseWait(core).wrap(application)  # last: it wraps what is registered

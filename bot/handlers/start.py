@@ -123,9 +123,10 @@ class StartHandlers:
         roles = caller.roles if caller.active else None
         lines = [
             _(
-                "This bot announces detention releases and triage items to the partners "
-                "of the Veiligheidshuis and collects who knows the person. "
-                "It only ever shows case references and pseudonyms."
+                "This bot announces detention releases to the partners of the "
+                "Veiligheidshuis and collects who knows the person. In Telegram it only "
+                "ever shows case references and pseudonyms; personal details are on its own "
+                "page, behind a one-time link."
             ),
             BLANK,
             _("Your commands:"),

@@ -160,3 +160,28 @@ async def test_members_get_the_menu_of_their_roles_at_start_up(
         "zaak", "pincode", "ontgrendel", "intrekken",
     ]  # fmt: skip
     assert menu["commands"][3]["description"].startswith("Members per organisation")
+
+
+@pytest.mark.parametrize("registered", [True, False])
+async def test_anything_else_in_a_private_chat_points_to_help(
+    running: RunningBot, people: People, registered: bool
+) -> None:
+    """An unknown command or free text gets a short answer, never silence, and never an
+    echo of what was typed (here: a person's name, which must not come back)."""
+    telegram = running.telegram
+    user = telegram.add_user("Lotte", language_code="en")
+    if registered:
+        _register(running, user.id, [Role.PARTNER])
+    typed_name = people.identity().surname
+    unknown = await running.say(user, f"/zoek {typed_name}", contains="command")
+    assert unknown.text == (
+        "I do not know that command. Send /help to see the commands you can use."
+    )
+    talk = await running.say(user, f"Kent iemand {typed_name}?", contains="commands")
+    assert talk.text.startswith("I only understand commands. Send /help")
+    assert all(typed_name not in m.text for m in telegram.messages_to(user.id))
+    # In the partner group, talk between people is not the bot's business.
+    before = len(telegram.messages_to(running.group.id))
+    telegram.send_text(user, "/zoek", chat=running.group)
+    await running.say(user, "/help", contains="/start")
+    assert len(telegram.messages_to(running.group.id)) == before
