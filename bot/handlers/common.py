@@ -74,16 +74,9 @@ async def identify(update: Update, core: Core) -> Caller | None:
         return None
     language = language_for(user.language_code, core.settings.locale)
 
-    def lookup() -> MemberView | None:
-        with core.db.session() as session:
-            view = core.memberships.view_for_telegram(session, user.id)
-            if view is not None and view.active:
-                core.memberships.touch(
-                    session, view.member_id, language, privately=kind is ChatKind.PRIVATE
-                )
-            return view
-
-    member = await core.db.run(lookup)
+    member = await core.db.transact(
+        core.memberships.seen, user.id, language, privately=kind is ChatKind.PRIVATE
+    )
     return Caller(user.id, member, language, chat.id, kind)
 
 
@@ -103,13 +96,9 @@ def refusal_text(caller: Caller, refusal: Refusal, *, button: bool = False) -> S
 
 
 async def _record_refusal(core: Core, caller: Caller, what: str, refusal: Refusal) -> None:
-    def record() -> None:
-        with core.db.session() as session:
-            core.memberships.record_refusal(
-                session, actor=caller.actor, what=what, reason=refusal.value
-            )
-
-    await core.db.run(record)
+    await core.db.transact(
+        core.memberships.record_refusal, actor=caller.actor, what=what, reason=refusal.value
+    )
 
 
 async def authorize_command(update: Update, core: Core, command: str) -> Caller | None:
@@ -147,17 +136,11 @@ async def notify_coordinators(
     Returns how many were reached; a coordinator who blocked the bot is logged, not fatal.
     """
 
-    def recipients() -> list[tuple[int, str]]:
-        with core.db.session() as session:
-            return [
-                (r.telegram_id, r.language or core.settings.locale)
-                for r in core.memberships.coordinators(session)
-            ]
-
     reached = 0
-    for telegram_id, language in await core.db.run(recipients):
+    for coordinator in await core.db.transact(core.memberships.coordinators):
+        language = coordinator.language or core.settings.locale
         try:
-            await bot.send_message(telegram_id, render(translator(language)))
+            await bot.send_message(coordinator.telegram_id, render(translator(language)))
             reached += 1
         except TelegramError as exc:
             log.warning("coordinator.unreachable", extra={"error": type(exc).__name__})

@@ -67,15 +67,7 @@ async def turn_away_strangers(
     if not people:
         return False
 
-    def outsiders() -> list[int]:
-        with core.db.session() as session:
-            return sorted(
-                user_id
-                for user_id in people
-                if not core.memberships.is_active_member(session, user_id)
-            )
-
-    strangers = await core.db.run(outsiders)
+    strangers = await core.db.transact(core.memberships.outsiders, people)
     chat_id = core.settings.partner_chat_id
     assert chat_id is not None  # noqa: S101 - the gate only calls this for the partner group
     acted = [

@@ -7,6 +7,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
+from sqlmodel import Session
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
@@ -25,7 +26,6 @@ from bot.scheduling.group_removal import request_group_removal
 from bot.services.members import (
     DirectoryEntry,
     InviteAwaiting,
-    InviteDecided,
     InviteDecision,
     InviteIssued,
     MembershipError,
@@ -97,12 +97,11 @@ class MemberHandlers:
             return
         core = self._core
 
-        def read() -> tuple[list[tuple[str, str]], list[DirectoryEntry]]:
-            with core.db.session() as session:
-                organisations = [(o.code, o.name) for o in core.memberships.organisations(session)]
-                return organisations, core.memberships.directory(session, actor=caller.actor)
+        def read(session: Session) -> tuple[list[tuple[str, str]], list[DirectoryEntry]]:
+            organisations = [(o.code, o.name) for o in core.memberships.organisations(session)]
+            return organisations, core.memberships.directory(session, actor=caller.actor)
 
-        organisations, entries = await core.db.run(read)
+        organisations, entries = await core.db.transact(read)
         await self._reply(update, caller, render_directory(organisations, entries, caller.tr, core))
 
     async def invite(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -124,19 +123,13 @@ class MemberHandlers:
             )
             return
         core = self._core
-        requester_id = caller.member.member_id
-
-        def create() -> InviteIssued | InviteAwaiting:
-            with core.db.session() as session:
-                return core.memberships.invite_from_telegram(
-                    session,
-                    organisation_code=args[0],
-                    roles=[role for role in roles if role is not None],
-                    requester_id=requester_id,
-                )
-
         try:
-            result = await core.db.run(create)
+            result = await core.db.transact(
+                core.memberships.invite_from_telegram,
+                organisation_code=args[0],
+                roles=[role for role in roles if role is not None],
+                requester_id=caller.member.member_id,
+            )
         except MembershipError:
             # Never the typed value: the answer must not differ with what was typed.
             await self._reply(
@@ -180,15 +173,11 @@ class MemberHandlers:
             )
             return
         core = self._core
-        requester_id = caller.member.member_id
-
-        def ask() -> RemovalStep:
-            with core.db.session() as session:
-                return core.memberships.request_removal(
-                    session, member_id=int(number), requester_id=requester_id
-                )
-
-        step = await core.db.run(ask)
+        step = await core.db.transact(
+            core.memberships.request_removal,
+            member_id=int(number),
+            requester_id=caller.member.member_id,
+        )
         target = step.target
         if step.outcome is RemovalOutcome.ASK and target is not None:
             keyboard = InlineKeyboardMarkup(
@@ -237,17 +226,12 @@ class MemberHandlers:
         query, caller, match, presser = pressed
         _ = caller.tr
         core = self._core
-
-        def decide() -> RemovalStep:
-            with core.db.session() as session:
-                return core.memberships.decide_removal(
-                    session,
-                    request_id=int(match.group(1)),
-                    member_id=presser,
-                    confirm=match.group(2) == "y",
-                )
-
-        step = await core.db.run(decide)
+        step = await core.db.transact(
+            core.memberships.decide_removal,
+            request_id=int(match.group(1)),
+            member_id=presser,
+            confirm=match.group(2) == "y",
+        )
         target = step.target
         if step.outcome is RemovalOutcome.CLOSED_OR_UNKNOWN or target is None:
             await query.answer(_(CLOSED_OR_UNKNOWN), show_alert=True)
@@ -278,17 +262,12 @@ class MemberHandlers:
         query, caller, match, presser = pressed
         _ = caller.tr
         core = self._core
-
-        def decide() -> InviteDecided:
-            with core.db.session() as session:
-                return core.memberships.decide_invite_request(
-                    session,
-                    request_id=int(match.group(1)),
-                    member_id=presser,
-                    confirm=match.group(2) == "y",
-                )
-
-        decided = await core.db.run(decide)
+        decided = await core.db.transact(
+            core.memberships.decide_invite_request,
+            request_id=int(match.group(1)),
+            member_id=presser,
+            confirm=match.group(2) == "y",
+        )
         if decided.outcome is InviteDecision.OWN_REQUEST:
             await query.answer(
                 _("You cannot confirm your own request; another coordinator must."),
@@ -312,16 +291,13 @@ class MemberHandlers:
             )
         except TelegramError as exc:
             log.warning("invite.not_delivered", extra={"error": type(exc).__name__})
-            invite_id = decided.invite_id
-            assert invite_id is not None  # noqa: S101 - set with the issued code
-
-            def withdraw() -> None:
-                with core.db.session() as session:
-                    core.memberships.revoke_invite(
-                        session, invite_id=invite_id, actor="system", reason="not_delivered"
-                    )
-
-            await core.db.run(withdraw)
+            assert decided.invite_id is not None  # noqa: S101 - set with the issued code
+            await core.db.transact(
+                core.memberships.revoke_invite,
+                invite_id=decided.invite_id,
+                actor="system",
+                reason="not_delivered",
+            )
             await acknowledge(query)
             await query.edit_message_text(
                 _(

@@ -73,10 +73,8 @@ class RevealHandlers:
             await query.answer(_(CLOSED_OR_UNKNOWN), show_alert=True)
             return
         member_id, announcement_id = caller.member.member_id, int(match.group(1))
-        issued = await self._in_session(
-            lambda session: self._core.reveals.issue_link(
-                session, member_id, LinkKind.ANNOUNCEMENT, announcement_id
-            )
+        issued = await self._core.db.transact(
+            self._core.reveals.issue_link, member_id, LinkKind.ANNOUNCEMENT, announcement_id
         )
         if isinstance(issued, Refused):
             await query.answer(
@@ -105,8 +103,8 @@ class RevealHandlers:
             )
             return
         member_id = caller.member.member_id
-        issued = await self._in_session(
-            lambda session: self._core.reveals.issue_case_link(session, member_id, reference)
+        issued = await self._core.db.transact(
+            self._core.reveals.issue_case_link, member_id, reference
         )
         if isinstance(issued, Refused):
             await self._reply(update, caller, issue_refused_text(issued, LinkKind.CASE, _))
@@ -152,8 +150,7 @@ class RevealHandlers:
             raise
 
     async def _withdraw(self, issued: IssuedLink, reason: str) -> None:
-        link_id, reveals = issued.link_id, self._core.reveals
-        await self._in_session(lambda session: reveals.withdraw_link(session, link_id, reason))
+        await self._core.db.transact(self._core.reveals.withdraw_link, issued.link_id, reason)
 
     # -- the coordinators' commands ----------------------------------------------------
 
@@ -257,28 +254,18 @@ class RevealHandlers:
         """Run `step` in one transaction; a refusal is audited and answered (None)."""
         core = self._core
         try:
-            return await self._in_session(step)
+            return await self._core.db.transact(step)
         except RevealError as error:
             reason = error.reason
 
-        def record() -> None:
-            with core.db.session() as session:
-                core.memberships.record_refusal(
-                    session, actor=caller.actor, what=f"command:{command}", reason=reason.value
-                )
-
-        await core.db.run(record)
+        await core.db.transact(
+            core.memberships.record_refusal,
+            actor=caller.actor,
+            what=f"command:{command}",
+            reason=reason.value,
+        )
         await self._reply(update, caller, command_refused_text(reason, caller.tr))
         return None
-
-    async def _in_session(self, step: Callable[[Session], T]) -> T:
-        core = self._core
-
-        def work() -> T:
-            with core.db.session() as session:
-                return step(session)
-
-        return await core.db.run(work)
 
     async def _reply(self, update: Update, caller: Caller, text: SafeText) -> None:
         await update.get_bot().send_message(caller.chat_id, text)

@@ -15,7 +15,7 @@ from bot.domain.commands import ChatKind, commands_for
 from bot.handlers.common import NOT_REGISTERED, Caller, authorize_command, role_names
 from bot.i18n import translator
 from bot.safe import BLANK, Code, OrganisationName, SafeText
-from bot.services.members import MenuOwner, Redeemed, RedeemOutcome
+from bot.services.members import MenuOwner, RedeemOutcome
 
 if TYPE_CHECKING:
     from bot.app import Core
@@ -66,18 +66,13 @@ class StartHandlers:
         user = update.effective_user
         assert user is not None  # noqa: S101 - identify() found a user
         core = self._core
-
-        def redeem() -> Redeemed:
-            with core.db.session() as session:
-                return core.memberships.redeem_invite(
-                    session,
-                    telegram_id=caller.telegram_id,
-                    code_text=code,
-                    display_name=user.full_name,
-                    language=caller.language,
-                )
-
-        result = await core.db.run(redeem)
+        result = await core.db.transact(
+            core.memberships.redeem_invite,
+            telegram_id=caller.telegram_id,
+            code_text=code,
+            display_name=user.full_name,
+            language=caller.language,
+        )
         _ = caller.tr
         outcome = result.outcome
         if outcome in (RedeemOutcome.JOINED, RedeemOutcome.REJOINED) and result.member:
@@ -157,12 +152,8 @@ async def publish_command_lists(bot: Bot, core: Core) -> None:
             language_code=language,
         )
 
-    def owners() -> list[MenuOwner]:
-        with core.db.session() as session:
-            return core.memberships.menu_owners(session)
-
     passing: TelegramError | None = None
-    for owner in await core.db.run(owners):
+    for owner in await core.db.transact(core.memberships.menu_owners):
         try:
             await _set_member_menu(bot, core, owner)
         except TelegramError as exc:

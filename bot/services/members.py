@@ -315,6 +315,23 @@ class Memberships:
         member = self._members.get(member_id, session=session)
         return None if member is None else self._view(session, member)
 
+    def outsiders(self, session: Session, telegram_ids: Iterable[int]) -> list[int]:
+        """Of these Telegram accounts, the ones that are not active members, sorted."""
+        return sorted(
+            telegram_id
+            for telegram_id in set(telegram_ids)
+            if not self.is_active_member(session, telegram_id)
+        )
+
+    def seen(
+        self, session: Session, telegram_id: int, language: str, *, privately: bool
+    ) -> MemberView | None:
+        """Who a Telegram account is; an active member's activity and language are noted."""
+        view = self.view_for_telegram(session, telegram_id)
+        if view is not None and view.active:
+            self.touch(session, view.member_id, language, privately=privately)
+        return view
+
     def view_for_telegram(self, session: Session, telegram_id: int) -> MemberView | None:
         """The member behind a Telegram account, or None for a stranger."""
         member = self._members.by_telegram_id(telegram_id, session=session)

@@ -91,6 +91,7 @@ class Refusal(StrEnum):
     DAILY_LIMIT = "daily_limit"
     # A form posted without, or with a stale or forged, form token.
     FORM_TOKEN = "form_token"  # noqa: S105 - a reason, not a secret
+    PINS_DIFFER = "pins_differ"  # the new PIN and its repetition differ: nothing was done
 
 
 class CommandRefusal(StrEnum):
@@ -364,6 +365,33 @@ class Reveals:
             expires_at=link.expires_at,
             language=opened.member.language,
         )
+
+    def submit(
+        self,
+        session: Session,
+        token: str,
+        *,
+        pin: str,
+        setup_code: str | None,
+        pin_again: str | None,
+        now: datetime,
+    ) -> tuple[str | None, RevealedPerson | RevealedCase | Refused]:
+        """The page's form: with a set-up code, first set the new PIN (typed twice
+        alike), then reveal with it; without, reveal with the PIN.
+
+        Returns the member's chosen language (None: none, or no such link) and what
+        to show.
+        """
+        check = self.open_link(session, token, now=now)
+        if not check.ok:
+            return check.language, Refused(Refusal(check.state.value))
+        if setup_code is not None:
+            if pin != pin_again:
+                return check.language, Refused(Refusal.PINS_DIFFER)
+            pin_set = self.set_pin(session, token, setup_code, pin, now=now)
+            if not isinstance(pin_set, PinSet):
+                return check.language, pin_set
+        return check.language, self.reveal(session, token, pin, now=now)
 
     def refuse_form(self, session: Session, token: str) -> None:
         """Audit a form posted without a valid form token (nothing else is done with it)."""

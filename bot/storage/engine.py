@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import psycopg
 from sqlalchemy import event
@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 T = TypeVar("T")
+P = ParamSpec("P")
 log = logging.getLogger(__name__)
 
 # What SQLite says when its file cannot be opened or locked for now; any other
@@ -230,6 +231,18 @@ class Database:
     async def run(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking database work in a worker thread, off the event loop."""
         return await asyncio.to_thread(work, *args, **kwargs)
+
+    async def transact(
+        self, work: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """`work(session, *args, **kwargs)` as one transaction in a worker thread: what
+        handlers and pages call, so that none of them repeats the session boilerplate."""
+
+        def unit() -> T:
+            with self.session() as session:
+                return work(session, *args, **kwargs)
+
+        return await self.run(unit)
 
     async def record(self, job: str, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`run` for recording what was already done outside (a message sent, someone

@@ -33,7 +33,6 @@ from bot.i18n import Translator, translator
 from bot.safe import SafeText
 from bot.services.reveal import (
     MeldingShown,
-    PinSet,
     Refusal,
     Refused,
     RevealedCase,
@@ -72,11 +71,6 @@ _FORM_AGAIN = {
 
 class _TooLarge(Exception):
     pass
-
-
-# The new PIN and its repetition differ: nothing was asked of the service.
-_PINS_DIFFER = Refused(Refusal.PIN_MALFORMED)
-_Outcome = RevealedPerson | RevealedCase | Refused
 
 
 @dataclass(frozen=True)
@@ -137,18 +131,12 @@ class RevealPages:
     async def show(self, request: Request) -> Response:
         token = request.path_params["token"]
         core = self._core
-
-        def work() -> tuple[bool, bool, str | None]:
-            with core.db.session() as session:
-                check = core.reveals.open_link(session, token, now=core.clock.now())
-            return check.ok, check.needs_setup, check.language
-
-        ok, needs_setup, language = await core.db.run(work)
-        _ = self._translator(language)
-        if not ok:
+        check = await core.db.transact(core.reveals.open_link, token, now=core.clock.now())
+        _ = self._translator(check.language)
+        if not check.ok:
             log.info("web.refused", extra={"step": "open"})
             return self._refusal(_)
-        return self._form(_, token, _Form(setup=needs_setup))
+        return self._form(_, token, _Form(setup=check.needs_setup))
 
     async def submit(self, request: Request) -> Response:
         token = request.path_params["token"]
@@ -164,31 +152,17 @@ class RevealPages:
             return self._error(self._translator(None), 400)
         if not form_token_ok(self._form_key, token, fields.get("form"), now=core.clock.now()):
             log.info("web.form_token_refused")
-
-            def refuse() -> None:
-                with core.db.session() as session:
-                    core.reveals.refuse_form(session, token)
-
-            await core.db.run(refuse)
+            await core.db.transact(core.reveals.refuse_form, token)
             return self._refusal(self._translator(None))
-        pin = fields.get("pin", "")
-        setup_code = fields.get("setup_code")
+        language, outcome = await core.db.transact(
+            core.reveals.submit,
+            token,
+            pin=fields.get("pin", ""),
+            setup_code=fields.get("setup_code"),
+            pin_again=fields.get("pin_again"),
+            now=core.clock.now(),
+        )
 
-        def work() -> tuple[str | None, _Outcome]:
-            with core.db.session() as session:
-                now = core.clock.now()
-                check = core.reveals.open_link(session, token, now=now)
-                if not check.ok:
-                    return check.language, Refused(Refusal(check.state.value))
-                if setup_code is not None:
-                    if pin != fields.get("pin_again"):
-                        return check.language, _PINS_DIFFER
-                    pin_set = core.reveals.set_pin(session, token, setup_code, pin, now=now)
-                    if not isinstance(pin_set, PinSet):
-                        return check.language, pin_set
-                return check.language, core.reveals.reveal(session, token, pin, now=now)
-
-        language, outcome = await core.db.run(work)
         _ = self._translator(language)
         if isinstance(outcome, RevealedPerson):
             log.info("web.shown", extra={"kind": "announcement", "erased": outcome.erased})
@@ -210,7 +184,7 @@ class RevealPages:
                 closed=_.date(self._local_date(outcome.closed_at)) if outcome.closed_at else None,
                 meldingen=[self._melding(_, m) for m in outcome.meldingen],
             )
-        if outcome is _PINS_DIFFER:
+        if outcome.reason is Refusal.PINS_DIFFER:
             return self._form(_, token, _Form(setup=True, problem=_("The two PINs differ.")))
         log.info("web.refused", extra={"step": "submit", "reason": outcome.reason.value})
         if outcome.reason in _FORM_AGAIN:
