@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from bot.domain.detention import (
     add_months,
-    add_working_days,
     case_reference,
     notification_erase_date,
     response_deadline,
@@ -56,12 +55,6 @@ def test_deadline_is_after_the_announcement(announced: datetime, days_to_release
     assert deadline >= announced + timedelta(hours=2) - timedelta(seconds=1)
 
 
-def test_working_days_skip_the_weekend() -> None:
-    assert add_working_days(date(2026, 11, 27), 1) == date(2026, 11, 30)
-    assert add_working_days(date(2026, 11, 28), 1) == date(2026, 11, 30)
-    assert add_working_days(date(2026, 11, 23), 5) == date(2026, 11, 30)
-
-
 def test_references_and_retention_dates() -> None:
     assert case_reference(2026, 42) == "VH-2026-0042"
     assert case_reference(2026, 12345) == "VH-2026-12345"
@@ -69,30 +62,9 @@ def test_references_and_retention_dates() -> None:
     assert notification_erase_date(date(2026, 12, 1)) == date(2027, 6, 1)
 
 
-def test_easter_and_the_dutch_holidays() -> None:
-    from bot.domain.detention import dutch_public_holidays, easter_sunday
-
-    assert easter_sunday(2026) == date(2026, 4, 5)
-    assert easter_sunday(2027) == date(2027, 3, 28)
-    assert easter_sunday(2030) == date(2030, 4, 21)
-    holidays_2026 = dutch_public_holidays(2026)
-    assert {
-        date(2026, 1, 1),
-        date(2026, 4, 6),  # Easter Monday
-        date(2026, 4, 27),  # King's Day
-        date(2026, 5, 14),  # Ascension
-        date(2026, 5, 25),  # Whit Monday
-        date(2026, 12, 25),
-        date(2026, 12, 26),
-    } == holidays_2026
-    assert date(2025, 4, 26) in dutch_public_holidays(2025)  # the 27th was a Sunday
-    assert date(2030, 5, 5) in dutch_public_holidays(2030)  # lustrum: Liberation Day off
-
-
 def test_deadlines_skip_public_holidays() -> None:
     # Announced on Thursday 24 December: Christmas and the weekend pass; Monday 28th.
     thursday = date(2026, 12, 24)
     assert response_deadline(at(thursday, 9), None, TZ) == at(date(2026, 12, 28), 12)
-    # Announced the day before King's Day (Sunday 26 April 2026 is a weekend anyway).
-    assert add_working_days(date(2026, 4, 24), 1) == date(2026, 4, 28)
-    assert add_working_days(date(2026, 5, 13), 1) == date(2026, 5, 15)  # over Ascension
+    # Friday before King's Day (Monday 27 April 2026): Tuesday 28th. More in test_calendar.
+    assert response_deadline(at(date(2026, 4, 24), 9), None, TZ) == at(date(2026, 4, 28), 12)
