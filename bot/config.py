@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.institutions import DEFAULT_INSTITUTIONS, InstitutionCatalogue, parse_institutions
+from bot.domain.meetings import MeetingType, Schedule, ScheduleError
 from bot.safe import Institution, Municipality
 
 SUPPORTED_LOCALES: tuple[str, ...] = ("nl", "en")
@@ -88,6 +89,13 @@ class Settings(BaseSettings):
     # Many answers within this many seconds give one edit of the announcement.
     edit_delay_seconds: float = Field(default=2.0, ge=0.05, le=30)
     outbox_interval_seconds: float = Field(default=5.0, gt=0, le=60)
+    # When each type of meeting is held (bot/domain/meetings.py): 'tue 10:00',
+    # 'first wed 14:00'. A meeting on a public holiday moves to the next working day.
+    meeting_triage: Annotated[Schedule, NoDecode] = Schedule.parse("tue 10:00")
+    meeting_nazorg: Annotated[Schedule, NoDecode] = Schedule.parse("thu 10:00")
+    meeting_radicalisering: Annotated[Schedule, NoDecode] = Schedule.parse("first wed 14:00")
+    # Agenda items are announced this many working days before their meeting.
+    agenda_lead_working_days: int = Field(default=2, ge=0, le=10)
     inbox_interval_seconds: float = Field(default=60.0, gt=0, le=3600)
 
     @field_validator("telegram_api_url", "public_url")
@@ -105,6 +113,23 @@ class Settings(BaseSettings):
         if not value or any(c.isspace() or c == "/" for c in value):
             raise ValueError("must be a host name or IP address, without a scheme")
         return value
+
+    @field_validator("meeting_triage", "meeting_nazorg", "meeting_radicalisering", mode="before")
+    @classmethod
+    def _read_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return Schedule.parse(value)
+            except ScheduleError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    def meeting_schedule(self, meeting: MeetingType) -> Schedule:
+        return {
+            MeetingType.TRIAGE: self.meeting_triage,
+            MeetingType.NAZORG: self.meeting_nazorg,
+            MeetingType.RADICALISERING: self.meeting_radicalisering,
+        }[meeting]
 
     @field_validator("timezone")
     @classmethod
