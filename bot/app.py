@@ -29,6 +29,7 @@ from bot.scheduling.pacer import Pacer
 from bot.scheduling.tally_editor import TallyEditor
 from bot.services.answers import Answers
 from bot.services.audit import AuditLog
+from bot.services.decisions import Decisions
 from bot.services.detention import DetentionService
 from bot.services.guard import OutgoingGuard, PiiRefused
 from bot.services.members import Memberships
@@ -59,6 +60,7 @@ class Core:
     detention: DetentionService
     answers: Answers
     reveals: Reveals
+    decisions: Decisions
 
 
 def open_database(settings: Settings, *, require_current: bool = True) -> Database:
@@ -113,6 +115,9 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     )
     vault = PersonVault(cipher=cipher, pseudonym_key=keys.pseudonym_key, audit=audit, clock=clock)
     memberships = Memberships(cipher=cipher, audit=audit, clock=clock, locale=settings.locale)
+    decisions = Decisions(
+        settings=settings, cipher=cipher, audit=audit, clock=clock, memberships=memberships
+    )
     return Core(
         settings=settings,
         clock=clock,
@@ -138,7 +143,9 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
             audit=audit,
             clock=clock,
             memberships=memberships,
+            decisions=decisions,
         ),
+        decisions=decisions,
     )
 
 

@@ -42,6 +42,7 @@ class Permission:
 
 ANY_ROLE = frozenset(Role)
 COORDINATOR = frozenset({Role.COORDINATOR})
+CASEMANAGER = frozenset({Role.CASEMANAGER})
 PRIVATE = frozenset({ChatKind.PRIVATE})
 
 COMMANDS: tuple[Permission, ...] = (
@@ -59,11 +60,23 @@ COMMANDS: tuple[Permission, ...] = (
     ),
     Permission("verwijder", mark("Deactivate a member: /verwijder NUMBER"), COORDINATOR, PRIVATE),
     Permission(
+        "besluit",
+        mark("Record a triage decision: /besluit REF procesregie|doorgeleid ORG|afgesloten REASON"),
+        COORDINATOR,
+        PRIVATE,
+    ),
+    Permission(
+        "toewijzen",
+        mark("Assign a casemanager to a case: /toewijzen REF [NUMBER]"),
+        COORDINATOR,
+        PRIVATE,
+    ),
+    Permission("mijnzaken", mark("Your open cases as casemanager"), CASEMANAGER, PRIVATE),
+    Permission(
         "zaak",
         mark("A one-time link to a case page: /zaak REF"),
-        # The case's casemanager too, once cases have casemanagers (the service decides
-        # per case); until then coordinators only, so no menu offers what cannot work.
-        COORDINATOR,
+        # A casemanager only for the cases they accepted (the service decides per case).
+        COORDINATOR | CASEMANAGER,
         PRIVATE,
     ),
     Permission(
@@ -89,6 +102,11 @@ BUTTONS: tuple[Permission, ...] = (
     Permission("rm", mark("Confirm deactivating a member"), COORDINATOR, PRIVATE),
     # A second coordinator's answer to a coordinator invite: ic:<request id>:<y|n>.
     Permission("ic", mark("Confirm or refuse a coordinator invite"), COORDINATOR, PRIVATE),
+    # A coordinator picks the casemanager of /toewijzen REF: tw:<case id>:<member number>.
+    Permission("tw", mark("Assign a casemanager"), COORDINATOR, PRIVATE),
+    # The casemanager's answer to an offered case: cm:<assignment id>:a (accept),
+    # cm:<assignment id>:d (decline: asks the reason), cm:<assignment id>:d:<reason>.
+    Permission("cm", mark("Accept or decline a case"), CASEMANAGER, PRIVATE),
     # Bekend / Niet bekend under an announcement in the partner group.
     Permission(
         "ans", mark("Answer known or not known"), ANY_ROLE, frozenset({ChatKind.PARTNER_GROUP})

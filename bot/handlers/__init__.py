@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application
 
-from bot.handlers import announcements, fallback, gate, members, reveal, start
+from bot.handlers import announcements, decisions, fallback, gate, members, reveal, start
 from bot.handlers.wait import DatabaseWait
 
 if TYPE_CHECKING:
@@ -32,5 +32,6 @@ def register_all(
     members.register(application, core)
     announcements.register(application, core, editor)
     reveal.register(application, core)
+    decisions.register(application, core)
     fallback.register(application, core)  # last in group 0: what nothing else took
     DatabaseWait(core).wrap(application)  # last: it wraps what is registered

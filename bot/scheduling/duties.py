@@ -66,6 +66,12 @@ def expire_access_requests(core: Core) -> int:
         return core.memberships.expire_requests(session)
 
 
+def report_unassigned_cases(core: Core) -> int:
+    """Cases waiting 2 working days for an accepted casemanager: told once a day."""
+    with core.db.session() as session:
+        return core.decisions.report_unassigned(session)
+
+
 def check_and_anchor(core: Core) -> int:
     """Check the audit log against its last anchor; anchor the head if all holds.
 
@@ -118,6 +124,8 @@ def duties(core: Core) -> tuple[Duty, ...]:
         Duty("erase_expired", 3600.0, erase_expired),
         Duty("expire_access_requests", 3600.0, expire_access_requests),
         Duty("purge_reveal_secrets", 3600.0, purge_reveal_secrets),
+        # Hourly, told once a day (outbox dedupe key per day), from 09:00 local time.
+        Duty("report_unassigned_cases", 3600.0, report_unassigned_cases),
         # Also anchors the head; at start-up the runner does it (check_and_anchor).
         Duty("verify_audit_chain", 86400.0, verify_audit_chain, at_start=False),
     )

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, delete, select
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.domain.decisions import CloseReason, Decision
 from bot.domain.invites import ALPHABET, CODE_LENGTH, format_code, normalise_code
 from bot.domain.reveal import (
     DAILY_REVEALS,
@@ -45,6 +46,7 @@ from bot.privacy.pseudonym import Identity
 from bot.privacy.secret_hash import hash_secret, verify_secret
 from bot.safe import SafeText
 from bot.services.audit import AuditLog, Detail, member_actor
+from bot.services.decisions import CasemanagerShown, Decisions
 from bot.services.detention import INSTITUTION_CONTEXT, REMARK_CONTEXT
 from bot.services.members import MEMBER_NAME_CONTEXT, Memberships
 from bot.services.persons import IdentityErased, PersonVault
@@ -63,6 +65,7 @@ from bot.storage.models import (
     WebAccess,
 )
 from bot.storage.repositories import RevealLinkRepository
+from bot.views.decisions import DecisionShown
 from bot.views.reveal import daily_limit_notice, lock_notice
 
 WEB = "web"  # the actor of a request whose token names no link
@@ -218,6 +221,10 @@ class RevealedCase:
     closed_at: datetime | None
     identity: Identity | None  # None: erased by retention
     meldingen: tuple[MeldingShown, ...]
+    # The current triage decision (None: still in triage) and when it was taken.
+    decision: DecisionShown | None = None
+    decided_at: datetime | None = None
+    casemanager: CasemanagerShown | None = None
 
     @property
     def erased(self) -> bool:
@@ -248,6 +255,7 @@ class Reveals:
         audit: AuditLog,
         clock: Clock,
         memberships: Memberships,
+        decisions: Decisions,
         links: RevealLinkRepository | None = None,
     ) -> None:
         self._settings = settings
@@ -256,6 +264,7 @@ class Reveals:
         self._audit = audit
         self._clock = clock
         self._memberships = memberships
+        self._decisions = decisions
         self._links = links or RevealLinkRepository()
 
     # -- links -------------------------------------------------------------------
@@ -679,8 +688,11 @@ class Reveals:
             case = session.get(Case, target_id)
             if case is None:
                 return Refusal.NO_TARGET
-            # Once casemanagers are assigned to cases, the case's own casemanager too.
-            if Role.COORDINATOR not in parse_roles(member.roles):
+            # A coordinator, or the casemanager who accepted this case (and still has it).
+            coordinator = Role.COORDINATOR in parse_roles(member.roles)
+            if not coordinator and not self._decisions.is_casemanager_of(
+                session, member_id=member.id or 0, case_id=target_id
+            ):
                 return Refusal.NOT_ALLOWED
             theme = case.theme
         return None if Theme(theme) in granted else Refusal.NOT_ALLOWED
@@ -913,4 +925,21 @@ class Reveals:
             closed_at=case.closed_at,
             identity=self._identity(session, case.person_id, member_id),
             meldingen=tuple(self._melding(session, m) for m in meldingen),
+            decision=self._decision(session, case),
+            decided_at=case.decided_at,
+            casemanager=self._decisions.casemanager_of(session, case.id),
+        )
+
+    def _decision(self, session: Session, case: Case) -> DecisionShown | None:
+        if case.decision is None:
+            return None
+        organisation = (
+            session.get(Organisation, case.decision_organisation_id)
+            if case.decision_organisation_id is not None
+            else None
+        )
+        return DecisionShown(
+            Decision(case.decision),
+            organisation.name if organisation is not None else None,
+            CloseReason(case.decision_reason) if case.decision_reason else None,
         )

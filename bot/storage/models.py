@@ -259,6 +259,47 @@ class Case(SQLModel, table=True):
     opened_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     procesregie: bool = False
+    # The current triage decision (bot.domain.decisions.Decision); earlier ones, and
+    # every correction, are in the audit log. None: no decision yet (in triage).
+    decision: str | None = Field(default=None, max_length=16)
+    # doorgeleid: the organisation the case went to; afgesloten: the reason's code.
+    decision_organisation_id: int | None = Field(default=None, foreign_key="organisation.id")
+    decision_reason: str | None = Field(default=None, max_length=32)
+    decided_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    decided_by: int | None = Field(default=None, foreign_key="member.id")
+
+
+class CaseAssignment(SQLModel, table=True):
+    """A case offered to a casemanager, and what became of the offer.
+
+    Offered and accepted assignments are the case's current one: `current` is True
+    for them and NULL otherwise, and (case_id, current) is unique, so a case has at
+    most one current assignment on every database (NULLs never collide).
+    """
+
+    __tablename__ = "case_assignment"
+    __table_args__ = (UniqueConstraint("case_id", "current"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="vh_case.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    # offered, accepted, declined, withdrawn (bot.domain.decisions.AssignmentState)
+    state: str = Field(max_length=16)
+    current: bool | None = Field(default=True)
+    assigned_by: int = Field(foreign_key="member.id")
+    # Declined: the reason's code (bot.domain.decisions.DeclineReason).
+    decline_reason: str | None = Field(default=None, max_length=16)
+    offered_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # When the casemanager accepted or declined.
+    answered_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    # When a reassignment withdrew it.
+    withdrawn_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
 
 
 class CaseCounter(SQLModel, table=True):
@@ -421,6 +462,7 @@ __all__ = [
     "AuditEntry",
     "AuditKeying",
     "Case",
+    "CaseAssignment",
     "CaseCounter",
     "ChatHold",
     "ImportFile",

@@ -38,6 +38,7 @@ from bot.services.reveal import (
     RevealedCase,
     RevealedPerson,
 )
+from bot.views.decisions import ASSIGNMENT_STATE_LABELS, decision_text
 from bot.web.forms import MAX_BODY, BadForm, form_token, form_token_ok, parse_form
 
 log = logging.getLogger(__name__)
@@ -183,6 +184,7 @@ class RevealPages:
                 opened=_.date(self._local_date(outcome.opened_at)),
                 closed=_.date(self._local_date(outcome.closed_at)) if outcome.closed_at else None,
                 meldingen=[self._melding(_, m) for m in outcome.meldingen],
+                **self._case_steering(_, outcome),
             )
         if outcome.reason is Refusal.PINS_DIFFER:
             return self._form(_, token, _Form(setup=True, problem=_("The two PINs differ.")))
@@ -261,6 +263,22 @@ class RevealPages:
             ],
         }
 
+    def _case_steering(self, _: Translator, case: RevealedCase) -> dict[str, Any]:
+        """The case's decision (with its date) and its casemanager."""
+        casemanager = case.casemanager
+        return {
+            "decision": decision_text(_, case.decision) if case.decision else None,
+            "decided": _.date(self._local_date(case.decided_at)) if case.decided_at else None,
+            "casemanager": None
+            if casemanager is None
+            else {
+                "name": casemanager.name,
+                "organisation": casemanager.organisation,
+                "state": _(ASSIGNMENT_STATE_LABELS[casemanager.state]),
+                "since": _.date(self._local_date(casemanager.since)),
+            },
+        }
+
     async def not_found(self, request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 404
         return self._error(self._translator(None), status)
@@ -308,6 +326,10 @@ def _labels(_: Translator) -> dict[str, SafeText]:
         "opened": _("Opened"),
         "closed": _("Closed"),
         "meldingen": _("Notifications"),
+        "decision": _("Decision"),
+        "no_decision": _("No decision yet (in triage)."),
+        "casemanager": _("Casemanager"),
+        "no_casemanager": _("No casemanager assigned."),
         "once": _("This page is shown once. Do not copy or print it."),
     }
 

@@ -118,6 +118,23 @@ CASES = (
         _coordinator_only(),
         in_group=_in_group_private_only(),
     ),
+    # Without arguments an allowed /besluit and /toewijzen answer with their usage.
+    Case("/besluit", "Gebruik: /besluit", _coordinator_only(), in_group=_in_group_private_only()),
+    Case(
+        "/toewijzen", "Gebruik: /toewijzen", _coordinator_only(), in_group=_in_group_private_only()
+    ),
+    Case(
+        "/mijnzaken",
+        "Je hebt geen open zaken",
+        {
+            "partner": ROLE,
+            "casemanager": ALLOWED,
+            "coordinator": ROLE,
+            "deactivated": NOT_REGISTERED,
+            "stranger": NOT_REGISTERED,
+        },
+        in_group=_in_group_private_only(),
+    ),
     # The confirmation button of the caller's newest /verwijder request (made by the
     # row above), pressed by a modified client where it was never offered; "n"
     # (cancel) so that an allowed press changes nothing either.

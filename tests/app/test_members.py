@@ -55,7 +55,9 @@ async def test_invite_registers_once(running: RunningBot, world: World) -> None:
         c.params for c in telegram.calls("setMyCommands")
         if c.params.get("scope", {}).get("chat_id") == newcomer.id
     ]  # fmt: skip
-    assert [command["command"] for command in menu[-1]["commands"]] == ["start", "help", "wie"]
+    assert [command["command"] for command in menu[-1]["commands"]] == [
+        "start", "help", "wie", "mijnzaken", "zaak",
+    ]  # fmt: skip
     assert "Your organisation" in menu[-1]["commands"][2]["description"]
 
     second = telegram.add_user("Daan", language_code="nl")

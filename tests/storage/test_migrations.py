@@ -95,3 +95,27 @@ def test_the_audit_chain_step_downgrades_and_upgrades_again(database_url: str) -
             assert connection.execute(text("SELECT keyed_from FROM audit_keying")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_the_decisions_step_downgrades_and_upgrades_again(database_url: str) -> None:
+    """0011 adds the decision columns and case_assignment, and takes them away again."""
+    from alembic import command
+
+    engine = make_engine(database_url)
+    try:
+        config = migrate._config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0011-1")
+        tables = set(inspect(engine).get_table_names())
+        assert "case_assignment" not in tables
+        assert "decision" not in {c["name"] for c in inspect(engine).get_columns("vh_case")}
+        migrate.upgrade(engine)
+        columns = {c["name"] for c in inspect(engine).get_columns("vh_case")}
+        assert {"decision", "decision_organisation_id", "decision_reason", "decided_at"} <= columns
+        assert {"decided_by"} <= columns
+        assert "case_assignment" in inspect(engine).get_table_names()
+        uniques = inspect(engine).get_unique_constraints("case_assignment")
+        assert [sorted(u["column_names"]) for u in uniques] == [["case_id", "current"]]
+    finally:
+        engine.dispose()

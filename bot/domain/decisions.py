@@ -1,0 +1,144 @@
+"""Triage decisions and casemanager assignments: the rules, without storage or clock.
+
+A case gets one triage decision: procesregie (the Veiligheidshuis directs it),
+doorgeleid (handed over to another organisation's route) or afgesloten (closed,
+with a reason from a fixed list). A coordinator may correct it; the case row
+holds the current decision, the audit log every one before it.
+
+Procesregie and every nazorg case need a casemanager who accepted the case; one
+that has none two working days after the decision (nazorg: after the case
+opened) is reported to the coordinators, once a day.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from bot.domain.detention import add_working_days
+from bot.domain.roles import Theme
+
+
+def mark(message: str) -> str:
+    """Marks a message id for extraction (domain code imports no i18n)."""
+    return message
+
+
+class Decision(StrEnum):
+    PROCESREGIE = "procesregie"
+    DOORGELEID = "doorgeleid"
+    AFGESLOTEN = "afgesloten"
+
+
+class CloseReason(StrEnum):
+    """Why a case is closed at triage: fixed codes, typed as they are."""
+
+    GEEN_ZORGEN = "geen_zorgen"  # no concerns that need the Veiligheidshuis
+    LOPEND_TRAJECT = "lopend_traject"  # already handled in a partner's running trajectory
+    BUITEN_REGIO = "buiten_regio"  # the person lives outside the region
+    DUBBEL = "dubbel"  # a duplicate of another case
+    DOEL_BEREIKT = "doel_bereikt"  # what was needed has been achieved
+
+
+CLOSE_REASON_LABELS: dict[CloseReason, str] = {
+    CloseReason.GEEN_ZORGEN: mark("no concerns that need the Veiligheidshuis"),
+    CloseReason.LOPEND_TRAJECT: mark("already handled in a partner's running trajectory"),
+    CloseReason.BUITEN_REGIO: mark("the person lives outside the region"),
+    CloseReason.DUBBEL: mark("duplicate of another case"),
+    CloseReason.DOEL_BEREIKT: mark("what was needed has been achieved"),
+}
+
+
+class DeclineReason(StrEnum):
+    """Why a casemanager declines an offered case: a short fixed list (buttons)."""
+
+    CAPACITY = "cap"
+    ABSENT = "abs"
+    CONFLICT = "conf"
+    EXPERTISE = "exp"
+
+
+DECLINE_REASON_LABELS: dict[DeclineReason, str] = {
+    DeclineReason.CAPACITY: mark("No capacity"),
+    DeclineReason.ABSENT: mark("Absent or on leave"),
+    DeclineReason.CONFLICT: mark("Conflict of interest"),
+    DeclineReason.EXPERTISE: mark("Outside my expertise"),
+}
+
+
+class AssignmentState(StrEnum):
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+
+# An offered or accepted assignment is the case's current one; at most one per case.
+CURRENT_STATES = frozenset({AssignmentState.OFFERED, AssignmentState.ACCEPTED})
+
+# Working days a case may wait for an accepted casemanager before it is reported.
+CASEMANAGER_WORKING_DAYS = 2
+# The daily report goes out from this local time on (not in the night).
+REPORT_FROM = time(9, 0)
+
+
+def parse_decision(word: str) -> Decision | None:
+    try:
+        return Decision(word.strip().lower())
+    except ValueError:
+        return None
+
+
+def parse_close_reason(word: str) -> CloseReason | None:
+    try:
+        return CloseReason(word.strip().lower())
+    except ValueError:
+        return None
+
+
+def closes_case(decision: Decision) -> bool:
+    """Whether the decision ends the Veiligheidshuis's part in the case.
+
+    Doorgeleid closes it too: the case goes on in another organisation's route,
+    and the reports count the house's cases (a case counts until it closed).
+    """
+    return decision is not Decision.PROCESREGIE
+
+
+def needs_casemanager(*, theme: str, procesregie: bool, closed: bool) -> bool:
+    """Procesregie and every nazorg case, while open, need a casemanager."""
+    return not closed and (procesregie or theme == Theme.NAZORG.value)
+
+
+def casemanager_wait_start(
+    *, theme: str, opened_at: datetime, decided_at: datetime | None, procesregie: bool
+) -> datetime | None:
+    """From when a case waits for its casemanager: a nazorg case since it opened,
+    another since its procesregie decision; None when it needs none."""
+    if theme == Theme.NAZORG.value:
+        return opened_at
+    if procesregie and decided_at is not None:
+        return decided_at
+    return None
+
+
+def working_days_later(day: date, count: int) -> date:
+    """`count` working days after `day`.
+
+    The one place this module counts working days: swap for the calendar module's
+    `add_working_days` once it exists (bot/domain/calendar.py).
+    """
+    return add_working_days(day, count)
+
+
+def casemanager_overdue(since: datetime, now: datetime, tz: ZoneInfo) -> bool:
+    """Two working days have passed since `since` (both as local dates)."""
+    due = working_days_later(since.astimezone(tz).date(), CASEMANAGER_WORKING_DAYS)
+    return now.astimezone(tz).date() >= due
+
+
+def report_day(now: datetime, tz: ZoneInfo) -> date | None:
+    """The local day a daily report is for, or None before REPORT_FROM."""
+    local = now.astimezone(tz)
+    return local.date() if local.time() >= REPORT_FROM else None

@@ -1,0 +1,744 @@
+"""Triage decisions and casemanager assignments.
+
+/besluit records a case's decision on the case row (procesregie sets
+`procesregie`; doorgeleid and afgesloten close the case, see
+bot.domain.decisions.closes_case); a second /besluit corrects it, and the audit
+log keeps every one. /toewijzen offers a case to a casemanager, who accepts or
+declines it with buttons; the coordinator who assigned is told either way, and
+a reassignment tells the casemanager who had it. A daily duty reports the cases
+that still wait for an accepted casemanager.
+
+Every change commits with its audit entry and the messages it causes (outbox).
+Refusals change nothing but are audited (`case.refused`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Session, col, func, select
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.domain.decisions import (
+    AssignmentState,
+    CloseReason,
+    Decision,
+    DeclineReason,
+    casemanager_overdue,
+    casemanager_wait_start,
+    closes_case,
+    needs_casemanager,
+    report_day,
+)
+from bot.domain.roles import Role, Theme, parse_roles, parse_themes
+from bot.i18n import Translator, translator
+from bot.privacy.crypto import FieldCipher
+from bot.safe import SafeText
+from bot.services import outbox
+from bot.services.audit import AuditLog, member_actor
+from bot.services.members import MAX_MEMBER_NUMBER, MEMBER_NAME_CONTEXT, Memberships
+from bot.storage.models import Case, CaseAssignment, Member, Organisation
+from bot.storage.repositories import MemberRepository
+from bot.views.decisions import (
+    WaitingCase,
+    accepted_notice,
+    declined_notice,
+    offer_keyboard,
+    offer_text,
+    offer_withdrawn_text,
+    unassigned_report,
+)
+
+# -- outcomes ----------------------------------------------------------------------------
+
+
+class DecisionOutcome(StrEnum):
+    RECORDED = "recorded"
+    CORRECTED = "corrected"  # replaced the case's earlier decision
+    UNCHANGED = "unchanged"  # the same decision was recorded already
+    NO_CASE = "no_case"
+    CLOSED = "closed"  # closed without a decision to correct
+    NO_ORGANISATION = "no_organisation"
+
+
+@dataclass(frozen=True)
+class Decided:
+    outcome: DecisionOutcome
+    reference: str | None = None
+    decision: Decision | None = None
+    organisation: str | None = None  # doorgeleid: the organisation's name
+    reason: CloseReason | None = None
+    previous: Decision | None = None
+    previous_organisation: str | None = None
+    previous_reason: CloseReason | None = None
+
+
+class AssignOutcome(StrEnum):
+    OFFERED = "offered"
+    REASSIGNED = "reassigned"  # offered to this member; the earlier one withdrawn
+    ALREADY = "already"  # this member is the case's current casemanager already
+    NO_CASE = "no_case"
+    CLOSED = "closed"
+    NO_MEMBER = "no_member"
+    INACTIVE = "inactive"
+    NOT_CASEMANAGER = "not_casemanager"
+    NOT_ENTITLED = "not_entitled"  # their organisation does not take part in the theme
+
+
+@dataclass(frozen=True)
+class Assigned:
+    outcome: AssignOutcome
+    reference: str | None = None
+    member_number: int | None = None
+    member_name: str | None = None
+    organisation: str | None = None
+    previous_number: int | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    member_id: int
+    name: str
+    organisation: str
+    open_cases: int
+
+
+@dataclass(frozen=True)
+class Choices:
+    """/toewijzen REF without a number: the casemanagers to pick from."""
+
+    outcome: AssignOutcome  # OFFERED: the case can be assigned; else why not
+    reference: str | None = None
+    case_id: int | None = None
+    candidates: tuple[Candidate, ...] = ()
+
+
+class OfferOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    ASK_REASON = "ask_reason"  # Decline pressed: the reasons are shown, nothing changed
+    ALREADY_ACCEPTED = "already_accepted"
+    ALREADY_DECLINED = "already_declined"
+    NOT_OPEN = "not_open"  # withdrawn (reassigned), the case closed, or not theirs
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class OfferAnswered:
+    outcome: OfferOutcome
+    reference: str | None = None
+    assignment_id: int | None = None
+    reason: DeclineReason | None = None
+
+
+@dataclass(frozen=True)
+class MyCase:
+    reference: str
+    theme: Theme
+    decision: Decision | None
+    decided_at: datetime | None
+    opened_at: datetime
+
+
+@dataclass(frozen=True)
+class CasemanagerShown:
+    """A case's current (or last) casemanager, as the case page shows them."""
+
+    name: str
+    organisation: str
+    state: AssignmentState
+    since: datetime
+
+
+class Decisions:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        cipher: FieldCipher,
+        audit: AuditLog,
+        clock: Clock,
+        memberships: Memberships,
+    ) -> None:
+        self._settings = settings
+        self._cipher = cipher
+        self._audit = audit
+        self._clock = clock
+        self._memberships = memberships
+
+    # -- decisions ---------------------------------------------------------------------
+
+    def decide(
+        self,
+        session: Session,
+        *,
+        reference: str,
+        decision: Decision,
+        member_id: int,
+        organisation_code: str | None = None,
+        reason: CloseReason | None = None,
+    ) -> Decided:
+        """/besluit: record the case's triage decision, or correct the earlier one.
+
+        Procesregie keeps the case open with `procesregie` set; doorgeleid and
+        afgesloten close it. A correction replaces the decision on the case row
+        (and reopens a case closed by the decision it replaces); the audit entry
+        names the decision it replaced. A case closed without a decision is refused.
+
+        Args:
+            session: the open unit of work; the decision and its audit entry commit with it.
+            reference: the case reference, e.g. VH-2026-0042.
+            decision: what was decided.
+            member_id: the deciding coordinator.
+            organisation_code: doorgeleid: the receiving organisation's short code.
+            reason: afgesloten: the reason.
+        """
+        actor = member_actor(member_id)
+        case = self._case(session, reference, lock=True)
+        if case is None or case.id is None:
+            return self._refused_decision(session, actor, "", DecisionOutcome.NO_CASE)
+        subject = f"case:{case.id}"
+        previous = Decision(case.decision) if case.decision else None
+        if previous is None and case.closed_at is not None:
+            return self._refused_decision(session, actor, subject, DecisionOutcome.CLOSED)
+        organisation: Organisation | None = None
+        if decision is Decision.DOORGELEID:
+            code = (organisation_code or "").strip().upper()
+            organisation = session.exec(
+                select(Organisation).where(Organisation.code == code)
+            ).first()
+            if organisation is None or organisation.id is None:
+                return self._refused_decision(
+                    session, actor, subject, DecisionOutcome.NO_ORGANISATION
+                )
+        new_reason = reason.value if decision is Decision.AFGESLOTEN and reason else None
+        new_organisation = organisation.id if organisation is not None else None
+        previous_organisation = (
+            session.get(Organisation, case.decision_organisation_id)
+            if case.decision_organisation_id is not None
+            else None
+        )
+        previous_reason = CloseReason(case.decision_reason) if case.decision_reason else None
+        if (
+            previous is decision
+            and case.decision_organisation_id == new_organisation
+            and case.decision_reason == new_reason
+        ):
+            return Decided(
+                DecisionOutcome.UNCHANGED,
+                case.reference,
+                decision,
+                organisation.name if organisation else None,
+                reason,
+            )
+        now = self._clock.now()
+        case.decision = decision.value
+        case.decision_organisation_id = new_organisation
+        case.decision_reason = new_reason
+        case.decided_at, case.decided_by = now, member_id
+        case.procesregie = decision is Decision.PROCESREGIE
+        if closes_case(decision):
+            if case.closed_at is None:
+                case.closed_at = now
+        else:
+            case.closed_at = None  # a correction of doorgeleid or afgesloten reopens it
+        session.add(case)
+        self._audit.record(
+            session,
+            actor=actor,
+            action="case.decision",
+            subject=subject,
+            reference=case.reference,
+            decision=decision.value,
+            organisation=organisation.code if organisation else None,
+            reason=new_reason,
+            replaced=previous.value if previous else None,
+        )
+        return Decided(
+            DecisionOutcome.CORRECTED if previous else DecisionOutcome.RECORDED,
+            case.reference,
+            decision,
+            organisation.name if organisation else None,
+            reason if decision is Decision.AFGESLOTEN else None,
+            previous,
+            previous_organisation.name if previous_organisation else None,
+            previous_reason,
+        )
+
+    def _refused_decision(
+        self, session: Session, actor: str, subject: str, outcome: DecisionOutcome
+    ) -> Decided:
+        self._refused(session, actor, subject, "besluit", outcome.value)
+        return Decided(outcome)
+
+    # -- assignment --------------------------------------------------------------------
+
+    def choices(self, session: Session, *, reference: str, member_id: int) -> Choices:
+        """/toewijzen REF: the active casemanagers entitled to the case's theme, with
+        their number of open cases, or why the case cannot be assigned."""
+        case = self._case(session, reference)
+        refusal = self._case_refusal(session, case, member_id)
+        if refusal is not None or case is None or case.id is None:
+            return Choices(refusal or AssignOutcome.NO_CASE)
+        candidates = []
+        for member in self._active_casemanagers(session):
+            assert member.id is not None  # noqa: S101 - stored rows have ids
+            organisation = session.get(Organisation, member.organisation_id)
+            if organisation is None or not _entitled(organisation, case.theme):
+                continue
+            candidates.append(
+                Candidate(
+                    member_id=member.id,
+                    name=self._name(member),
+                    organisation=organisation.name,
+                    open_cases=self._open_cases(session, member.id),
+                )
+            )
+        return Choices(AssignOutcome.OFFERED, case.reference, case.id, tuple(candidates))
+
+    def assign(
+        self,
+        session: Session,
+        *,
+        member_number: int,
+        by: int,
+        reference: str | None = None,
+        case_id: int | None = None,
+    ) -> Assigned:
+        """Offer a case to casemanager `member_number` (/toewijzen REF N, or its button).
+
+        The member must be active, hold the casemanager role and belong to an
+        organisation that takes part in the case's theme; the case must be open.
+        An earlier current assignment to someone else is withdrawn, and they are
+        told. The casemanager gets a private message with [Accept] [Decline].
+
+        Args:
+            session: the open unit of work.
+            member_number: the casemanager's member number (as /leden shows it).
+            by: the assigning coordinator's member number.
+            reference: the case's reference (the command), or
+            case_id: the case's id (the button).
+        """
+        if reference is not None:
+            case = self._case(session, reference, lock=True)
+        elif case_id is not None and 0 < case_id <= MAX_MEMBER_NUMBER:
+            case = session.get(Case, case_id, with_for_update=True)
+        else:
+            case = None
+        refusal = self._case_refusal(session, case, by)
+        if refusal is not None or case is None or case.id is None:
+            return Assigned(refusal or AssignOutcome.NO_CASE)
+        subject = f"case:{case.id}"
+        member = (
+            session.get(Member, member_number) if 0 < member_number <= MAX_MEMBER_NUMBER else None
+        )
+        if member is None or member.id is None:
+            return self._refused_assign(session, by, subject, AssignOutcome.NO_MEMBER)
+        organisation = session.get(Organisation, member.organisation_id)
+        assert organisation is not None  # noqa: S101 - foreign key
+        shown = Assigned(
+            AssignOutcome.OFFERED,
+            case.reference,
+            member.id,
+            self._name(member),
+            organisation.name,
+        )
+        if not member.active:
+            return self._refused_assign(session, by, subject, AssignOutcome.INACTIVE, shown)
+        if Role.CASEMANAGER not in parse_roles(member.roles):
+            return self._refused_assign(session, by, subject, AssignOutcome.NOT_CASEMANAGER, shown)
+        if not _entitled(organisation, case.theme):
+            return self._refused_assign(session, by, subject, AssignOutcome.NOT_ENTITLED, shown)
+        current = self._current(session, case.id)
+        if current is not None and current.member_id == member.id:
+            return Assigned(
+                AssignOutcome.ALREADY, case.reference, member.id, shown.member_name,
+                organisation.name,
+            )  # fmt: skip
+        now = self._clock.now()
+        previous_number: int | None = None
+        if current is not None:
+            previous_number = current.member_id
+            current.state = AssignmentState.WITHDRAWN.value
+            current.current = None
+            current.withdrawn_at = now
+            session.add(current)
+            session.flush()  # before the new current row: (case, current) is unique
+            self._audit.record(
+                session,
+                actor=member_actor(by),
+                action="case.assignment_withdrawn",
+                subject=f"assignment:{current.id}",
+                case=case.id,
+                member=current.member_id,
+            )
+            previous = session.get(Member, current.member_id)
+            if previous is not None and previous.active:
+                _ = self._translator(previous)
+                outbox.enqueue(
+                    session,
+                    key=f"assignment-withdrawn:{current.id}",
+                    chat_id=previous.telegram_id,
+                    text=offer_withdrawn_text(_, reference=case.reference),
+                    now=now,
+                )
+        assignment = CaseAssignment(
+            case_id=case.id,
+            member_id=member.id,
+            state=AssignmentState.OFFERED.value,
+            current=True,
+            assigned_by=by,
+            offered_at=now,
+        )
+        session.add(assignment)
+        session.flush()
+        assert assignment.id is not None  # noqa: S101 - flushed
+        self._audit.record(
+            session,
+            actor=member_actor(by),
+            action="case.assign",
+            subject=f"assignment:{assignment.id}",
+            case=case.id,
+            member=member.id,
+            replaced=previous_number,
+        )
+        _ = self._translator(member)
+        outbox.enqueue(
+            session,
+            key=f"assignment-offer:{assignment.id}",
+            chat_id=member.telegram_id,
+            text=offer_text(_, reference=case.reference, theme=Theme(case.theme)),
+            reply_markup=offer_keyboard(assignment.id, _),
+            now=now,
+            new_key=True,
+        )
+        return Assigned(
+            AssignOutcome.REASSIGNED if previous_number is not None else AssignOutcome.OFFERED,
+            case.reference,
+            member.id,
+            shown.member_name,
+            organisation.name,
+            previous_number,
+        )
+
+    def _refused_assign(
+        self,
+        session: Session,
+        by: int,
+        subject: str,
+        outcome: AssignOutcome,
+        shown: Assigned | None = None,
+    ) -> Assigned:
+        self._refused(session, member_actor(by), subject, "toewijzen", outcome.value)
+        if shown is None:
+            return Assigned(outcome)
+        return Assigned(
+            outcome, shown.reference, shown.member_number, shown.member_name, shown.organisation
+        )
+
+    def _case_refusal(self, session: Session, case: Case | None, by: int) -> AssignOutcome | None:
+        """Why a case cannot be assigned (audited), or None."""
+        if case is None or case.id is None:
+            self._refused(session, member_actor(by), "", "toewijzen", AssignOutcome.NO_CASE.value)
+            return AssignOutcome.NO_CASE
+        if case.closed_at is not None:
+            self._refused(session, member_actor(by), f"case:{case.id}", "toewijzen", "closed")
+            return AssignOutcome.CLOSED
+        return None
+
+    # -- the casemanager's answer ------------------------------------------------------
+
+    def answer_offer(
+        self,
+        session: Session,
+        *,
+        assignment_id: int,
+        member_id: int,
+        accept: bool,
+        reason: DeclineReason | None = None,
+    ) -> OfferAnswered:
+        """The casemanager's [Accept], [Decline] and decline reason.
+
+        Only the member the case was offered to answers, once, while the offer is
+        the case's current one and the case is open. Decline without a reason
+        changes nothing (the reasons are asked). The coordinator who assigned (or,
+        when they are no longer active, every coordinator) is told either way.
+        """
+        assignment = (
+            session.get(CaseAssignment, assignment_id, with_for_update=True)
+            if 0 < assignment_id <= MAX_MEMBER_NUMBER
+            else None
+        )
+        if assignment is None or assignment.member_id != member_id:
+            self._refused(session, member_actor(member_id), "", "offer", "unknown")
+            return OfferAnswered(OfferOutcome.UNKNOWN)
+        case = session.get(Case, assignment.case_id)
+        assert case is not None  # noqa: S101 - foreign key
+        state = AssignmentState(assignment.state)
+        subject = f"assignment:{assignment_id}"
+        refused: OfferOutcome | None = None
+        if state is AssignmentState.ACCEPTED:
+            refused = OfferOutcome.ALREADY_ACCEPTED
+        elif state is AssignmentState.DECLINED:
+            refused = OfferOutcome.ALREADY_DECLINED
+        elif state is AssignmentState.WITHDRAWN or case.closed_at is not None:
+            refused = OfferOutcome.NOT_OPEN
+        if refused is not None:
+            self._refused(session, member_actor(member_id), subject, "offer", refused.value)
+            return OfferAnswered(refused, case.reference, assignment_id)
+        if not accept and reason is None:
+            return OfferAnswered(OfferOutcome.ASK_REASON, case.reference, assignment_id)
+        now = self._clock.now()
+        assignment.answered_at = now
+        if accept:
+            assignment.state = AssignmentState.ACCEPTED.value
+        else:
+            assignment.state = AssignmentState.DECLINED.value
+            assignment.decline_reason = reason.value if reason else None
+            assignment.current = None
+        session.add(assignment)
+        self._audit.record(
+            session,
+            actor=member_actor(member_id),
+            action="case.assignment_accepted" if accept else "case.assignment_declined",
+            subject=subject,
+            case=case.id,
+            reason=assignment.decline_reason,
+        )
+        member = session.get(Member, member_id)
+        assert member is not None  # noqa: S101 - foreign key
+        organisation = session.get(Organisation, member.organisation_id)
+        name, org_name = self._name(member), organisation.name if organisation else "?"
+
+        def render(_: Translator) -> SafeText:
+            if accept:
+                return accepted_notice(
+                    _, number=member_id, name=name, organisation=org_name,
+                    reference=case.reference,
+                )  # fmt: skip
+            assert reason is not None  # noqa: S101 - checked above
+            return declined_notice(
+                _, number=member_id, name=name, organisation=org_name,
+                reference=case.reference, reason=reason,
+            )  # fmt: skip
+
+        self._tell_assigner(session, assignment, render, now)
+        return OfferAnswered(
+            OfferOutcome.ACCEPTED if accept else OfferOutcome.DECLINED,
+            case.reference,
+            assignment_id,
+            reason,
+        )
+
+    def _tell_assigner(
+        self,
+        session: Session,
+        assignment: CaseAssignment,
+        render: Callable[[Translator], SafeText],
+        now: datetime,
+    ) -> None:
+        key = f"assignment-answer:{assignment.id}"
+        assigner = session.get(Member, assignment.assigned_by)
+        if (
+            assigner is not None
+            and assigner.active
+            and Role.COORDINATOR in parse_roles(assigner.roles)
+        ):
+            outbox.enqueue(
+                session,
+                key=key,
+                chat_id=assigner.telegram_id,
+                text=render(self._translator(assigner)),
+                now=now,
+            )
+            return
+        self._memberships.tell_coordinators(session, key=key, render=render)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def my_cases(self, session: Session, member_id: int) -> list[MyCase]:
+        """/mijnzaken: the open cases this member accepted, oldest first."""
+        rows = session.exec(
+            select(Case)
+            .join(CaseAssignment, col(CaseAssignment.case_id) == col(Case.id))
+            .where(
+                CaseAssignment.member_id == member_id,
+                CaseAssignment.state == AssignmentState.ACCEPTED.value,
+                col(CaseAssignment.current).is_(True),
+                col(Case.closed_at).is_(None),
+            )
+            .order_by(col(Case.opened_at), col(Case.id))
+        ).all()
+        return [
+            MyCase(
+                reference=case.reference,
+                theme=Theme(case.theme),
+                decision=Decision(case.decision) if case.decision else None,
+                decided_at=case.decided_at,
+                opened_at=case.opened_at,
+            )
+            for case in rows
+        ]
+
+    def casemanager_of(self, session: Session, case_id: int) -> CasemanagerShown | None:
+        """The case's current casemanager, else the newest one who declined; None if never."""
+        assignment = session.exec(
+            select(CaseAssignment)
+            .where(
+                CaseAssignment.case_id == case_id,
+                col(CaseAssignment.state) != AssignmentState.WITHDRAWN.value,
+            )
+            .order_by(col(CaseAssignment.current).desc(), col(CaseAssignment.id).desc())
+        ).first()
+        if assignment is None:
+            return None
+        member = session.get(Member, assignment.member_id)
+        assert member is not None  # noqa: S101 - foreign key
+        organisation = session.get(Organisation, member.organisation_id)
+        return CasemanagerShown(
+            name=self._name(member),
+            organisation=organisation.name if organisation else "?",
+            state=AssignmentState(assignment.state),
+            since=assignment.answered_at or assignment.offered_at,
+        )
+
+    def is_casemanager_of(self, session: Session, *, member_id: int, case_id: int) -> bool:
+        """Whether the member accepted the case and is still its current casemanager."""
+        return (
+            session.exec(
+                select(CaseAssignment.id).where(
+                    CaseAssignment.case_id == case_id,
+                    CaseAssignment.member_id == member_id,
+                    CaseAssignment.state == AssignmentState.ACCEPTED.value,
+                    col(CaseAssignment.current).is_(True),
+                )
+            ).first()
+            is not None
+        )
+
+    # -- the daily report ----------------------------------------------------------------
+
+    def waiting_for_casemanager(self, session: Session, now: datetime) -> list[WaitingCase]:
+        """Open cases needing a casemanager without an accepted one, 2 working days on."""
+        tz = self._settings.tz
+        candidates = session.exec(
+            select(Case)
+            .where(col(Case.closed_at).is_(None))
+            .where((col(Case.procesregie).is_(True)) | (col(Case.theme) == Theme.NAZORG.value))
+            .order_by(col(Case.opened_at), col(Case.id))
+        ).all()
+        waiting: list[WaitingCase] = []
+        for case in candidates:
+            assert case.id is not None  # noqa: S101 - stored rows have ids
+            if not needs_casemanager(
+                theme=case.theme, procesregie=case.procesregie, closed=case.closed_at is not None
+            ):
+                continue
+            since = casemanager_wait_start(
+                theme=case.theme,
+                opened_at=case.opened_at,
+                decided_at=case.decided_at,
+                procesregie=case.procesregie,
+            )
+            if since is None or not casemanager_overdue(since, now, tz):
+                continue
+            newest = session.exec(
+                select(CaseAssignment)
+                .where(CaseAssignment.case_id == case.id)
+                .order_by(col(CaseAssignment.id).desc())
+            ).first()
+            if newest is not None and newest.state == AssignmentState.ACCEPTED.value:
+                member = session.get(Member, newest.member_id)
+                if member is not None and member.active:
+                    continue  # it has its casemanager
+            waiting.append(
+                WaitingCase(
+                    reference=case.reference,
+                    theme=Theme(case.theme),
+                    since=since,
+                    state=AssignmentState(newest.state) if newest else None,
+                    member_number=newest.member_id if newest else None,
+                )
+            )
+        return waiting
+
+    def report_unassigned(self, session: Session) -> int:
+        """Tell the coordinators, once a (local) day from REPORT_FROM on, which cases wait
+        for a casemanager; how many messages were queued (0: nothing to tell, or told)."""
+        now = self._clock.now()
+        day = report_day(now, self._settings.tz)
+        if day is None:
+            return 0
+        waiting = self.waiting_for_casemanager(session, now)
+        if not waiting:
+            return 0
+        tz = self._settings.tz
+        queued = self._memberships.tell_coordinators(
+            session,
+            key=f"casemanager-report:{day.isoformat()}",
+            render=lambda _: unassigned_report(_, waiting, tz),
+        )
+        if queued:
+            self._audit.record(
+                session,
+                actor="system",
+                action="case.unassigned_report",
+                subject="cases",
+                day=day.isoformat(),
+                cases=len(waiting),
+            )
+        return queued
+
+    # -- inside ------------------------------------------------------------------------
+
+    def _case(self, session: Session, reference: str, *, lock: bool = False) -> Case | None:
+        query = select(Case).where(Case.reference == reference)
+        if lock:
+            query = query.with_for_update()
+        return session.exec(query).first()
+
+    def _current(self, session: Session, case_id: int) -> CaseAssignment | None:
+        return session.exec(
+            select(CaseAssignment).where(
+                CaseAssignment.case_id == case_id, col(CaseAssignment.current).is_(True)
+            )
+        ).first()
+
+    def _open_cases(self, session: Session, member_id: int) -> int:
+        return int(
+            session.exec(
+                select(func.count())
+                .select_from(CaseAssignment)
+                .join(Case, col(Case.id) == col(CaseAssignment.case_id))
+                .where(
+                    CaseAssignment.member_id == member_id,
+                    col(CaseAssignment.current).is_(True),
+                    col(Case.closed_at).is_(None),
+                )
+            ).one()
+        )
+
+    def _active_casemanagers(self, session: Session) -> list[Member]:
+        return list(MemberRepository().active_with_role(Role.CASEMANAGER.value, session=session))
+
+    def _name(self, member: Member) -> str:
+        return self._cipher.decrypt(member.name_ct, context=MEMBER_NAME_CONTEXT)
+
+    def _translator(self, member: Member) -> Translator:
+        return translator(member.language or self._settings.locale)
+
+    def _refused(
+        self, session: Session, actor: str, subject: str, command: str, reason: str
+    ) -> None:
+        self._audit.record(
+            session, actor=actor, action="case.refused", subject=subject, what=command,
+            reason=reason,
+        )  # fmt: skip
+
+
+def _entitled(organisation: Organisation, theme: str) -> bool:
+    return Theme(theme) in parse_themes(organisation.themes)
