@@ -16,7 +16,7 @@ from datetime import date, datetime, time
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from bot.domain.detention import add_working_days
+from bot.domain.calendar import add_working_days
 from bot.domain.roles import Theme
 
 
@@ -123,18 +123,9 @@ def casemanager_wait_start(
     return None
 
 
-def working_days_later(day: date, count: int) -> date:
-    """`count` working days after `day`.
-
-    The one place this module counts working days: swap for the calendar module's
-    `add_working_days` once it exists (bot/domain/calendar.py).
-    """
-    return add_working_days(day, count)
-
-
 def casemanager_overdue(since: datetime, now: datetime, tz: ZoneInfo) -> bool:
     """Two working days have passed since `since` (both as local dates)."""
-    due = working_days_later(since.astimezone(tz).date(), CASEMANAGER_WORKING_DAYS)
+    due = add_working_days(since.astimezone(tz).date(), CASEMANAGER_WORKING_DAYS)
     return now.astimezone(tz).date() >= due
 
 
