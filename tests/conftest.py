@@ -28,9 +28,9 @@ from sqlalchemy.engine import make_url
 from bot.app import Core, open_core
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.domain.identity import Identity
 from bot.privacy.keys import create_key_file
 from bot.privacy.pii_guard import PiiGuard
-from bot.privacy.pseudonym import Identity
 from bot.sandbox.fake_telegram import FakeTelegram, ManualMonotonic
 from bot.storage import migrate
 from bot.storage.engine import make_engine

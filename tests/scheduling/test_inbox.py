@@ -33,12 +33,12 @@ from bot.domain.dpan import (
     MSG_NO_LETTERS,
     MSG_NOT_UTF8,
 )
+from bot.domain.identity import Identity
 from bot.domain.roles import Role
 from bot.i18n import translator
 from bot.logs import JsonLineFormatter
 from bot.privacy.pseudonym import (
     PSEUDONYM_CHARS,
-    Identity,
     identity_key,
     is_pseudonym,
     pseudonym,

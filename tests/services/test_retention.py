@@ -17,7 +17,7 @@ from sqlmodel import col, func, select
 
 from bot.app import Core
 from bot.clock import FrozenClock
-from bot.privacy.pseudonym import Identity
+from bot.domain.identity import Identity
 from bot.sandbox.dpan_files import HEADER
 from bot.services.retention import RetentionReport, enforce_retention
 from bot.storage.models import AuditEntry, Case, Melding, Person
