@@ -25,9 +25,10 @@ from faker import Faker
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.app import Core, open_core
+from bot.app import open_core
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.core import Core
 from bot.domain.identity import Identity
 from bot.privacy.keys import create_key_file
 from bot.privacy.pii_guard import PiiGuard

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from bot.app import Core
 from bot.clock import FrozenClock
+from bot.core import Core
 from bot.domain.identity import Identity
 from bot.domain.roles import Role
 from bot.sandbox.dpan_files import HEADER

@@ -23,7 +23,7 @@ from sqlalchemy import MetaData, String, Text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, func, select
 
-from bot.app import Core
+from bot.core import Core
 from bot.domain.dpan import (
     MSG_BINARY,
     MSG_BSN_ELFPROEF,

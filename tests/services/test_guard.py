@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from bot.app import Core
 from bot.clock import FrozenClock
+from bot.core import Core
 from bot.domain.identity import Identity
 from bot.i18n import translator
 from bot.safe import Code, MemberName, Municipality, OrganisationName, SafeText

@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import col, select
 
-from bot.app import Core
 from bot.clock import FrozenClock
+from bot.core import Core
 from bot.domain.identity import Identity
 from bot.domain.reveal import LinkKind, LinkState, PinProblem, pin_problem
 from bot.domain.roles import Role, Theme
