@@ -37,8 +37,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.app import Core, open_core
+from bot.app import open_core
 from bot.config import MIDDEN_LIMBURG, Settings
+from bot.core import Core
 from bot.domain.roles import Role
 from bot.privacy.keys import create_key_file
 from bot.runner import serve

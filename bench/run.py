@@ -46,12 +46,12 @@ from bot.app import open_core
 from bot.config import MIDDEN_LIMBURG, Settings
 from bot.domain.detention import case_reference
 from bot.domain.dpan import DpanRow, Soort, read_dpan
+from bot.domain.identity import Identity
 from bot.domain.roles import Theme
 from bot.i18n import translator
 from bot.privacy.crypto import FieldCipher
 from bot.privacy.keys import KEY_BYTES, DataKey, KeyRing, create_key_file
 from bot.privacy.pii_guard import PiiGuard
-from bot.privacy.pseudonym import Identity
 from bot.safe import (
     CaseReference,
     Institution,

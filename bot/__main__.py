@@ -20,7 +20,7 @@ from bot.privacy.anchor_file import AnchorFileError
 from bot.privacy.keys import KeyFileError
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core import Core
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2

@@ -1,13 +1,13 @@
 """Wiring: the only place that builds things and connects them.
 
-`open_core` gives the storage, keys and services (CLI commands use it too);
+`open_core` fills the `Core` container (bot.core) with the storage, keys and
+services (CLI commands use it too);
 `build_application` gives the PTB Application with every handler registered.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -19,11 +19,12 @@ from telegram.request import HTTPXRequest, RequestData
 
 from bot.clock import Clock, SystemClock
 from bot.config import DatabaseUnavailable, Settings, SettingsError
+from bot.core import Core
 from bot.handlers import register_all
 from bot.i18n import language_for, translator
 from bot.privacy.anchor_file import AnchorFile
 from bot.privacy.crypto import FieldCipher
-from bot.privacy.keys import KeyRing, load_key_file
+from bot.privacy.keys import load_key_file
 from bot.scheduling.outbox_sender import OutboxSender
 from bot.scheduling.pacer import Pacer
 from bot.scheduling.tally_editor import TallyEditor
@@ -43,24 +44,6 @@ log = logging.getLogger(__name__)
 # Updates the bot asks Telegram for. chat_member must be named explicitly:
 # Telegram leaves it out by default, and the group gate depends on it.
 ALLOWED_UPDATES = ["message", "callback_query", "chat_member", "my_chat_member"]
-
-
-@dataclass
-class Core:
-    """Everything a handler, duty or CLI command needs; built once per process."""
-
-    settings: Settings
-    clock: Clock
-    db: Database
-    keys: KeyRing
-    cipher: FieldCipher
-    audit: AuditLog
-    vault: PersonVault
-    memberships: Memberships
-    detention: DetentionService
-    answers: Answers
-    reveals: Reveals
-    decisions: Decisions
 
 
 def open_database(settings: Settings, *, require_current: bool = True) -> Database:

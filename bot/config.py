@@ -6,7 +6,6 @@ project set them. Created once in `bot.__main__` and passed down; never at impor
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
@@ -17,6 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.institutions import DEFAULT_INSTITUTIONS, InstitutionCatalogue, parse_institutions
 from bot.domain.meetings import MeetingType, Schedule, ScheduleError
+from bot.domain.places import fold
 from bot.safe import Institution, Municipality
 
 SUPPORTED_LOCALES: tuple[str, ...] = ("nl", "en")
@@ -30,12 +30,6 @@ MIDDEN_LIMBURG = (
     "Roermond",
     "Weert",
 )
-
-
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form, used to compare names of places."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
 
 
 class SettingsError(Exception):

@@ -18,9 +18,10 @@ from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ContextTypes
 
-from bot.app import ALLOWED_UPDATES, Core, build_application, outbox_sender, tally_editor
+from bot.app import ALLOWED_UPDATES, build_application, outbox_sender, tally_editor
 from bot.backoff import Backoff, is_passing, unless_stopped
 from bot.config import SettingsError
+from bot.core import Core
 from bot.handlers.group import check_group_rights
 from bot.handlers.start import publish_command_lists
 from bot.handlers.wait import DatabaseWait

@@ -25,12 +25,13 @@ from faker import Faker
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.app import Core, open_core
+from bot.app import open_core
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.core import Core
+from bot.domain.identity import Identity
 from bot.privacy.keys import create_key_file
 from bot.privacy.pii_guard import PiiGuard
-from bot.privacy.pseudonym import Identity
 from bot.sandbox.fake_telegram import FakeTelegram, ManualMonotonic
 from bot.storage import migrate
 from bot.storage.engine import make_engine

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import BinaryIO, NamedTuple
 
-from bot.config import fold
+from bot.domain.bsn import InvalidBsn, normalise_bsn
 from bot.domain.commands import mark
-from bot.privacy.bsn import InvalidBsn, normalise_bsn
-from bot.privacy.pseudonym import Identity, first_given_name_letters, surname_letters
+from bot.domain.identity import Identity, first_given_name_letters, surname_letters
+from bot.domain.places import fold
 from bot.safe import Code, Municipality, Param, SafeText
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -576,7 +576,7 @@ class _RowChecker:
 
         if not raw_bsn:
             # Without a BSN the person is found by surname, birth date and first
-            # given name (bot.privacy.pseudonym): a name without letters finds nobody,
+            # given name (bot.domain.identity): a name without letters finds nobody,
             # or folds two people into one.
             flagged = {p.field for p in problems}
             if "achternaam" not in flagged and not surname_letters(surname):

@@ -20,7 +20,7 @@ from bot.handlers import announcements, decisions, fallback, gate, members, reve
 from bot.handlers.wait import DatabaseWait
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core import Core
     from bot.scheduling.tally_editor import TallyEditor
 
 

@@ -12,7 +12,7 @@ from bot.handlers.common import CLOSED_OR_UNKNOWN, authorize_button
 from bot.services.answers import AnswerOutcome, AnswerResult
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core import Core
     from bot.scheduling.tally_editor import TallyEditor
 
 # ans:<announcement id>:<y|n>; anything else is forged or stale.

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from telegram import Bot, Chat, Update
-from telegram.error import TelegramError
+from telegram import Chat, Update
 
 from bot.domain.commands import ChatKind, Refusal, decide, decide_button
 from bot.domain.roles import Role
@@ -19,7 +17,7 @@ from bot.views.members import ROLE_LABELS as ROLE_LABELS  # re-exported: where h
 from bot.views.members import role_names as role_names
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core import Core
 
 log = logging.getLogger(__name__)
 
@@ -126,22 +124,3 @@ async def authorize_button(update: Update, core: Core, kind: str) -> Caller | No
     await _record_refusal(core, caller, f"button:{kind}", refusal)
     await query.answer(refusal_text(caller, refusal, button=True), show_alert=True)
     return None
-
-
-async def notify_coordinators(
-    bot: Bot, core: Core, render: Callable[[Translator], SafeText]
-) -> int:
-    """Send a private message to every active coordinator, each in their language.
-
-    Returns how many were reached; a coordinator who blocked the bot is logged, not fatal.
-    """
-
-    reached = 0
-    for coordinator in await core.db.transact(core.memberships.coordinators):
-        language = coordinator.language or core.settings.locale
-        try:
-            await bot.send_message(coordinator.telegram_id, render(translator(language)))
-            reached += 1
-        except TelegramError as exc:
-            log.warning("coordinator.unreachable", extra={"error": type(exc).__name__})
-    return reached

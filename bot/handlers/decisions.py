@@ -50,7 +50,7 @@ from bot.views.decisions import (
 )
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core import Core
 
 log = logging.getLogger(__name__)
 

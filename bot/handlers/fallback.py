@@ -13,7 +13,7 @@ from telegram.ext import Application, ContextTypes, MessageHandler, filters
 from bot.i18n import language_for, translator
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core import Core
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], core: Core) -> None:

@@ -22,7 +22,7 @@ from bot.i18n import translator
 from bot.storage.engine import unavailable
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core import Core
 
 log = logging.getLogger(__name__)
 

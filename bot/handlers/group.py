@@ -16,13 +16,13 @@ from telegram import Bot, ChatMember, Update
 from telegram.error import TelegramError
 
 from bot.backoff import is_passing
-from bot.handlers.common import notify_coordinators
 from bot.i18n import Translator
 from bot.safe import SafeText
 from bot.scheduling.group_removal import remove_from_group
+from bot.scheduling.notices import notify_coordinators
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core import Core
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from bot.services.members import (
 )
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core import Core
 
 LANGUAGE_NAMES = {"nl": mark("Dutch"), "en": mark("English")}
 ROLE_WORDS: dict[str, Role] = {

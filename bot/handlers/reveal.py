@@ -34,7 +34,7 @@ from bot.services.reveal import (
 from bot.views.reveal import link_text, setup_code_text
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core import Core
 
 log = logging.getLogger(__name__)
 

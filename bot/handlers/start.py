@@ -18,7 +18,7 @@ from bot.safe import BLANK, Code, OrganisationName, SafeText
 from bot.services.members import MenuOwner, RedeemOutcome
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core import Core
 
 log = logging.getLogger(__name__)
 
@@ -178,11 +178,3 @@ async def _set_member_menu(bot: Bot, core: Core, owner: MenuOwner) -> None:
         [BotCommand(spec.name, _(spec.description)) for spec in commands_for(owner.roles)],
         scope=BotCommandScopeChat(owner.telegram_id),
     )
-
-
-async def withdraw_member_menu(bot: Bot, telegram_id: int) -> None:
-    """Back to the menu everyone sees (after a deactivation)."""
-    try:
-        await bot.delete_my_commands(scope=BotCommandScopeChat(telegram_id))
-    except TelegramError as exc:
-        log.info("menu.not_withdrawn", extra={"error": type(exc).__name__})

@@ -30,7 +30,7 @@ from bot.i18n import language_for, translator
 from bot.storage.engine import unavailable
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core import Core
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.privacy._names import (
+from bot.domain.identity import Identity
+from bot.domain.names import (
     TUSSENVOEGSELS,
     compounds,
     fold,
@@ -26,7 +27,6 @@ from bot.privacy._names import (
     name_words,
     uninvert_surname,
 )
-from bot.privacy.pseudonym import Identity
 
 PiiKind = Literal["surname", "given_name", "birth_date", "bsn"]
 # How names are looked for: any name part ("words"), only a surname together with

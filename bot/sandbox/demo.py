@@ -19,9 +19,10 @@ from typing import Any, TextIO
 
 import httpx
 
-from bot.app import Core, open_core
+from bot.app import open_core
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.core import Core
 from bot.domain.roles import Role
 from bot.logs import configure_logging
 from bot.privacy.keys import create_key_file

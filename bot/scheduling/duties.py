@@ -17,7 +17,7 @@ from bot.services.audit import AuditCheck
 from bot.services.retention import enforce_retention
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core import Core
 
 log = logging.getLogger(__name__)
 

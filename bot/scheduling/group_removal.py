@@ -13,14 +13,12 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from telegram import Bot
+from telegram import Bot, BotCommandScopeChat
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes
 
-from bot.handlers.start import withdraw_member_menu
-
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core import Core
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +71,14 @@ async def remove_deactivated_members(bot: Bot, core: Core) -> int:
             await withdraw_member_menu(bot, telegram_id)
             done += 1
         return done
+
+
+async def withdraw_member_menu(bot: Bot, telegram_id: int) -> None:
+    """Back to the menu everyone sees (after a deactivation)."""
+    try:
+        await bot.delete_my_commands(scope=BotCommandScopeChat(telegram_id))
+    except TelegramError as exc:
+        log.info("menu.not_withdrawn", extra={"error": type(exc).__name__})
 
 
 def _removal_job(core: Core) -> Callable[[ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:

@@ -50,7 +50,7 @@ from bot.services.detention import ImportInterrupted, ImportReport, stream_sha25
 from bot.storage.engine import unavailable
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core import Core
 
 log = logging.getLogger(__name__)
 

@@ -34,9 +34,9 @@ from telegram import InlineKeyboardMarkup, ReplyParameters
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 
-from bot.handlers.common import notify_coordinators
 from bot.i18n import Translator
 from bot.safe import SafeText
+from bot.scheduling.notices import notify_coordinators
 from bot.scheduling.pacer import BULK, Pacer
 from bot.services import outbox
 from bot.services.guard import PiiRefused
@@ -44,7 +44,7 @@ from bot.storage.engine import unavailable
 from bot.views.members import group_back_notice, group_refused_notice
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core import Core
 
 log = logging.getLogger(__name__)
 

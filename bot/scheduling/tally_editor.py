@@ -33,7 +33,7 @@ from bot.storage.models import Announcement
 from bot.views.announcements import announcement_text, answer_keyboard
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core import Core
 
 log = logging.getLogger(__name__)
 

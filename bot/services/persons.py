@@ -8,11 +8,11 @@ from datetime import date, datetime
 from sqlmodel import Session
 
 from bot.clock import Clock
+from bot.domain.identity import Identity
 from bot.privacy.crypto import FieldCipher
 from bot.privacy.pseudonym import (
     MAX_PSEUDONYM_CHARS,
     PSEUDONYM_CHARS,
-    Identity,
     identity_key,
     pseudonym_from_identity_key,
 )

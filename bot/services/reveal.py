@@ -26,6 +26,7 @@ from sqlmodel import Session, col, delete, select
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.decisions import CloseReason, Decision
+from bot.domain.identity import Identity
 from bot.domain.invites import ALPHABET, CODE_LENGTH, format_code, normalise_code
 from bot.domain.reveal import (
     DAILY_REVEALS,
@@ -42,7 +43,6 @@ from bot.domain.reveal import (
 from bot.domain.roles import Role, Theme, parse_roles, parse_themes
 from bot.i18n import Translator
 from bot.privacy.crypto import FieldCipher
-from bot.privacy.pseudonym import Identity
 from bot.privacy.secret_hash import hash_secret, verify_secret
 from bot.safe import SafeText
 from bot.services.audit import AuditLog, Detail, member_actor

@@ -27,8 +27,8 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.app import Core
 from bot.config import Settings, WebPortUnavailable
+from bot.core import Core
 from bot.i18n import Translator, translator
 from bot.safe import SafeText
 from bot.services.reveal import (

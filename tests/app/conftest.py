@@ -8,9 +8,10 @@ from typing import Protocol, TypeVar
 
 import pytest
 
-from bot.app import Core, open_core
+from bot.app import open_core
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.core import Core
 from bot.domain.roles import Role
 from bot.runner import serve
 from bot.sandbox.fake_telegram import (

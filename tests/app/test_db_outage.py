@@ -25,9 +25,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import col, func, select
 
-from bot.app import Core, open_core
+from bot.app import open_core
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.core import Core
 from bot.logs import JsonLineFormatter
 from bot.runner import serve
 from bot.sandbox.fake_telegram import FakeChat, FakeTelegram, SentMessage

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from bot.app import Core
 from bot.clock import FrozenClock
+from bot.core import Core
+from bot.domain.identity import Identity
 from bot.domain.roles import Role
-from bot.privacy.pseudonym import Identity
 from bot.sandbox.dpan_files import HEADER
 from bot.sandbox.fake_telegram import FakeTelegram, FakeUser, SentMessage
 from bot.scheduling.duties import chase_overdue_answers

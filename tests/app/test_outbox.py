@@ -12,9 +12,10 @@ from typing import Any
 from sqlmodel import select
 from telegram.ext import ExtBot
 
-from bot.app import Core, build_application, open_core, outbox_sender
+from bot.app import build_application, open_core, outbox_sender
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.core import Core
 from bot.safe import MemberName, SafeText
 from bot.sandbox.fake_telegram import FakeChat, FakeTelegram, ManualMonotonic
 from bot.scheduling.outbox_sender import MAX_FAILURES_IN_A_ROW, OutboxSender

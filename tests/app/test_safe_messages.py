@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from bot.privacy.pseudonym import Identity
+from bot.domain.identity import Identity
 from bot.services.audit import CLI
 from bot.services.detention import INSTITUTION_CONTEXT
 from bot.storage.models import Melding, OutboxMessage

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from bot.app import Core, open_core
+from bot.app import open_core
 from bot.backoff import Backoff
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.core import Core
 from bot.runner import serve
 from bot.sandbox.fake_telegram import FakeTelegram, ManualMonotonic
 from tests.app.conftest import EVENT_TIMEOUT, seed_world

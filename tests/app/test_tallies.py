@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 from telegram.ext import ExtBot
 
-from bot.app import Core
+from bot.core import Core
 from bot.sandbox.fake_telegram import SentMessage
 from bot.scheduling.tally_editor import TallyEditor
 from bot.services.audit import CLI

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.config import MIDDEN_LIMBURG, fold
+from bot.config import MIDDEN_LIMBURG
 from bot.domain import dpan
 from bot.domain.dpan import (
     KNOWN_COLUMNS,
@@ -54,7 +54,9 @@ from bot.domain.dpan import (
     csv_safe,
     read_dpan,
 )
-from bot.privacy.pseudonym import Identity, is_pseudonym, pseudonym
+from bot.domain.identity import Identity
+from bot.domain.places import fold
+from bot.privacy.pseudonym import is_pseudonym, pseudonym
 from tests.privacy.factories import fake, make_identity
 
 TODAY = date(2026, 11, 23)

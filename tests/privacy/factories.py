@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faker import Faker
 
-from bot.privacy.pseudonym import Identity
+from bot.domain.identity import Identity
 
 
 def fake(seed: int) -> Faker:

@@ -10,8 +10,9 @@ from faker import Faker
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.domain.identity import Identity
 from bot.privacy.pii_guard import PiiGuard, PiiHit
-from bot.privacy.pseudonym import CROCKFORD32, Identity
+from bot.privacy.pseudonym import CROCKFORD32
 from tests.privacy.factories import make_identities, make_identity
 
 PEOPLE = make_identities(300, seed=4242)

@@ -11,15 +11,14 @@ from faker import Faker
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from bot.privacy.bsn import InvalidBsn
+from bot.domain.bsn import InvalidBsn
+from bot.domain.identity import Identity, normalise_identity
 from bot.privacy.pseudonym import (
     CROCKFORD32,
     MAX_PSEUDONYM_CHARS,
     PSEUDONYM_CHARS,
-    Identity,
     identity_key,
     is_pseudonym,
-    normalise_identity,
     pseudonym,
     pseudonym_from_identity_key,
 )

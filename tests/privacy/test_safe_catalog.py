@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.config import SUPPORTED_LOCALES
+from bot.domain.identity import Identity
+from bot.domain.names import TUSSENVOEGSELS
 from bot.i18n import Translator, translator
-from bot.privacy._names import TUSSENVOEGSELS
 from bot.privacy.pii_guard import PiiGuard
-from bot.privacy.pseudonym import Identity
 from bot.safe import (
     CaseReference,
     Code,

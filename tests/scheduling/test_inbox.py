@@ -23,7 +23,7 @@ from sqlalchemy import MetaData, String, Text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, func, select
 
-from bot.app import Core
+from bot.core import Core
 from bot.domain.dpan import (
     MSG_BINARY,
     MSG_BSN_ELFPROEF,
@@ -33,12 +33,12 @@ from bot.domain.dpan import (
     MSG_NO_LETTERS,
     MSG_NOT_UTF8,
 )
+from bot.domain.identity import Identity
 from bot.domain.roles import Role
 from bot.i18n import translator
 from bot.logs import JsonLineFormatter
 from bot.privacy.pseudonym import (
     PSEUDONYM_CHARS,
-    Identity,
     identity_key,
     is_pseudonym,
     pseudonym,

@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from bot.app import Core
 from bot.clock import FrozenClock
+from bot.core import Core
 from bot.domain.access import RemovalRefusal, removal_refusal
 from bot.domain.roles import Role
 from bot.services.audit import CLI

@@ -10,9 +10,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
-from bot.app import Core, open_core
+from bot.app import open_core
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.core import Core
 from bot.domain.roles import Role
 from bot.i18n import translator
 from bot.privacy.anchor_file import AnchorFile, AnchorFileError, AnchorReading

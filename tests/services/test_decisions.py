@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from bot.app import Core
 from bot.clock import FrozenClock
+from bot.core import Core
 from bot.domain.decisions import (
     AssignmentState,
     CloseReason,

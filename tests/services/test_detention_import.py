@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.app import Core
+from bot.core import Core
 from bot.services.audit import CLI
 from tests.app.test_detention import write_dpan
 from tests.conftest import People

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from bot.app import Core
 from bot.clock import FrozenClock
+from bot.core import Core
+from bot.domain.identity import Identity
 from bot.i18n import translator
-from bot.privacy.pseudonym import Identity
 from bot.safe import Code, MemberName, Municipality, OrganisationName, SafeText
 from bot.services.audit import CLI
 from bot.services.guard import OutgoingGuard

@@ -12,9 +12,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, func, select
 
-from bot.app import Core
 from bot.config import Settings
-from bot.privacy.pseudonym import Identity
+from bot.core import Core
+from bot.domain.identity import Identity
 from bot.sandbox.dpan_files import dpan_csv, dpan_rows, made_up_people
 from bot.services.audit import CLI
 from bot.services.detention import ImportInterrupted

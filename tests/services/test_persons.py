@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from bot.app import Core
+from bot.core import Core
 from bot.services.audit import CLI
 from bot.storage.models import AuditEntry, Person
 from tests.conftest import People

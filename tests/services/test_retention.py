@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import col, func, select
 
-from bot.app import Core
 from bot.clock import FrozenClock
-from bot.privacy.pseudonym import Identity
+from bot.core import Core
+from bot.domain.identity import Identity
 from bot.sandbox.dpan_files import HEADER
 from bot.services.retention import RetentionReport, enforce_retention
 from bot.storage.models import AuditEntry, Case, Melding, Person

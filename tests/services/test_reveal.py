@@ -20,12 +20,12 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import col, select
 
-from bot.app import Core
 from bot.clock import FrozenClock
+from bot.core import Core
+from bot.domain.identity import Identity
 from bot.domain.reveal import LinkKind, LinkState, PinProblem, pin_problem
 from bot.domain.roles import Role, Theme
 from bot.privacy.pii_guard import PiiGuard
-from bot.privacy.pseudonym import Identity
 from bot.sandbox.dpan_files import HEADER
 from bot.services.audit import CLI
 from bot.services.reveal import (

@@ -27,10 +27,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.wait import WebDriverWait
 
-from bot.app import Core
+from bot.core import Core
+from bot.domain.identity import Identity
 from bot.domain.reveal import LinkState
 from bot.privacy.pii_guard import PiiGuard
-from bot.privacy.pseudonym import Identity
 from bot.web import serve_web
 from tests.conftest import People
 from tests.services.test_reveal import PIN, World, issue, setup_code, state, with_pin, world

@@ -17,8 +17,8 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from bot.app import Core
 from bot.clock import FrozenClock
+from bot.core import Core
 from bot.domain.reveal import LinkKind, LinkState
 from bot.privacy.pii_guard import PiiGuard
 from bot.storage.models import Melding, Member, Person, WebAccess

@@ -5,7 +5,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from stdnum.nl import bsn as stdnum_bsn
 
-from bot.privacy.bsn import InvalidBsn, is_valid_bsn, normalise_bsn
+from bot.domain.bsn import InvalidBsn, is_valid_bsn, normalise_bsn
 from tests.privacy.factories import fake
 
 MESSAGES = {

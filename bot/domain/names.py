@@ -1,4 +1,4 @@
-"""Name folding shared by pseudonyms and the PII guard (private to bot.privacy).
+"""Name folding shared by identities (pseudonyms) and the PII guard.
 
 Both must fold names the same way: the guard recognises a person by the same
 letters the pseudonym was derived from.
