@@ -27,7 +27,7 @@ from bot.privacy.keys import KeyRing, load_key_file
 from bot.scheduling.outbox_sender import OutboxSender
 from bot.scheduling.pacer import Pacer
 from bot.scheduling.tally_editor import TallyEditor
-from bot.services.answers import Answers
+from bot.services.announcements import Announcements
 from bot.services.audit import AuditLog
 from bot.services.detention import DetentionService
 from bot.services.guard import OutgoingGuard, PiiRefused
@@ -57,7 +57,7 @@ class Core:
     vault: PersonVault
     memberships: Memberships
     detention: DetentionService
-    answers: Answers
+    announcements: Announcements
     reveals: Reveals
 
 
@@ -113,6 +113,7 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     )
     vault = PersonVault(cipher=cipher, pseudonym_key=keys.pseudonym_key, audit=audit, clock=clock)
     memberships = Memberships(cipher=cipher, audit=audit, clock=clock, locale=settings.locale)
+    announcements = Announcements(settings=settings, audit=audit)
     return Core(
         settings=settings,
         clock=clock,
@@ -129,8 +130,9 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
             cipher=cipher,
             audit=audit,
             clock=clock,
+            announcements=announcements,
         ),
-        answers=Answers(settings=settings, audit=audit),
+        announcements=announcements,
         reveals=Reveals(
             settings=settings,
             cipher=cipher,

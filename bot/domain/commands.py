@@ -89,9 +89,13 @@ BUTTONS: tuple[Permission, ...] = (
     Permission("rm", mark("Confirm deactivating a member"), COORDINATOR, PRIVATE),
     # A second coordinator's answer to a coordinator invite: ic:<request id>:<y|n>.
     Permission("ic", mark("Confirm or refuse a coordinator invite"), COORDINATOR, PRIVATE),
-    # Bekend / Niet bekend under an announcement in the partner group.
+    # Bekend / Niet bekend under an announcement: in the partner group, or in a private
+    # chat for a restricted theme (bot.domain.announcements.audience).
     Permission(
-        "ans", mark("Answer known or not known"), ANY_ROLE, frozenset({ChatKind.PARTNER_GROUP})
+        "ans",
+        mark("Answer known or not known"),
+        ANY_ROLE,
+        frozenset({ChatKind.PARTNER_GROUP, ChatKind.PRIVATE}),
     ),
     # Gegevens bekijken under an announcement: rv:<announcement id>; the link comes privately.
     Permission(

@@ -29,7 +29,7 @@ from bot.sandbox.dpan_files import HEADER
 from bot.sandbox.fake_telegram import FakeTelegram, FakeUser, SentMessage
 from bot.scheduling.duties import chase_overdue_answers
 from bot.services.audit import CLI
-from bot.storage.models import Announcement, Answer, Melding, OutboxMessage
+from bot.storage.models import AnnouncementMessage, Answer, Melding, OutboxMessage
 from tests.app.conftest import RunningBot
 from tests.conftest import People
 
@@ -131,7 +131,9 @@ async def recorded(core: Core, count: int, timeout: float = 20.0) -> None:  # no
         with core.db.session() as session:
             return len(
                 session.exec(
-                    select(Announcement.id).where(col(Announcement.message_id).is_not(None))
+                    select(AnnouncementMessage.id).where(
+                        col(AnnouncementMessage.message_id).is_not(None)
+                    )
                 ).all()
             )
 

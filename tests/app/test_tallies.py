@@ -37,7 +37,7 @@ async def all_rendered(core: Core) -> None:
 
     def behind() -> list[int]:
         with core.db.session() as session:
-            return core.answers.needing_render(session)
+            return core.announcements.needing_render(session)
 
     async with asyncio.timeout(EVENT_TIMEOUT):
         # The fact is in the database, which has no event to wait on: look again shortly.
@@ -128,7 +128,7 @@ async def test_a_tally_nobody_asked_to_edit_is_caught_up_while_running(
         announcement_id = session.exec(select(Announcement.id)).one()
         member = core.memberships.view(session, world.member_ids["partner"])
         assert member is not None and announcement_id is not None
-        result = core.answers.record(
+        result = core.announcements.record(
             session, announcement_id=announcement_id, chat_id=running.group.id,
             message_id=announced.message_id, member=member, known=True, now=core.clock.now(),
         )  # fmt: skip
