@@ -28,7 +28,7 @@ from bot.privacy.keys import load_key_file
 from bot.scheduling.outbox_sender import OutboxSender
 from bot.scheduling.pacer import Pacer
 from bot.scheduling.tally_editor import TallyEditor
-from bot.services.answers import Answers
+from bot.services.announcements import Announcements
 from bot.services.audit import AuditLog
 from bot.services.decisions import Decisions
 from bot.services.detention import DetentionService
@@ -101,6 +101,7 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     decisions = Decisions(
         settings=settings, cipher=cipher, audit=audit, clock=clock, memberships=memberships
     )
+    announcements = Announcements(settings=settings, audit=audit)
     return Core(
         settings=settings,
         clock=clock,
@@ -117,8 +118,9 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
             cipher=cipher,
             audit=audit,
             clock=clock,
+            announcements=announcements,
         ),
-        answers=Answers(settings=settings, audit=audit),
+        announcements=announcements,
         reveals=Reveals(
             settings=settings,
             cipher=cipher,

@@ -12,7 +12,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.privacy.crypto import FieldCipher
 from bot.privacy.keys import KeyRing
-from bot.services.answers import Answers
+from bot.services.announcements import Announcements
 from bot.services.audit import AuditLog
 from bot.services.decisions import Decisions
 from bot.services.detention import DetentionService
@@ -35,6 +35,6 @@ class Core:
     vault: PersonVault
     memberships: Memberships
     detention: DetentionService
-    answers: Answers
+    announcements: Announcements
     reveals: Reveals
     decisions: Decisions

@@ -113,8 +113,11 @@ async def serve(
     pacer: Pacer | None = None,
     backoff: Backoff = START_UP_BACKOFF,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    built: Callable[[Application[Any, Any, Any, Any, Any, Any]], None] | None = None,
 ) -> None:
     """Run the bot until `stop` is set. Raises SettingsError for a refused token.
+
+    `built` is handed the Application once built (tests wait on its tally editor).
 
     Telegram out of reach at start-up (no connection, a timeout, a 5xx, flood
     control) is waited out with `backoff`, sleeping through `sleep`; `stop` ends the
@@ -124,7 +127,7 @@ async def serve(
     # First: an address in use is told at once, not after Telegram answered.
     web_socket = listen_web(core.settings)
     try:
-        await _serve(core, web_socket, stop, ready, poll_timeout, pacer, backoff, sleep)
+        await _serve(core, web_socket, stop, ready, poll_timeout, pacer, backoff, sleep, built)
     finally:
         web_socket.close()
 
@@ -138,8 +141,11 @@ async def _serve(
     pacer: Pacer | None,
     backoff: Backoff,
     sleep: Callable[[float], Awaitable[None]],
+    built: Callable[[Application[Any, Any, Any, Any, Any, Any]], None] | None = None,
 ) -> None:
     application = build_application(core, pacer=pacer)
+    if built is not None:
+        built(application)
     try:
         started = await _initialize(application, stop=stop, backoff=backoff, sleep=sleep)
     except BaseException:

@@ -107,9 +107,13 @@ BUTTONS: tuple[Permission, ...] = (
     # The casemanager's answer to an offered case: cm:<assignment id>:a (accept),
     # cm:<assignment id>:d (decline: asks the reason), cm:<assignment id>:d:<reason>.
     Permission("cm", mark("Accept or decline a case"), CASEMANAGER, PRIVATE),
-    # Bekend / Niet bekend under an announcement in the partner group.
+    # Bekend / Niet bekend under an announcement: in the partner group, or in a private
+    # chat for a restricted theme (bot.domain.announcements.audience).
     Permission(
-        "ans", mark("Answer known or not known"), ANY_ROLE, frozenset({ChatKind.PARTNER_GROUP})
+        "ans",
+        mark("Answer known or not known"),
+        ANY_ROLE,
+        frozenset({ChatKind.PARTNER_GROUP, ChatKind.PRIVATE}),
     ),
     # Gegevens bekijken under an announcement: rv:<announcement id>; the link comes privately.
     Permission(

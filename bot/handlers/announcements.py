@@ -1,4 +1,4 @@
-"""The Bekend / Niet bekend buttons under an announcement in the partner group."""
+"""The Bekend / Niet bekend buttons under an announcement, in the partner group or privately."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
 from bot.handlers.common import CLOSED_OR_UNKNOWN, authorize_button
-from bot.services.answers import AnswerOutcome, AnswerResult
+from bot.services.announcements import AnswerOutcome, AnswerResult
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -39,7 +39,7 @@ def register(
 
         def record() -> AnswerResult:
             with core.db.session() as session:
-                return core.answers.record(
+                return core.announcements.record(
                     session,
                     announcement_id=announcement_id,
                     chat_id=message.chat.id,

@@ -37,7 +37,7 @@ def import_inbox(core: Core) -> int:
 
 def chase_overdue_answers(core: Core) -> int:
     with core.db.session() as session:
-        return core.answers.chase_overdue(session, core.clock.now())
+        return core.announcements.chase_overdue(session, core.clock.now())
 
 
 def erase_expired(core: Core) -> int:

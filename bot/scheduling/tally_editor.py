@@ -1,9 +1,11 @@
 """Keeps each announcement showing who answered, with as few edits as possible.
 
-An answer asks for a render of its announcement; the first request starts a
+An announcement may show in several messages (the partner group, or one private
+chat per member for a restricted theme): a render edits each of them that is
+behind. An answer asks for a render of its announcement; the first request starts a
 short timer (VHBOT_EDIT_DELAY_SECONDS) and later ones within it ride along, so
 many presses in a few seconds give one edit. The state is in the database
-(answers_version / rendered_version): after a restart `catch_up` renders
+(answers_version, and rendered_version per message): after a restart `catch_up` renders
 whatever was left behind. Group edits also pass PTB's rate limiter, which keeps
 to Telegram's 20 per minute and honours retry_after.
 
@@ -26,11 +28,9 @@ from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
 from bot.backoff import Backoff, unless_stopped
-from bot.i18n import translator
 from bot.scheduling.pacer import BACKGROUND
+from bot.services.announcements import Edit
 from bot.services.guard import PiiRefused
-from bot.storage.models import Announcement
-from bot.views.announcements import announcement_text, answer_keyboard
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -46,6 +46,7 @@ class TallyEditor:
         # announcement id -> the task waiting to render it (debounce or retry)
         self._scheduled: dict[int, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()  # waiting or rendering
+        self._catching_up: set[asyncio.Task[Any]] = set()
         self._failures: dict[int, int] = {}  # failed edits in a row
         self._given_up: set[int] = set()
         self._closed = False
@@ -106,36 +107,39 @@ class TallyEditor:
             self._failures.pop(announcement_id, None)
 
     async def render(self, bot: ExtBot[Any], announcement_id: int) -> None:
-        """Edit the announcement to its current state; raises what Telegram refused."""
+        """Edit every message of the announcement that is behind to its current state.
+
+        The messages (the group's, or one per member in private chats) are edited
+        side by side; each is marked shown as its edit succeeds. Raises what Telegram
+        refused: a passing failure before one refused for good, so a retry follows.
+        """
         core = self._core
-        _ = translator(core.settings.locale)
 
-        def read() -> tuple[int, int, int | None, str, str] | None:
+        def read() -> list[Edit]:
             with core.db.session() as session:
-                announcement = session.get(Announcement, announcement_id)
-                if announcement is None:
-                    return None
-                facts = core.answers.facts(session, announcement_id)
-                tally = core.answers.tally(session, announcement_id)
-                return (
-                    announcement.answers_version,
-                    announcement.chat_id,
-                    announcement.message_id,
-                    announcement_text(facts, tally, _, core.settings.tz),
-                    answer_keyboard(announcement_id, _),
-                )
+                return core.announcements.edits(session, announcement_id)
 
-        state = await core.db.run(read)
-        if state is None or state[2] is None:
-            return
-        version, chat_id, message_id, text, keyboard = state
+        edits = await core.db.run(read)
+        results = await asyncio.gather(
+            *(self._edit(bot, announcement_id, edit) for edit in edits), return_exceptions=True
+        )
+        failures = [result for result in results if isinstance(result, BaseException)]
+        for failure in failures:
+            if not isinstance(failure, Exception):
+                raise failure  # cancelled: the editor is closing
+        passing = [f for f in failures if not isinstance(f, (BadRequest, PiiRefused))]
+        if failures:
+            raise (passing or failures)[0]
+
+    async def _edit(self, bot: ExtBot[Any], announcement_id: int, edit: Edit) -> None:
+        core = self._core
         try:
             await bot.edit_message_text(
-                text,
-                chat_id=chat_id,
-                message_id=message_id,
-                reply_markup=InlineKeyboardMarkup.de_json(json.loads(keyboard), bot),
-                rate_limit_args=BACKGROUND,  # its own task: may wait for the group's slot
+                edit.text,
+                chat_id=edit.chat_id,
+                message_id=edit.message_id,
+                reply_markup=InlineKeyboardMarkup.de_json(json.loads(edit.keyboard), bot),
+                rate_limit_args=BACKGROUND,  # its own task: may wait for the chat's slot
             )
         except BadRequest as exc:
             if "not modified" not in str(exc):
@@ -143,7 +147,9 @@ class TallyEditor:
 
         def done() -> None:
             with core.db.session() as session:
-                core.answers.mark_rendered(session, announcement_id, version)
+                core.announcements.mark_rendered(
+                    session, announcement_id, edit.chat_id, edit.version
+                )
 
         await core.db.run(done)
 
@@ -153,11 +159,20 @@ class TallyEditor:
         Leaves out those already on their way (waiting, or retrying) and those given
         up; returns how many it tried.
         """
+        task = asyncio.current_task()
+        assert task is not None  # noqa: S101 - called from a task, as every coroutine
+        self._catching_up.add(task)
+        try:
+            return await self._catch_up(bot)
+        finally:
+            self._catching_up.discard(task)
+
+    async def _catch_up(self, bot: ExtBot[Any]) -> int:
         core = self._core
 
         def behind() -> list[int]:
             with core.db.session() as session:
-                return core.answers.needing_render(session)
+                return core.announcements.needing_render(session)
 
         pending = [
             announcement_id
@@ -171,6 +186,15 @@ class TallyEditor:
             ):
                 break
         return len(pending)
+
+    async def idle(self) -> None:
+        """Wait until no render is waiting, retrying or under way, and no catch-up runs.
+
+        What a test waits for before it counts edits: every edit asked for has had
+        its chance to happen.
+        """
+        while busy := [*self._tasks, *self._catching_up]:
+            await asyncio.wait(busy)
 
     async def close(self) -> None:
         """Stop every waiting render and retry; later requests are ignored."""

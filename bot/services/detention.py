@@ -30,25 +30,25 @@ from sqlmodel import Session, col, select
 
 from bot.clock import Clock
 from bot.config import Settings, SettingsError
+from bot.domain.announcements import AnnouncementKind
 from bot.domain.detention import case_reference, response_deadline
 from bot.domain.dpan import DpanRow, FileUnreadable, RowError, Soort, read_dpan
 from bot.domain.roles import Theme
 from bot.i18n import Translator, translator
 from bot.privacy.crypto import FieldCipher
-from bot.safe import CaseReference, Institution, Municipality, Pseudonym, SafeText
+from bot.safe import SafeText
 from bot.services import outbox
+from bot.services.announcements import Announcements
 from bot.services.audit import AuditLog
 from bot.services.persons import PersonVault
 from bot.storage.engine import Database, savepoint
 from bot.storage.models import (
-    Announcement,
     Case,
     CaseCounter,
     ImportFile,
     Melding,
     OutboxMessage,
 )
-from bot.views.announcements import AnnouncementFacts, announcement_text, answer_keyboard
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +163,10 @@ class DetentionService:
         cipher: FieldCipher,
         audit: AuditLog,
         clock: Clock,
+        announcements: Announcements,
     ) -> None:
         self._settings = settings
+        self._announcements = announcements
         self._db = db
         self._vault = vault
         self._cipher = cipher
@@ -617,7 +619,7 @@ class DetentionService:
                 opened.append(case.reference)
             melding.case_id = case.id
             session.add(melding)
-        self._queue_announcement(session, melding, case, person.pseudonym, now)
+        self._queue_announcement(session, melding, case, now)
 
     # -- cases -----------------------------------------------------------------
 
@@ -659,10 +661,8 @@ class DetentionService:
     # -- announcements -----------------------------------------------------------
 
     def _queue_announcement(
-        self, session: Session, melding: Melding, case: Case | None, pseudonym: str, now: datetime
+        self, session: Session, melding: Melding, case: Case | None, now: datetime
     ) -> None:
-        chat_id = self._settings.partner_chat_id
-        assert chat_id is not None  # noqa: S101 - import_path refuses to start without it
         soort = Soort(melding.soort)
         deadline = response_deadline(
             now,
@@ -671,36 +671,14 @@ class DetentionService:
             working_days=self._settings.response_working_days,
             at=self._settings.response_time,
         )
-        announcement = Announcement(
-            melding_id=melding.id or 0,
-            case_id=case.id if case else None,
-            theme=Theme.NAZORG.value,
-            chat_id=chat_id,
-            deadline=deadline,
-            created_at=now,
-        )
-        session.add(announcement)
-        session.flush()
-        assert announcement.id is not None  # noqa: S101 - flushed
-        facts = AnnouncementFacts(
-            soort=soort,
-            case_reference=CaseReference(case.reference) if case else None,
-            pseudonym=Pseudonym(pseudonym),
-            theme=Theme.NAZORG,
-            municipality=Municipality(melding.municipality),
-            institution=Institution(melding.institution) if melding.institution else None,
-            event_date=melding.event_date,
-            deadline=deadline,
-        )
-        outbox.enqueue(
+        self._announcements.publish(
             session,
-            key=f"announce:{melding.id}",
-            chat_id=chat_id,
-            text=announcement_text(facts, None, self._, self._settings.tz),
-            reply_markup=answer_keyboard(announcement.id, self._),
-            announcement_id=announcement.id,
+            kind=AnnouncementKind.DETENTION,
+            subject_id=melding.id or 0,
+            theme=Theme.NAZORG,
+            case_id=case.id if case else None,
+            deadline=deadline,
             now=now,
-            new_key=True,  # the melding was created in this transaction
         )
 
     def seal_uncatalogued(self, session: Session) -> int:

@@ -28,7 +28,7 @@ from bot.i18n import Translator, translator
 from bot.privacy.crypto import FieldCipher
 from bot.safe import SafeText
 from bot.storage.engine import Database
-from bot.storage.models import Announcement, ChatHold, OutboxMessage
+from bot.storage.models import AnnouncementMessage, ChatHold, OutboxMessage
 from bot.storage.repositories import MemberRepository
 
 # A message the guard withheld keeps its text only encrypted, under this context.
@@ -233,7 +233,7 @@ def _owned(session: Session, claimed: Claimed) -> OutboxMessage | None:
 
 
 def mark_sent(db: Database, claimed: Claimed, *, message_id: int, now: datetime) -> bool:
-    """Record the delivery; an announcement learns its Telegram message id.
+    """Record the delivery; an announcement learns the Telegram message id in that chat.
 
     Returns True when the chat was on hold: it takes messages again.
     """
@@ -246,10 +246,15 @@ def mark_sent(db: Database, claimed: Claimed, *, message_id: int, now: datetime)
         row.attempts += 1
         session.add(row)
         if claimed.announcement_id is not None:
-            announcement = session.get(Announcement, claimed.announcement_id)
-            if announcement is not None:
-                announcement.message_id = message_id
-                session.add(announcement)
+            shown = session.exec(
+                select(AnnouncementMessage).where(
+                    AnnouncementMessage.announcement_id == claimed.announcement_id,
+                    AnnouncementMessage.chat_id == claimed.chat_id,
+                )
+            ).first()
+            if shown is not None:
+                shown.message_id = message_id
+                session.add(shown)
         return lift_hold(session, claimed.chat_id)
 
 

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, delete, select
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.domain.announcements import AnnouncementKind
 from bot.domain.decisions import CloseReason, Decision
 from bot.domain.identity import Identity
 from bot.domain.invites import ALPHABET, CODE_LENGTH, format_code, normalise_code
@@ -681,7 +682,8 @@ class Reveals:
         granted = parse_themes(organisation.themes) if organisation is not None else frozenset()
         if kind is LinkKind.ANNOUNCEMENT:
             announcement = session.get(Announcement, target_id)
-            if announcement is None:
+            # The page shows a detention notification's melding; other kinds have none.
+            if announcement is None or announcement.kind != AnnouncementKind.DETENTION:
                 return Refusal.NO_TARGET
             theme = announcement.theme
         else:
@@ -817,7 +819,7 @@ class Reveals:
             case = session.get(Case, announcement.case_id)
             if case is not None:
                 return case.reference
-        melding = session.get(Melding, announcement.melding_id)
+        melding = session.get(Melding, announcement.subject_id)
         person = session.get(Person, melding.person_id) if melding is not None else None
         return person.pseudonym if person is not None else "?"
 
@@ -855,7 +857,10 @@ class Reveals:
 
     def _melding(self, session: Session, melding: Melding) -> MeldingShown:
         announcement = session.exec(
-            select(Announcement).where(Announcement.melding_id == melding.id)
+            select(Announcement).where(
+                Announcement.kind == AnnouncementKind.DETENTION,
+                Announcement.subject_id == melding.id,
+            )
         ).first()
         answers: tuple[AnswerShown, ...] = ()
         if announcement is not None:
@@ -890,8 +895,8 @@ class Reveals:
     ) -> RevealedPerson:
         announcement = session.get(Announcement, link.target_id)
         assert announcement is not None  # noqa: S101 - checked in this transaction
-        melding = session.get(Melding, announcement.melding_id)
-        assert melding is not None  # noqa: S101 - foreign key
+        melding = session.get(Melding, announcement.subject_id)
+        assert melding is not None  # noqa: S101 - a detention announcement's subject
         person = session.get(Person, melding.person_id)
         assert person is not None  # noqa: S101 - foreign key
         case = session.get(Case, announcement.case_id) if announcement.case_id else None

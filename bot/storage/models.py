@@ -312,22 +312,42 @@ class CaseCounter(SQLModel, table=True):
 
 
 class Announcement(SQLModel, table=True):
-    """A notification announced in the partner group, collecting bekend / niet bekend."""
+    """A question to the partners about one subject, collecting bekend / niet bekend.
+
+    `kind` says what the subject is (bot.domain.announcements.AnnouncementKind):
+    for a detention notification `subject_id` is the melding's id. Its messages
+    (one in the partner group, or one per member in private chats) are
+    `AnnouncementMessage` rows.
+    """
 
     __tablename__ = "announcement"
+    __table_args__ = (UniqueConstraint("kind", "subject_id", name="uq_announcement_kind_subject"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    melding_id: int = Field(foreign_key="melding.id", unique=True)
+    kind: str = Field(max_length=32)
+    subject_id: int
     case_id: int | None = Field(default=None, foreign_key="vh_case.id", index=True)
     theme: str = Field(max_length=32)
-    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
-    message_id: int | None = None
     deadline: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    # Answers bump answers_version; the editor shows the state and sets rendered_version.
+    # Answers bump answers_version; the editor shows the state in each message and
+    # sets that message's rendered_version.
     answers_version: int = 0
-    rendered_version: int = 0
     chased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class AnnouncementMessage(SQLModel, table=True):
+    """One Telegram message showing an announcement: in the partner group, or a private chat."""
+
+    __tablename__ = "announcement_message"
+    __table_args__ = (UniqueConstraint("announcement_id", "chat_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    announcement_id: int = Field(foreign_key="announcement.id", index=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # None until the outbox has sent it.
+    message_id: int | None = None
+    rendered_version: int = 0
 
 
 class Answer(SQLModel, table=True):
@@ -364,7 +384,7 @@ class OutboxMessage(SQLModel, table=True):
     text_ct: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     reply_markup: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     reply_to_message_id: int | None = None
-    # Set on announcements: the sent message id is stored on the announcement.
+    # Set on announcements: the sent message id is stored on its announcement_message.
     announcement_id: int | None = Field(default=None, foreign_key="announcement.id")
     status: str = Field(default="pending", max_length=16, index=True)  # pending, sent, failed
     attempts: int = 0
@@ -458,6 +478,7 @@ class SetupCode(SQLModel, table=True):
 __all__ = [
     "AccessRequest",
     "Announcement",
+    "AnnouncementMessage",
     "Answer",
     "AuditEntry",
     "AuditKeying",

@@ -4,11 +4,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pytest
+from sqlmodel import select
+from telegram.ext import Application
 
-from bot.app import open_core
+from bot.app import open_core, tally_editor
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.core import Core
@@ -23,6 +25,7 @@ from bot.sandbox.fake_telegram import (
 )
 from bot.scheduling.pacer import Pacer
 from bot.services.audit import CLI
+from bot.storage.models import OutboxMessage
 
 # Waits end on the event, so a generous limit costs nothing when all is well and
 # keeps a loaded CI machine (2 cores, two databases) from failing a slow moment.
@@ -37,6 +40,30 @@ class RunningBot:
     flood_clock: ManualMonotonic
     # A test that throttles a chat on purpose (telegram.throttle) sets this.
     throttling_expected: bool = False
+    # The running Application (the `running` fixture sets it).
+    application: Application[Any, Any, Any, Any, Any, Any] | None = None
+
+    async def settled(self) -> None:
+        """Every update sent so far is handled, and every edit it asked for has had
+        its chance to happen: what a test waits for before it counts edits."""
+        assert self.application is not None, "started without the `running` fixture"
+        await until(lambda: not self.telegram.pending_updates, "every update handled")
+        async with asyncio.timeout(EVENT_TIMEOUT):
+            await tally_editor(self.application).idle()
+
+    async def outbox_drained(self) -> None:
+        """Every queued message has been sent (or given up): what a test waits for
+        before it asserts what went out."""
+
+        def pending() -> int:
+            with self.core.db.session() as session:
+                return len(
+                    session.exec(
+                        select(OutboxMessage.id).where(OutboxMessage.status == "pending")
+                    ).all()
+                )
+
+        await until(lambda: pending() == 0, "the outbox drained")
 
     async def say(
         self,
@@ -134,13 +161,16 @@ async def running(
     """`vhbot run`'s serve() polling the fake server, stopped after the test."""
     core = open_core(bot_settings, clock=clock)
     stop, ready = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(serve(core, stop=stop, ready=ready, poll_timeout=1, pacer=pacer))
+    built: list[Application[Any, Any, Any, Any, Any, Any]] = []
+    task = asyncio.create_task(
+        serve(core, stop=stop, ready=ready, poll_timeout=1, pacer=pacer, built=built.append)
+    )
     waiter = asyncio.create_task(ready.wait())
     done, _ = await asyncio.wait({task, waiter}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
     if task in done:
         task.result()  # raises what went wrong at start-up
     assert waiter in done, "the bot did not start within 10 s"
-    running = RunningBot(core, telegram, partner_group, flood_clock)
+    running = RunningBot(core, telegram, partner_group, flood_clock, application=built[0])
     try:
         yield running
         # The pacer keeps to Telegram's limits: normal operation never meets a 429.

@@ -21,7 +21,7 @@ from bot.sandbox.fake_telegram import FakeChat, FakeTelegram, ManualMonotonic
 from bot.scheduling.outbox_sender import MAX_FAILURES_IN_A_ROW, OutboxSender
 from bot.services import outbox
 from bot.services.audit import CLI
-from bot.storage.models import Announcement, OutboxMessage
+from bot.storage.models import AnnouncementMessage, OutboxMessage
 from tests.app.conftest import RunningBot, virtual_pacer
 from tests.app.test_detention import write_dpan
 from tests.conftest import People, process_env, start_vhbot
@@ -71,7 +71,7 @@ async def test_unreachable_telegram_then_sent_once(
     assert len(sent) == 3
     assert len({m.text for m in sent}) == 3
     with core.db.session() as session:
-        assert all(a.message_id for a in session.exec(select(Announcement)))
+        assert all(a.message_id for a in session.exec(select(AnnouncementMessage)))
     core.db.dispose()
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlmodel import select
 
 from bot.services import outbox
-from bot.storage.models import Announcement, OutboxMessage
+from bot.storage.models import AnnouncementMessage, OutboxMessage
 from tests.app.conftest import EVENT_TIMEOUT, RunningBot, World, until
 from tests.app.test_delivery import _import
 from tests.conftest import People
@@ -62,7 +62,7 @@ async def test_a_blip_in_the_database_after_a_send_sends_nothing_twice(
 
         def recorded() -> bool:
             with core.db.session() as session:
-                return session.exec(select(Announcement)).one().message_id is not None
+                return session.exec(select(AnnouncementMessage)).one().message_id is not None
 
         await until(recorded, "the condition")
     finally:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 from telegram.ext import ExtBot
 
+from bot.app import build_application, open_core, outbox_sender
+from bot.clock import FrozenClock
+from bot.config import Settings
 from bot.core import Core
-from bot.sandbox.fake_telegram import SentMessage
+from bot.sandbox.fake_telegram import FakeTelegram, ManualMonotonic, SentMessage
+from bot.scheduling.pacer import Pacer
 from bot.scheduling.tally_editor import TallyEditor
 from bot.services.audit import CLI
 from bot.storage.models import Announcement
@@ -37,7 +42,7 @@ async def all_rendered(core: Core) -> None:
 
     def behind() -> list[int]:
         with core.db.session() as session:
-            return core.answers.needing_render(session)
+            return core.announcements.needing_render(session)
 
     async with asyncio.timeout(EVENT_TIMEOUT):
         # The fact is in the database, which has no event to wait on: look again shortly.
@@ -85,16 +90,37 @@ async def test_a_failed_edit_is_tried_again_until_shown(
     await all_rendered(running.core)
 
 
+@pytest.fixture
+async def sent_without_a_running_bot(
+    bot_settings: Settings,
+    clock: FrozenClock,
+    telegram: FakeTelegram,
+    pacer: Pacer,
+    people: People,
+    tmp_path: Path,
+) -> AsyncIterator[Core]:
+    """One announcement sent by a one-off drain, as `vhbot sweep` sends: no running bot
+    whose own tally catch-up (at its start, and now and again) could edit it first."""
+    core = open_core(bot_settings, clock=clock)
+    try:
+        dpan = write_dpan(tmp_path / "one.csv", [people.identity()])
+        assert core.detention.import_path(dpan, actor=CLI).new == 1
+        async with build_application(core, pacer=pacer) as application:
+            assert await outbox_sender(application).drain(application.bot) == 1
+        yield core
+    finally:
+        core.db.dispose()
+
+
 async def test_an_edit_refused_for_good_is_given_up_until_the_next_press(
-    running: RunningBot,
-    world: World,
-    announced: SentMessage,
+    sent_without_a_running_bot: Core,
+    telegram: FakeTelegram,
+    flood_clock: ManualMonotonic,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    telegram, core = running.telegram, running.core
+    core = sent_without_a_running_bot
     announcement_id = left_behind(core)  # a tally behind its answers, as after a restart
-    assert announced.message_id is not None
-    pacer = virtual_pacer(running.flood_clock)
+    pacer = virtual_pacer(flood_clock)
     async with ExtBot(telegram.token, base_url=telegram.base_url, rate_limiter=pacer) as bot:
         editor = TallyEditor(core, delay=0.05)
         try:
@@ -128,7 +154,7 @@ async def test_a_tally_nobody_asked_to_edit_is_caught_up_while_running(
         announcement_id = session.exec(select(Announcement.id)).one()
         member = core.memberships.view(session, world.member_ids["partner"])
         assert member is not None and announcement_id is not None
-        result = core.answers.record(
+        result = core.announcements.record(
             session, announcement_id=announcement_id, chat_id=running.group.id,
             message_id=announced.message_id, member=member, known=True, now=core.clock.now(),
         )  # fmt: skip

@@ -264,10 +264,10 @@ def test_institutions_stored_in_clear_by_an_older_version_are_sealed(
 
         old = session.exec(select(Melding).where(Melding.bron_id == "OLD-1")).one()
         announcement = session.exec(
-            select(Announcement).where(Announcement.melding_id == old.id)
+            select(Announcement).where(Announcement.subject_id == old.id)
         ).one()
         assert announcement.id is not None
-        assert core.answers.facts(session, announcement.id).institution is None
+        assert core.announcements.facts(session, announcement.id).institution is None
     assert seal_clear_values(core) == 2
     assert seal_clear_values(core) == 0  # idempotent
     sealed, matched = melding(core, "OLD-1"), melding(core, "OLD-2")

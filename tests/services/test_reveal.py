@@ -277,7 +277,7 @@ def _person_of(core: Core, announcement_id: int) -> int:
     with core.db.session() as session:
         announcement = session.get(Announcement, announcement_id)
         assert announcement is not None
-        melding = session.get(Melding, announcement.melding_id)
+        melding = session.get(Melding, announcement.subject_id)
         assert melding is not None
         return melding.person_id
 

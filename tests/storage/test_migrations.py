@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from bot.storage import migrate
@@ -117,5 +121,87 @@ def test_the_decisions_step_downgrades_and_upgrades_again(database_url: str) -> 
         assert "case_assignment" in inspect(engine).get_table_names()
         uniques = inspect(engine).get_unique_constraints("case_assignment")
         assert [sorted(u["column_names"]) for u in uniques] == [["case_id", "current"]]
+    finally:
+        engine.dispose()
+
+
+def _seed_detention_announcements(engine: Engine) -> None:
+    """Two announcements as version 0009 stored them: one sent and answered, one queued."""
+    at = {"at": datetime(2026, 11, 23, 9, tzinfo=UTC)}
+    statements = [
+        "INSERT INTO organisation (id, code, name, themes, created_at) "
+        "VALUES (1, 'POL', 'Politie', 'nazorg', :at)",
+        "INSERT INTO member (id, telegram_id, name_ct, organisation_id, roles, active, "
+        "created_at) VALUES (1, 501, 'x', 1, 'partner', true, :at)",
+        "INSERT INTO person (id, identity_key, pseudonym, created_at, identity_stored_at) "
+        "VALUES (1, 'k1', 'P-001', :at, :at), (2, 'k2', 'P-002', :at, :at)",
+        "INSERT INTO melding (id, bron_id, soort, person_id, municipality, event_date, "
+        "received_at, source_line) VALUES "
+        "(11, 'DJI-1', 'uitstroom', 1, 'Weert', '2026-12-01', :at, 1), "
+        "(12, 'DJI-2', 'uitstroom', 2, 'Weert', '2026-12-01', :at, 2)",
+        "INSERT INTO vh_case (id, reference, year, number, theme, person_id, municipality, "
+        "opened_at, procesregie) VALUES (7, 'VH-2026-0001', 2026, 1, 'nazorg', 1, 'Weert', "
+        ":at, false)",
+        "INSERT INTO announcement (id, melding_id, case_id, theme, chat_id, message_id, "
+        "deadline, created_at, answers_version, rendered_version, chased_at) VALUES "
+        "(3, 11, 7, 'nazorg', -100200, 42, :at, :at, 2, 1, :at), "
+        "(4, 12, NULL, 'nazorg', -100200, NULL, :at, :at, 0, 0, NULL)",
+        "INSERT INTO answer (id, announcement_id, organisation_id, member_id, known, "
+        "answered_at) VALUES (1, 3, 1, 1, true, :at)",
+        "INSERT INTO outbox (id, dedupe_key, chat_id, text, announcement_id, status, "
+        "attempts, created_at, next_attempt_at) VALUES "
+        "(1, 'announce:12', -100200, 'Nieuwe detentiemelding', 4, 'pending', 0, :at, :at)",
+    ]
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement), at)
+
+
+def test_announcements_of_0009_become_detention_announcements_with_their_message(
+    empty_database_url: str,
+) -> None:
+    """0010 keeps every announcement, its answers and outbox row; its message moves over."""
+    engine = make_engine(empty_database_url)
+    try:
+        migrate.upgrade(engine, "0009")
+        _seed_detention_announcements(engine)
+        migrate.upgrade(engine)
+        with engine.connect() as connection:
+            announcements = connection.execute(text(
+                "SELECT id, kind, subject_id, case_id, theme, answers_version, "
+                "chased_at IS NOT NULL FROM announcement ORDER BY id"
+            )).all()  # fmt: skip
+            messages = connection.execute(text(
+                "SELECT announcement_id, chat_id, message_id, rendered_version "
+                "FROM announcement_message ORDER BY announcement_id"
+            )).all()  # fmt: skip
+            answers = connection.execute(text("SELECT announcement_id FROM answer")).all()
+            outbox = connection.execute(text("SELECT announcement_id FROM outbox")).all()
+        assert [tuple(row) for row in announcements] == [
+            (3, "detention", 11, 7, "nazorg", 2, True),
+            (4, "detention", 12, None, "nazorg", 0, False),
+        ]
+        assert [tuple(row) for row in messages] == [(3, -100200, 42, 1), (4, -100200, None, 0)]
+        assert [tuple(row) for row in answers] == [(3,)]
+        assert [tuple(row) for row in outbox] == [(4,)]
+        columns = {c["name"] for c in inspect(engine).get_columns("announcement")}
+        assert not columns & {"melding_id", "chat_id", "message_id", "rendered_version"}
+        # One announcement per kind and subject.
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO announcement (kind, subject_id, theme, deadline, created_at, "
+                    "answers_version) VALUES ('detention', 11, 'nazorg', :at, :at, 0)"
+                ),
+                {"at": datetime(2026, 11, 23, 9, tzinfo=UTC)},
+            )
+        # ... and back: the same rows as 0009 had them.
+        migrate.downgrade(engine, "0009")
+        with engine.connect() as connection:
+            rows = connection.execute(text(
+                "SELECT id, melding_id, chat_id, message_id, rendered_version "
+                "FROM announcement ORDER BY id"
+            )).all()  # fmt: skip
+        assert [tuple(row) for row in rows] == [(3, 11, -100200, 42, 1), (4, 12, -100200, None, 0)]
     finally:
         engine.dispose()

@@ -6,7 +6,7 @@ holds every earlier one. A case has at most one current (offered or accepted)
 assignment: `current` is True for it and NULL otherwise, unique per case.
 
 Revision ID: 0011
-Revises: 0009 (re-chained onto 0010 at merge)
+Revises: 0010
 Create Date: 2026-12-01 10:00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0011'
-down_revision: str | None = '0009'
+down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
