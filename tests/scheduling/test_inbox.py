@@ -55,10 +55,10 @@ from bot.scheduling.inbox import (
     STALE_SECONDS,
     process_inbox,
 )
-from bot.services import detention as detention_module
 from bot.services import outbox
 from bot.services.audit import CLI
 from bot.storage.models import Case, ImportFile, Melding, OutboxMessage, Person
+from bot.views import announcements as announcement_views
 from bot.views.announcements import AnnouncementFacts
 from tests.conftest import People
 
@@ -446,7 +446,7 @@ def test_an_unexpected_error_in_one_row_rejects_that_row_only(
     inbox = core.settings.inbox_dir
     rows = rows_for(people, 6)  # six releases: six cases
     doomed = pseudonym(people.made[2], core.keys.pseudonym_key)  # line 4
-    real_text = detention_module.announcement_text
+    real_text = announcement_views.announcement_text
 
     def failing_text(facts: AnnouncementFacts, *args: object, **kwargs: object) -> str:
         # Fails after the person, the case (number, audit entry) and the melding are in.
@@ -454,7 +454,7 @@ def test_an_unexpected_error_in_one_row_rejects_that_row_only(
             raise KeyError(people.made[2].surname)  # an error text holding data
         return real_text(facts, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(detention_module, "announcement_text", failing_text)
+    monkeypatch.setattr(announcement_views, "announcement_text", failing_text)
     drop(inbox, "dpan.csv", dpan_bytes(rows))
 
     (report,) = process_inbox(core)
