@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
 from bot.handlers.common import CLOSED_OR_UNKNOWN, authorize_button
-from bot.services.announcements import AnswerOutcome, AnswerResult
+from bot.services.announcements import AnswerOutcome
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -35,21 +35,15 @@ def register(
             await query.answer(_(CLOSED_OR_UNKNOWN), show_alert=True)
             return
         announcement_id, known = int(match.group(1)), match.group(2) == "y"
-        member = caller.member
-
-        def record() -> AnswerResult:
-            with core.db.session() as session:
-                return core.announcements.record(
-                    session,
-                    announcement_id=announcement_id,
-                    chat_id=message.chat.id,
-                    message_id=message.message_id,
-                    member=member,
-                    known=known,
-                    now=core.clock.now(),
-                )
-
-        result = await core.db.run(record)
+        result = await core.db.transact(
+            core.announcements.record,
+            announcement_id=announcement_id,
+            chat_id=message.chat.id,
+            message_id=message.message_id,
+            member=caller.member,
+            known=known,
+            now=core.clock.now(),
+        )
         if result.outcome is AnswerOutcome.CLOSED_OR_UNKNOWN:
             await query.answer(_(CLOSED_OR_UNKNOWN), show_alert=True)
             return

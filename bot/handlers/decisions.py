@@ -80,13 +80,7 @@ class DecisionHandlers:
         self._core = core
 
     async def _in_session(self, step: Callable[[Session], T]) -> T:
-        core = self._core
-
-        def work() -> T:
-            with core.db.session() as session:
-                return step(session)
-
-        return await core.db.run(work)
+        return await self._core.db.transact(step)
 
     async def _reply(self, update: Update, caller: Caller, text: SafeText, **kwargs: Any) -> None:
         await update.get_bot().send_message(caller.chat_id, text, **kwargs)
