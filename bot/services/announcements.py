@@ -286,6 +286,18 @@ class Announcements:
         ).all()
         if not behind:
             return []
+        # A copy in the private chat of someone no longer entitled (deactivated, or
+        # their organisation lost the theme) keeps what it showed: marked as shown.
+        audience_now = {
+            chat_id for chat_id, _ in self._audience(session, Theme(announcement.theme))
+        }
+        for message in behind:
+            if message.chat_id not in audience_now:
+                message.rendered_version = announcement.answers_version
+                session.add(message)
+        behind = [message for message in behind if message.chat_id in audience_now]
+        if not behind:
+            return []
         renderer = renderer_for(announcement.kind)
         facts = renderer.facts(session, announcement, self._settings)
         tally = self.tally(session, announcement_id)

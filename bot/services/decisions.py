@@ -41,7 +41,7 @@ from bot.safe import SafeText
 from bot.services import outbox
 from bot.services.audit import AuditLog, member_actor
 from bot.services.members import MAX_MEMBER_NUMBER, MEMBER_NAME_CONTEXT, Memberships
-from bot.storage.models import Case, CaseAssignment, Member, Organisation
+from bot.storage.models import Case, CaseAssignment, Melding, Member, Organisation, Person
 from bot.storage.repositories import MemberRepository
 from bot.views.decisions import (
     WaitingCase,
@@ -205,6 +205,9 @@ class Decisions:
         previous = Decision(case.decision) if case.decision else None
         if previous is None and case.closed_at is not None:
             return self._refused_decision(session, actor, subject, DecisionOutcome.CLOSED)
+        if case.closed_at is not None and not closes_case(decision) and _erased(session, case):
+            # Reopening a case whose personal data retention erased: nothing to work with.
+            return self._refused_decision(session, actor, subject, DecisionOutcome.CLOSED)
         organisation: Organisation | None = None
         if decision is Decision.DOORGELEID:
             code = (organisation_code or "").strip().upper()
@@ -240,10 +243,13 @@ class Decisions:
         case.decision_organisation_id = new_organisation
         case.decision_reason = new_reason
         case.decided_at, case.decided_by = now, member_id
-        case.procesregie = decision is Decision.PROCESREGIE
+        # Once in procesregie, a case keeps counting as one: closing it when its goal is
+        # reached must not make retention treat it as a case that never had procesregie.
+        case.procesregie = case.procesregie or decision is Decision.PROCESREGIE
         if closes_case(decision):
             if case.closed_at is None:
                 case.closed_at = now
+                self._end_assignment(session, case.id, now, actor)
         else:
             case.closed_at = None  # a correction of doorgeleid or afgesloten reopens it
         session.add(case)
@@ -267,6 +273,31 @@ class Decisions:
             previous,
             previous_organisation.name if previous_organisation else None,
             previous_reason,
+        )
+
+    def _end_assignment(self, session: Session, case_id: int, now: datetime, actor: str) -> None:
+        """A case that closes ends its current assignment: an open offer is withdrawn (its
+        buttons no longer work, even if a correction reopens the case), an accepted one
+        stays accepted but is no longer current (the casemanager's access ends)."""
+        current = session.exec(
+            select(CaseAssignment).where(
+                CaseAssignment.case_id == case_id, col(CaseAssignment.current).is_(True)
+            )
+        ).first()
+        if current is None:
+            return
+        if current.state == AssignmentState.OFFERED.value:
+            current.state = AssignmentState.WITHDRAWN.value
+            current.withdrawn_at = now
+        current.current = None
+        session.add(current)
+        self._audit.record(
+            session,
+            actor=actor,
+            action="case.assignment_ended",
+            subject=f"case:{case_id}",
+            assignment=current.id,
+            state=current.state,
         )
 
     def _refused_decision(
@@ -742,3 +773,18 @@ class Decisions:
 
 def _entitled(organisation: Organisation, theme: str) -> bool:
     return Theme(theme) in parse_themes(organisation.themes)
+
+
+def _erased(session: Session, case: Case) -> bool:
+    """Whether retention erased the case's personal data (a melding's, or the person's)."""
+    person = session.get(Person, case.person_id)
+    if person is not None and person.erased_at is not None:
+        return True
+    return (
+        session.exec(
+            select(Melding.id).where(
+                Melding.case_id == case.id, col(Melding.erased_at).is_not(None)
+            )
+        ).first()
+        is not None
+    )

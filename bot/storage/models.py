@@ -274,8 +274,9 @@ class Case(SQLModel, table=True):
 class CaseAssignment(SQLModel, table=True):
     """A case offered to a casemanager, and what became of the offer.
 
-    Offered and accepted assignments are the case's current one: `current` is True
-    for them and NULL otherwise, and (case_id, current) is unique, so a case has at
+    An open offer and an accepted assignment of an open case are the case's current
+    one: `current` is True for them and NULL otherwise (declined, withdrawn, or
+    ended when the case closed), and (case_id, current) is unique, so a case has at
     most one current assignment on every database (NULLs never collide).
     """
 
