@@ -75,6 +75,10 @@ def _reference(text: str) -> CaseReference | None:
     return CaseReference.or_none(text.upper()) if text.isascii() else None
 
 
+# Telegram shows at most 200 characters in a button's pop-up.
+ALERT_LIMIT = 200
+
+
 class DecisionHandlers:
     def __init__(self, core: Core) -> None:
         self._core = core
@@ -226,7 +230,12 @@ class DecisionHandlers:
             await acknowledge(query)
             await query.edit_message_text(assigned_text(assigned, _))
             return
-        await query.answer(assigned_text(assigned, _), show_alert=True)
+        text = assigned_text(assigned, _)
+        if len(text) <= ALERT_LIMIT:
+            await query.answer(text, show_alert=True)
+        else:  # long member and organisation names: as a message, which has room
+            await acknowledge(query)
+            await self._reply(update, caller, text)
 
     # -- the casemanager ---------------------------------------------------------------
 
