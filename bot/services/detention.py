@@ -117,6 +117,7 @@ class DetentionService(Importer[DpanRow]):
         melding = Melding(
             bron_id=row.bron_id,
             soort=row.soort.value,
+            theme=Theme.NAZORG.value,
             person_id=person.person_id,
             municipality=row.municipality,
             institution=catalogued,
