@@ -10,8 +10,9 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings, SettingsError, TryAgainLater, load_settings
 from bot.domain.roles import Role, Theme
@@ -21,6 +22,8 @@ from bot.privacy.keys import KeyFileError
 
 if TYPE_CHECKING:
     from bot.core import Core
+    from bot.domain.meldingen import MeldingRow
+    from bot.services.imports import Importer
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -258,9 +261,19 @@ def _member_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _import_dpan(args: argparse.Namespace, settings: Settings) -> int:
+    return _import_file(args, settings, lambda core: core.detention)
+
+
+def _import_meldingen(args: argparse.Namespace, settings: Settings) -> int:
+    return _import_file(args, settings, lambda core: core.meldingen)
+
+
+def _import_file(
+    args: argparse.Namespace, settings: Settings, importer: Callable[[Core], Importer[Any]]
+) -> int:
     from bot.scheduling.inbox import is_safe_name, write_errors
     from bot.services.audit import CLI
-    from bot.services.detention import ImportInterrupted
+    from bot.services.imports import ImportInterrupted
 
     path = Path(args.file)
     # A name with a line break, a control character or bytes that are not UTF-8 is
@@ -270,7 +283,7 @@ def _import_dpan(args: argparse.Namespace, settings: Settings) -> int:
         raise SettingsError(f"{path if shown else 'the file given'}: no such file")
     with _opened(settings) as core:
         try:
-            report = core.detention.import_path(
+            report = importer(core).import_path(
                 path,
                 actor=CLI,
                 on_error=lambda line, reasons: write_errors(sys.stderr, line, reasons),
@@ -289,6 +302,90 @@ def _import_dpan(args: argparse.Namespace, settings: Settings) -> int:
         f"{report.rejected} rejected; {len(report.cases_opened)} cases opened "
         f"(import {report.import_id})"
     )
+    return 0
+
+
+# The fields `vhbot melding add` asks for, in order; optional ones may be left empty.
+_MELDING_FIELDS: tuple[tuple[str, bool], ...] = (
+    ("bron", True),
+    ("thema", True),
+    ("achternaam", True),
+    ("voornamen", True),
+    ("geboortedatum", True),
+    ("bsn", False),
+    ("gemeente", True),
+    ("datum", True),
+    ("opmerking", False),
+)
+
+
+def ask_melding(
+    ask: Callable[[str], str],
+    say: Callable[[str], None],
+    *,
+    settings: Settings,
+    today: date,
+    bron_id: str,
+) -> MeldingRow | None:
+    """Ask for one melding's fields, checking each as the import does; None: aborted.
+
+    A problem is shown next to its field (by column name and reason, never the
+    value) and that field is asked again. An empty answer to a required field,
+    or the end of input, aborts.
+    """
+    from bot.domain.meldingen import Bron, MeldingRow, check_one
+    from bot.i18n import translator
+
+    _ = translator(settings.locale)
+    hints = {
+        "bron": ", ".join(b.value for b in Bron),
+        "thema": ", ".join(t.value for t in Theme),
+        "geboortedatum": "YYYY-MM-DD",
+        "gemeente": ", ".join(settings.municipalities),
+        "datum": "YYYY-MM-DD",
+    }
+    values: dict[str, str] = {"bron_id": bron_id}
+    index = 0
+    while index < len(_MELDING_FIELDS):
+        name, required = _MELDING_FIELDS[index]
+        hint = hints.get(name) or ("" if required else "optional, Enter to skip")
+        try:
+            answer = ask(f"{name}{f' ({hint})' if hint else ''}: ").strip()
+        except EOFError:
+            return None
+        if required and not answer:
+            return None
+        values[name] = answer
+        result = check_one(values, municipalities=settings.municipalities, today=today)
+        if isinstance(result, MeldingRow):
+            if index == len(_MELDING_FIELDS) - 1:
+                return result
+            index += 1
+            continue
+        asked = [field for field, _required in _MELDING_FIELDS[: index + 1]]
+        problems = [p for p in result.problems if p.field in asked]
+        if not problems:
+            index += 1
+            continue
+        for problem in problems:
+            say(f"  {problem.field}: {_(problem.message, **problem.params)}")
+        index = asked.index(problems[0].field)
+    return None  # pragma: no cover - the loop returns once every field passed
+
+
+def _melding_add(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.services.audit import CLI
+    from bot.services.meldingen import new_bron_id
+
+    with _opened(settings) as core:
+        today = core.clock.now().astimezone(settings.tz).date()
+        row = ask_melding(input, print, settings=settings, today=today, bron_id=new_bron_id())
+        if row is None:
+            print("vhbot: aborted; nothing stored", file=sys.stderr)
+            return EXIT_FAILED
+        added = core.meldingen.add(row, actor=CLI)
+    state = "opened" if added.new_case else "joined"
+    print(f"melding stored: case {added.reference} ({state})")
     return 0
 
 
@@ -392,6 +489,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dpan = add(importer, "dpan", _import_dpan, "import a detention-notification file (CSV)")
     dpan.add_argument("file")
+    meldingen = add(
+        importer, "meldingen", _import_meldingen, "import a file of meldingen from any source (CSV)"
+    )
+    meldingen.add_argument("file")
+    melding = commands.add_parser("melding", help="meldingen").add_subparsers(
+        dest="melding_command", required=True, metavar="COMMAND"
+    )
+    add(melding, "add", _melding_add, "type in one melding (asks for each field)")
     add(commands, "sweep", _sweep, "run every due scheduled duty once now, then exit")
 
     invite = add(commands, "invite", _invite, "print a one-time invite code (valid 72 hours)")

@@ -33,6 +33,7 @@ from bot.services.audit import AuditLog
 from bot.services.decisions import Decisions
 from bot.services.detention import DetentionService
 from bot.services.guard import OutgoingGuard, PiiRefused
+from bot.services.meldingen import MeldingenService
 from bot.services.members import Memberships
 from bot.services.persons import PersonVault
 from bot.services.reveal import Reveals
@@ -119,6 +120,9 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
             audit=audit,
             clock=clock,
             announcements=announcements,
+        ),
+        meldingen=MeldingenService(
+            settings=settings, db=db, vault=vault, cipher=cipher, audit=audit, clock=clock
         ),
         announcements=announcements,
         reveals=Reveals(

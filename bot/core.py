@@ -16,6 +16,7 @@ from bot.services.announcements import Announcements
 from bot.services.audit import AuditLog
 from bot.services.decisions import Decisions
 from bot.services.detention import DetentionService
+from bot.services.meldingen import MeldingenService
 from bot.services.members import Memberships
 from bot.services.persons import PersonVault
 from bot.services.reveal import Reveals
@@ -35,6 +36,7 @@ class Core:
     vault: PersonVault
     memberships: Memberships
     detention: DetentionService
+    meldingen: MeldingenService
     announcements: Announcements
     reveals: Reveals
     decisions: Decisions

@@ -23,10 +23,10 @@ import csv
 import datetime
 import itertools
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, Generic, NamedTuple, TypeVar
 
 from bot.domain.bsn import InvalidBsn, normalise_bsn
 from bot.domain.commands import mark
@@ -111,6 +111,9 @@ MSG_FIRST_NAME_NO_LETTERS = mark(
 )
 
 
+RowT = TypeVar("RowT")
+
+
 class Soort(StrEnum):
     INSTROOM = "instroom"
     UITSTROOM = "uitstroom"
@@ -191,7 +194,7 @@ def read_dpan(
     today: datetime.date,
     max_field_chars: int = 10_000,
 ) -> Iterator[DpanRow | RowError]:
-    """Read a detention-notification file row by row.
+    """Read a detention-notification file row by row (`read_rows` with `DPAN`).
 
     A generator: nothing is read until the first item is asked for. Then the
     whole file is checked to be UTF-8 text and its header is read, so
@@ -215,26 +218,96 @@ def read_dpan(
         FileUnreadable: the file is not UTF-8 text, is empty, or its header lacks
             columns or names one twice.
     """
+    return read_rows(
+        stream,
+        DPAN,
+        municipalities=municipalities,
+        today=today,
+        max_field_chars=max_field_chars,
+    )
+
+
+def read_rows(
+    stream: BinaryIO,
+    row_format: RowFormat[RowT],
+    *,
+    municipalities: Sequence[str],
+    today: datetime.date,
+    max_field_chars: int = 10_000,
+) -> Iterator[RowT | RowError]:
+    """Read a file of one of the row formats (DPAN, meldingen) row by row.
+
+    The rules every format shares (encoding, separator, header, blank rows, row
+    length, per-row rejection) are applied here; the format's `check` turns one
+    row's fields into its row type or a `RowError`. See `read_dpan`.
+    """
     start = stream.tell()
     _check_utf8(stream)
     stream.seek(start)
     chunks = _decoded_chunks(stream)
     first_line, peeked = _first_line(chunks)
-    delimiter = _detect_delimiter(first_line)
+    delimiter = _detect_delimiter(first_line, row_format)
     # Capped at the csv module's own limit, so no field can make it raise.
     record_limit = min(2 * max_field_chars + _RECORD_SLACK_CHARS, csv.field_size_limit())
     records = _records(itertools.chain(peeked, chunks), delimiter, record_limit)
     header = next(records, None)
     if header is None or header.text is None or header.unclosed:
-        raise FileUnreadable(MSG_NO_HEADER, {"columns": _columns(REQUIRED_COLUMNS)})
-    columns = _header_columns(header.text, delimiter)
+        raise FileUnreadable(MSG_NO_HEADER, {"columns": _columns(row_format.required)})
+    columns = _header_columns(header.text, delimiter, row_format)
     checker = _RowChecker(
+        row_format=row_format,
         columns=columns,
         municipalities=municipalities,
         today=today,
         max_field_chars=max_field_chars,
     )
     yield from _rows(records, delimiter, checker)
+
+
+def check_values(
+    row_format: RowFormat[RowT],
+    values: Mapping[str, str],
+    *,
+    municipalities: Sequence[str],
+    today: datetime.date,
+    max_field_chars: int = 10_000,
+) -> RowT | RowError:
+    """Check one row given as column -> value (typed in by hand), with the file's rules.
+
+    Absent columns count as empty; the row's line is 0.
+    """
+    columns = list(row_format.known)
+    checker = _RowChecker(
+        row_format=row_format,
+        columns=columns,
+        municipalities=municipalities,
+        today=today,
+        max_field_chars=max_field_chars,
+    )
+    return checker.check(0, [values.get(c, "") for c in columns])
+
+
+def header_names(first_line: str) -> set[str]:
+    """The normalised column names a file's first line could name, with either separator.
+
+    Used to tell the kinds of file apart before reading one (the inbox takes both).
+    """
+    names: set[str] = set()
+    for delimiter in _DELIMITERS:
+        try:
+            names |= {_normalise_column(n) for n in _split(first_line, delimiter)}
+        except csv.Error:
+            continue
+    return names
+
+
+def first_line(stream: BinaryIO) -> str:
+    """The first line of a file (decoded leniently, BOM dropped); the position is kept."""
+    start = stream.tell()
+    data = stream.read(_HEADER_CHARS)
+    stream.seek(start)
+    text = data.decode("utf-8-sig", errors="replace")
+    return re.split("[\r\n]", text, maxsplit=1)[0]
 
 
 # --- the file as a whole ----------------------------------------------------------------
@@ -307,36 +380,37 @@ def _normalise_column(name: str) -> str:
     return name.strip().casefold()
 
 
-def _detect_delimiter(first_line: str) -> str:
+def _detect_delimiter(first_line: str, row_format: RowFormat[Any]) -> str:
     """The delimiter that splits the header into the most known columns."""
+    required, optional = set(row_format.required), set(row_format.optional)
     best, best_score = _DELIMITERS[0], 0
     for delimiter in _DELIMITERS:
         try:
             names = {_normalise_column(n) for n in _split(first_line, delimiter)}
         except csv.Error:
             continue
-        score = len(names & set(REQUIRED_COLUMNS)) * 2 + len(names & set(OPTIONAL_COLUMNS))
+        score = len(names & required) * 2 + len(names & optional)
         if score > best_score:
             best, best_score = delimiter, score
     if best_score == 0:
-        raise FileUnreadable(MSG_NO_HEADER, {"columns": _columns(REQUIRED_COLUMNS)})
+        raise FileUnreadable(MSG_NO_HEADER, {"columns": _columns(row_format.required)})
     return best
 
 
-def _header_columns(text: str, delimiter: str) -> list[str]:
+def _header_columns(text: str, delimiter: str, row_format: RowFormat[Any]) -> list[str]:
     """The header's normalised column names; raise when one is missing or doubled."""
     try:
         columns = [_normalise_column(n) for n in _split(text, delimiter)]
     except csv.Error:
-        raise FileUnreadable(MSG_NO_HEADER, {"columns": _columns(REQUIRED_COLUMNS)}) from None
+        raise FileUnreadable(MSG_NO_HEADER, {"columns": _columns(row_format.required)}) from None
     named = [c for c in columns if c]
     if len(set(named)) != len(named):
-        doubled = [c for c in KNOWN_COLUMNS if columns.count(c) > 1]
+        doubled = [c for c in row_format.known if columns.count(c) > 1]
         if doubled:
             raise FileUnreadable(MSG_DUPLICATE_COLUMNS, {"columns": _columns(doubled)})
         # Not a column we know: its name might be anything, so it is not repeated.
         raise FileUnreadable(MSG_DUPLICATE_COLUMN)
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    missing = [c for c in row_format.required if c not in columns]
     if missing:
         raise FileUnreadable(MSG_MISSING_COLUMNS, {"columns": _columns(missing)})
     return columns
@@ -442,8 +516,8 @@ def _records(chunks: Iterable[str], delimiter: str, limit: int) -> Iterator[_Rec
 
 
 def _rows(
-    records: Iterator[_Record], delimiter: str, checker: _RowChecker
-) -> Iterator[DpanRow | RowError]:
+    records: Iterator[_Record], delimiter: str, checker: _RowChecker[RowT]
+) -> Iterator[RowT | RowError]:
     for record in records:
         if record.unclosed:
             problem = Problem("row", MSG_UNCLOSED_QUOTE, {"last_line": record.last_line})
@@ -486,20 +560,149 @@ def _parse_date(text: str) -> datetime.date | None:
         return None
 
 
-class _RowChecker:
-    """Turns one row's fields into a DpanRow or a RowError with all its problems."""
+class Fields:
+    """One row's fields with the checks every format shares; problems collect as they go.
+
+    A format's `check` asks for its columns through these methods, in the order
+    its problems should be listed, and builds its row when `problems` is empty.
+    """
+
+    def __init__(self, checker: _RowChecker[Any], fields: list[str]) -> None:
+        self._checker = checker
+        self._fields = fields
+        self.problems: list[Problem] = []
+
+    @property
+    def today(self) -> datetime.date:
+        return self._checker.today
+
+    def value(self, column: str) -> str:
+        index = self._checker.index.get(column)
+        return "" if index is None else self._fields[index].strip()
+
+    def problem(self, column: str, message: str, **params: Param) -> None:
+        self.problems.append(Problem(column, message, {"column": Code(column), **params}))
+
+    def text(self, column: str) -> str:
+        found = self.value(column)
+        if not found:
+            self.problem(column, MSG_REQUIRED)
+        elif len(found) > TEXT_LIMITS[column]:
+            self.problem(column, MSG_TOO_LONG, max=TEXT_LIMITS[column])
+        elif _ONE_LINE_FORBIDDEN.search(found):
+            self.problem(column, MSG_ONE_LINE)
+        return found
+
+    def required(self, column: str) -> str:
+        found = self.value(column)
+        if not found:
+            self.problem(column, MSG_REQUIRED)
+        return found
+
+    def date(self, column: str) -> datetime.date | None:
+        found = self.required(column)
+        if not found:
+            return None
+        parsed = _parse_date(found)
+        if parsed is None:
+            self.problem(column, MSG_DATE)
+        return parsed
+
+    def identity(self) -> Identity | None:
+        """achternaam, voornamen, geboortedatum and bsn, checked alike in every format."""
+        surname = self.text("achternaam")
+        given_names = self.text("voornamen")
+
+        birth_date = self.date("geboortedatum")
+        if birth_date is not None:
+            if birth_date > self.today:
+                self.problem("geboortedatum", MSG_FUTURE)
+            elif birth_date < self._checker.oldest_birth:
+                self.problem("geboortedatum", MSG_TOO_OLD, years=MAX_AGE_YEARS)
+
+        bsn: str | None = None
+        if raw_bsn := self.value("bsn"):
+            try:
+                bsn = normalise_bsn(raw_bsn)
+            except InvalidBsn:
+                digits = _BSN_SEPARATORS.sub("", raw_bsn)
+                shaped = digits.isascii() and digits.isdigit() and len(digits) in (8, 9)
+                self.problem("bsn", MSG_BSN_ELFPROEF if shaped else MSG_BSN_DIGITS)
+
+        if not raw_bsn:
+            # Without a BSN the person is found by surname, birth date and first
+            # given name (bot.domain.identity): a name without letters finds nobody,
+            # or folds two people into one.
+            flagged = {p.field for p in self.problems}
+            if "achternaam" not in flagged and not surname_letters(surname):
+                self.problem("achternaam", MSG_NO_LETTERS)
+            if "voornamen" not in flagged and not first_given_name_letters(given_names):
+                self.problem("voornamen", MSG_FIRST_NAME_NO_LETTERS)
+        if birth_date is None:
+            return None
+        return Identity(surname=surname, given_names=given_names, birth_date=birth_date, bsn=bsn)
+
+    def municipality(self) -> str | None:
+        municipality: str | None = None
+        if raw_municipality := self.required("gemeente"):
+            municipality = self._checker.municipalities.get(fold(raw_municipality))
+            if municipality is None:
+                self.problem(
+                    "gemeente", MSG_MUNICIPALITY, municipalities=self._checker.municipality_list
+                )
+        return municipality
+
+    def dated_around_today(self, column: str) -> datetime.date | None:
+        """A date within `DATUM_RANGE_YEARS` of today, either way."""
+        when = self.date(column)
+        if when is not None and not self._checker.earliest <= when <= self._checker.latest:
+            self.problem(column, MSG_IMPLAUSIBLE, years=DATUM_RANGE_YEARS)
+        return when
+
+    def remark(self) -> str | None:
+        remark = self.value("opmerking") or None
+        if remark is not None:
+            if len(remark) > self._checker.max_field_chars:
+                self.problem("opmerking", MSG_TOO_LONG, max=self._checker.max_field_chars)
+            elif _MULTI_LINE_FORBIDDEN.search(remark):
+                self.problem("opmerking", MSG_CONTROL)
+        return remark
+
+
+@dataclass(frozen=True)
+class RowFormat(Generic[RowT]):
+    """A kind of file: its columns and how one row's fields become a row.
+
+    `check` gets the line and the row's `Fields`; it returns its row, or None
+    when `Fields.problems` is not empty (the reader then yields a `RowError`).
+    """
+
+    name: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    check: Callable[[int, Fields], RowT | None]
+
+    @property
+    def known(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+class _RowChecker(Generic[RowT]):
+    """Turns one row's fields into the format's row or a RowError with all its problems."""
 
     def __init__(
         self,
         *,
+        row_format: RowFormat[RowT],
         columns: list[str],
         municipalities: Sequence[str],
         today: datetime.date,
         max_field_chars: int,
     ) -> None:
+        self.row_format = row_format
         self.width = len(columns)
         # The first occurrence of each known column (duplicates were refused).
-        self.index = {name: columns.index(name) for name in KNOWN_COLUMNS if name in columns}
+        self.index = {name: columns.index(name) for name in row_format.known if name in columns}
         self.municipalities = {fold(name): name for name in municipalities}
         self.municipality_list = SafeText.joined(", ", [Municipality(m) for m in municipalities])
         self.max_field_chars = max_field_chars
@@ -508,114 +711,51 @@ class _RowChecker:
         self.earliest = _years_from(today, -DATUM_RANGE_YEARS)
         self.latest = _years_from(today, DATUM_RANGE_YEARS)
 
-    def check(self, line: int, fields: list[str]) -> DpanRow | RowError:
+    def check(self, line: int, fields: list[str]) -> RowT | RowError:
         if len(fields) != self.width:
             params = {"found": len(fields), "expected": self.width}
             return RowError(line, (Problem("row", MSG_FIELD_COUNT, params),))
-        problems: list[Problem] = []
+        row_fields = Fields(self, fields)
+        row = self.row_format.check(line, row_fields)
+        if row_fields.problems or row is None:
+            return RowError(line, tuple(row_fields.problems))
+        return row
 
-        def value(column: str) -> str:
-            index = self.index.get(column)
-            return "" if index is None else fields[index].strip()
 
-        def problem(column: str, message: str, **params: Param) -> None:
-            problems.append(Problem(column, message, {"column": Code(column), **params}))
+def _check_dpan(line: int, fields: Fields) -> DpanRow | None:
+    bron_id = fields.text("bron_id")
 
-        def text(column: str) -> str:
-            found = value(column)
-            if not found:
-                problem(column, MSG_REQUIRED)
-            elif len(found) > TEXT_LIMITS[column]:
-                problem(column, MSG_TOO_LONG, max=TEXT_LIMITS[column])
-            elif _ONE_LINE_FORBIDDEN.search(found):
-                problem(column, MSG_ONE_LINE)
-            return found
+    soort: Soort | None = None
+    if raw_soort := fields.required("soort"):
+        try:
+            soort = Soort(raw_soort.casefold())
+        except ValueError:
+            fields.problem("soort", MSG_SOORT)
 
-        def required(column: str) -> str:
-            found = value(column)
-            if not found:
-                problem(column, MSG_REQUIRED)
-            return found
+    identity = fields.identity()
+    municipality = fields.municipality()
+    institution = fields.text("inrichting")
+    when = fields.dated_around_today("datum")
+    remark = fields.remark()
 
-        def date(column: str) -> datetime.date | None:
-            found = required(column)
-            if not found:
-                return None
-            parsed = _parse_date(found)
-            if parsed is None:
-                problem(column, MSG_DATE)
-            return parsed
+    # Without problems every required value was found and parsed; the None
+    # checks only tell the type checker so.
+    if fields.problems or soort is None or identity is None or municipality is None:
+        return None
+    if when is None:
+        return None
+    return DpanRow(
+        line=line,
+        bron_id=bron_id,
+        soort=soort,
+        identity=identity,
+        municipality=municipality,
+        institution=institution,
+        date=when,
+        remark=remark,
+    )
 
-        bron_id = text("bron_id")
 
-        soort: Soort | None = None
-        if raw_soort := required("soort"):
-            try:
-                soort = Soort(raw_soort.casefold())
-            except ValueError:
-                problem("soort", MSG_SOORT)
-
-        surname = text("achternaam")
-        given_names = text("voornamen")
-
-        birth_date = date("geboortedatum")
-        if birth_date is not None:
-            if birth_date > self.today:
-                problem("geboortedatum", MSG_FUTURE)
-            elif birth_date < self.oldest_birth:
-                problem("geboortedatum", MSG_TOO_OLD, years=MAX_AGE_YEARS)
-
-        bsn: str | None = None
-        if raw_bsn := value("bsn"):
-            try:
-                bsn = normalise_bsn(raw_bsn)
-            except InvalidBsn:
-                digits = _BSN_SEPARATORS.sub("", raw_bsn)
-                shaped = digits.isascii() and digits.isdigit() and len(digits) in (8, 9)
-                problem("bsn", MSG_BSN_ELFPROEF if shaped else MSG_BSN_DIGITS)
-
-        if not raw_bsn:
-            # Without a BSN the person is found by surname, birth date and first
-            # given name (bot.domain.identity): a name without letters finds nobody,
-            # or folds two people into one.
-            flagged = {p.field for p in problems}
-            if "achternaam" not in flagged and not surname_letters(surname):
-                problem("achternaam", MSG_NO_LETTERS)
-            if "voornamen" not in flagged and not first_given_name_letters(given_names):
-                problem("voornamen", MSG_FIRST_NAME_NO_LETTERS)
-
-        municipality: str | None = None
-        if raw_municipality := required("gemeente"):
-            municipality = self.municipalities.get(fold(raw_municipality))
-            if municipality is None:
-                problem("gemeente", MSG_MUNICIPALITY, municipalities=self.municipality_list)
-
-        institution = text("inrichting")
-
-        when = date("datum")
-        if when is not None and not self.earliest <= when <= self.latest:
-            problem("datum", MSG_IMPLAUSIBLE, years=DATUM_RANGE_YEARS)
-
-        remark = value("opmerking") or None
-        if remark is not None:
-            if len(remark) > self.max_field_chars:
-                problem("opmerking", MSG_TOO_LONG, max=self.max_field_chars)
-            elif _MULTI_LINE_FORBIDDEN.search(remark):
-                problem("opmerking", MSG_CONTROL)
-
-        # Without problems every required value was found and parsed; the None
-        # checks only tell the type checker so.
-        if problems or soort is None or birth_date is None or municipality is None or when is None:
-            return RowError(line, tuple(problems))
-        return DpanRow(
-            line=line,
-            bron_id=bron_id,
-            soort=soort,
-            identity=Identity(
-                surname=surname, given_names=given_names, birth_date=birth_date, bsn=bsn
-            ),
-            municipality=municipality,
-            institution=institution,
-            date=when,
-            remark=remark,
-        )
+DPAN: RowFormat[DpanRow] = RowFormat(
+    name="dpan", required=REQUIRED_COLUMNS, optional=OPTIONAL_COLUMNS, check=_check_dpan
+)

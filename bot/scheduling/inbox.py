@@ -1,4 +1,8 @@
-"""The inbox folder: every new detention-notification file is imported exactly once.
+"""The inbox folder: every new detention-notification or meldingen file is imported exactly once.
+
+Which kind a file is follows from its header: one naming `bron` or `thema` is a
+meldingen file (`bot.domain.meldingen.is_meldingen_header`); anything else is
+taken as a detention-notification file (and rejected as such when it is not one).
 
 A file is claimed by renaming it into `processing/` (only one process wins the
 rename) and imported. Then:
@@ -43,10 +47,12 @@ import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from bot.config import SettingsError
-from bot.services.detention import ImportInterrupted, ImportReport, stream_sha256
+from bot.domain.dpan import first_line
+from bot.domain.meldingen import is_meldingen_header
+from bot.services.imports import Importer, ImportInterrupted, ImportReport, stream_sha256
 from bot.storage.engine import unavailable
 
 if TYPE_CHECKING:
@@ -243,8 +249,9 @@ def _import_claimed(core: Core, folders: _Folders, claimed: str) -> ImportReport
                 # Still alive: not stale for other processes.
                 os.utime(claimed, dir_fd=folders.processing, follow_symlinks=False)
 
+            importer = _importer_for(core, stream)
             try:
-                report = core.detention.import_stream(
+                report = importer.import_stream(
                     stream,
                     name=claimed,
                     sha256=sha256,
@@ -264,7 +271,7 @@ def _import_claimed(core: Core, folders: _Folders, claimed: str) -> ImportReport
                         extra={"import": exc.import_id, "attempt": exc.attempts},
                     )
                     return None
-                report = core.detention.give_up(exc.import_id, actor="inbox", attempts=exc.attempts)
+                report = importer.give_up(exc.import_id, actor="inbox", attempts=exc.attempts)
             if report.given_up:
                 errors.write(f"file: import {report.import_id} stopped after failed attempts\n")
             elif report.unreadable:
@@ -282,6 +289,13 @@ def _import_claimed(core: Core, folders: _Folders, claimed: str) -> ImportReport
         },
     )
     return report
+
+
+def _importer_for(core: Core, stream: BinaryIO) -> Importer[Any]:
+    """The importer of the file's kind, told by its header; the stream's position is kept."""
+    if is_meldingen_header(first_line(stream)):
+        return core.meldingen
+    return core.detention
 
 
 @contextlib.contextmanager

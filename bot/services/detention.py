@@ -1,134 +1,64 @@
 """Detention notifications: import a file, open or join nazorg cases, queue announcements.
 
-One transaction per batch of rows: a crash never leaves half a row, and a
-re-run of the same file skips what was committed (the `bron_id` is unique).
-A row that fails unexpectedly costs only itself: the batch is redone row by
-row, each in a savepoint, and that row is rejected with a reason that holds
-no data. An import is known by its number (`import_file.id`), never by the
-file's name.
+The file machinery (batches, row-alone retry, import records, notices) is
+`bot.services.imports.Importer`; this module says how a DPAN row is read
+(`bot.domain.dpan`) and stored: an uitstroom opens or joins the person's nazorg
+case, and every notification is announced to the partners.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from pathlib import Path
+from collections.abc import Iterator
+from datetime import datetime
 from typing import BinaryIO
 
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import (
-    DisconnectionError,
-    IntegrityError,
-    InterfaceError,
-    OperationalError,
-)
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
 
 from bot.clock import Clock
 from bot.config import Settings, SettingsError
 from bot.domain.announcements import AnnouncementKind
-from bot.domain.detention import case_reference, response_deadline
-from bot.domain.dpan import DpanRow, FileUnreadable, RowError, Soort, read_dpan
+from bot.domain.detention import response_deadline
+from bot.domain.dpan import DpanRow, RowError, Soort, read_dpan
 from bot.domain.roles import Theme
-from bot.i18n import Translator, translator
+from bot.i18n import Translator
 from bot.privacy.crypto import FieldCipher
 from bot.safe import SafeText
 from bot.services import outbox
 from bot.services.announcements import Announcements
 from bot.services.audit import AuditLog
-from bot.services.persons import PersonVault
-from bot.storage.engine import Database, savepoint
-from bot.storage.models import (
-    Case,
-    CaseCounter,
-    ImportFile,
-    Melding,
-    OutboxMessage,
+from bot.services.imports import (
+    BATCH_SIZE,
+    REMARK_CONTEXT,
+    ErrorSink,
+    Importer,
+    ImportInterrupted,
+    ImportReport,
+    file_sha256,
+    line_ranges,
+    stream_sha256,
 )
+from bot.services.persons import PersonVault
+from bot.storage.engine import Database
+from bot.storage.models import Case, Melding
+
+__all__ = [
+    "BATCH_SIZE",
+    "INSTITUTION_CONTEXT",
+    "REMARK_CONTEXT",
+    "DetentionService",
+    "ErrorSink",
+    "ImportInterrupted",
+    "ImportReport",
+    "file_sha256",
+    "line_ranges",
+    "stream_sha256",
+]
 
 log = logging.getLogger(__name__)
 
-REMARK_CONTEXT = "melding.remark"
 # What a file named as institution when the catalogue does not know it.
 INSTITUTION_CONTEXT = "melding.institution"
-BATCH_SIZE = 200
-
-# Failures of the database or the machine, not of a row: retrying the row alone
-# would fail the same way, so the import stops and is resumed later.
-_NOT_THE_ROW: tuple[type[BaseException], ...] = (
-    OperationalError,
-    InterfaceError,
-    DisconnectionError,
-    PoolTimeout,
-    OSError,
-    MemoryError,
-)
-
-ErrorSink = Callable[[int, list[str]], None]
-
-
-@dataclass
-class ImportReport:
-    name: str  # the name the caller gave (the inbox gives a safe one); never stored or logged
-    import_id: int = 0
-    new: int = 0
-    duplicate: int = 0
-    rejected: int = 0
-    unreadable: str | None = None  # why the file as a whole could not be read
-    given_up: bool = False  # stopped for good after too many attempts (see `give_up`)
-    cases_opened: list[str] = field(default_factory=list)
-
-
-class ImportInterrupted(Exception):
-    """The import stopped part-way for a reason that is not one row's (database, system).
-
-    What was committed stays; importing the same file again carries on. The
-    message holds the import's number and the type of the failure only.
-
-    Attributes:
-        import_id: the import's number.
-        attempts: how many times it has been started since it last finished.
-        cause: the type name of the failure.
-    """
-
-    def __init__(self, import_id: int, attempts: int, cause: str) -> None:
-        self.import_id = import_id
-        self.attempts = attempts
-        self.cause = cause
-        super().__init__(f"import {import_id} stopped at attempt {attempts} ({cause})")
-
-
-class _RowsKeepFailing(Exception):
-    """Every row of a batch failed unexpectedly: the cause is not in the rows."""
-
-    def __init__(self, cause: str) -> None:
-        self.cause = cause
-        super().__init__(cause)
-
-
-def file_sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return stream_sha256(handle)
-
-
-def stream_sha256(stream: BinaryIO) -> str:
-    """The SHA-256 of what is left of `stream`, read in chunks (the position moves to the end)."""
-    digest = hashlib.sha256()
-    for chunk in iter(lambda: stream.read(1 << 20), b""):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _row_failed(_: Translator, *, number: int) -> str:
-    return _(
-        "the row could not be imported because of an internal error; the log of import "
-        "{number} has the cause (without the row's data)",
-        number=number,
-    )
 
 
 def _unreadable_notice(_: Translator, *, number: int) -> SafeText:
@@ -141,19 +71,9 @@ def _unreadable_notice(_: Translator, *, number: int) -> SafeText:
     )
 
 
-def _given_up_notice(_: Translator, *, number: int, attempts: int, imported: int) -> SafeText:
-    return _(
-        "Import {number} could not be finished in {attempts} attempts and was stopped. Rows "
-        "imported before it stopped: {imported}; the rest of the file was not imported. The "
-        "log has the cause under import {number}; the file is deleted once this message has "
-        "been sent. Ask the sender to send the file again once the cause has been fixed.",
-        number=number,
-        attempts=attempts,
-        imported=imported,
-    )
+class DetentionService(Importer[DpanRow]):
+    audit_action = "import.dpan"
 
-
-class DetentionService:
     def __init__(
         self,
         *,
@@ -165,425 +85,28 @@ class DetentionService:
         clock: Clock,
         announcements: Announcements,
     ) -> None:
-        self._settings = settings
+        super().__init__(
+            settings=settings, db=db, vault=vault, cipher=cipher, audit=audit, clock=clock
+        )
         self._announcements = announcements
-        self._db = db
-        self._vault = vault
-        self._cipher = cipher
-        self._audit = audit
-        self._clock = clock
         self._catalogue = settings.institution_catalogue
 
-    @property
-    def _(self) -> Translator:
-        return translator(self._settings.locale)
-
-    def import_path(
-        self,
-        path: Path,
-        *,
-        actor: str,
-        on_error: ErrorSink | None = None,
-        after_batch: Callable[[int], None] | None = None,
-        batch_size: int = BATCH_SIZE,
-    ) -> ImportReport:
-        """Import one file; rejected rows go to `on_error` as (line, reasons), never with data.
-
-        Raises:
-            SettingsError: VHBOT_PARTNER_CHAT_ID is not set (the notifications would
-                be stored but never announced).
-            ImportInterrupted: as `import_stream`.
-        """
-        self._require_partner_chat()
-        try:
-            sha = file_sha256(path)
-            stream = path.open("rb")
-        except OSError as exc:
-            return ImportReport(path.name, unreadable=f"cannot open the file ({exc.strerror})")
-        with stream:
-            return self.import_stream(
-                stream,
-                name=path.name,
-                sha256=sha,
-                actor=actor,
-                on_error=on_error,
-                after_batch=after_batch,
-                batch_size=batch_size,
-            )
-
-    def import_stream(
-        self,
-        stream: BinaryIO,
-        *,
-        name: str,
-        sha256: str,
-        actor: str,
-        on_error: ErrorSink | None = None,
-        after_batch: Callable[[int], None] | None = None,
-        batch_size: int = BATCH_SIZE,
-        max_attempts: int | None = None,
-        tell_coordinators: bool = False,
-    ) -> ImportReport:
-        """Import a file's rows in batches, continuing where an earlier attempt stopped.
-
-        Args:
-            stream: the file, opened in binary mode and seekable.
-            name: what the report calls the file; never stored or logged.
-            sha256: the file's content hash: the same content is the same import.
-            actor: who imports (for the audit log).
-            on_error: gets (line, reasons) of each rejected row once its batch is committed.
-            after_batch: gets the number of rows done after each committed batch.
-            batch_size: rows per transaction.
-            max_attempts: when the import has been started this many times without
-                finishing, the next start gives up (see `give_up`) instead of reading.
-            tell_coordinators: a file that cannot be read is reported to the
-                coordinators (by number), with the change of status.
-
-        Returns:
-            The counts; `unreadable` or `given_up` when the file was not imported whole.
-
-        Raises:
-            SettingsError: VHBOT_PARTNER_CHAT_ID is not set.
-            ImportInterrupted: the import stopped part-way (database or system failure,
-                or every row of a batch failing); what was committed stays.
-        """
-        self._require_partner_chat()
-        import_id, attempts = self._start(sha256)
-        report = ImportReport(name, import_id=import_id)
-        if max_attempts is not None and attempts > max_attempts:
-            return self.give_up(import_id, actor=actor, attempts=attempts - 1, report=report)
-        rows = read_dpan(
+    def _read(self, stream: BinaryIO) -> Iterator[DpanRow | RowError]:
+        return read_dpan(
             stream, municipalities=self._settings.municipalities, today=self._local_today()
         )
-        batch: list[DpanRow | RowError] = []
-        try:
-            try:
-                for item in rows:
-                    batch.append(item)
-                    if len(batch) >= batch_size:
-                        self._commit_batch(batch, import_id, actor, report, on_error)
-                        batch = []
-                        if after_batch is not None:
-                            after_batch(report.new + report.duplicate + report.rejected)
-                if batch:
-                    self._commit_batch(batch, import_id, actor, report, on_error)
-            except FileUnreadable as exc:
-                report.unreadable = self._(exc.message_id, **exc.params)
-            self._finish(import_id, report, actor, tell_coordinators=tell_coordinators)
-        except (SettingsError, ImportInterrupted):
-            raise
-        except Exception as exc:
-            cause = exc.cause if isinstance(exc, _RowsKeepFailing) else type(exc).__name__
-            # The type and where it was raised are logged, never the text (bot.logs).
-            log.error(
-                "import.interrupted",
-                extra={"import": import_id, "attempt": attempts, "cause": cause},
-                exc_info=not isinstance(exc, _RowsKeepFailing),
-            )
-            raise ImportInterrupted(import_id, attempts, cause) from None
-        return report
 
-    def give_up(
-        self,
-        import_id: int,
-        *,
-        actor: str,
-        attempts: int,
-        report: ImportReport | None = None,
-    ) -> ImportReport:
-        """Stop an import that cannot be finished, and tell the coordinators.
-
-        The status becomes `failed`, with an audit entry and a notice to every
-        active coordinator (its number, the attempts and the rows imported; never
-        the file's name or data), all in one transaction. Safe to repeat: the
-        notices are queued once per run of the import and coordinator.
-
-        Args:
-            import_id: the import's number.
-            actor: who gives up (for the audit log).
-            attempts: how many attempts were made.
-            report: the report to complete (a new one when None).
-
-        Returns:
-            The report, `given_up` set and the rows imported before as `new`.
-        """
-        report = report or ImportReport(f"import {import_id}", import_id=import_id)
-        with self._db.session() as session:
-            record = session.get(ImportFile, import_id)
-            assert record is not None  # noqa: S101 - created by _start
-            record.status, record.attempts = "failed", attempts
-            record.finished_at = self._clock.now()
-            session.add(record)
-            imported = record.rows_new
-            self._audit.record(
-                session,
-                actor=actor,
-                action="import.given_up",
-                subject=f"import:{import_id}",
-                attempts=attempts,
-                imported=imported,
-            )
-            self._tell_coordinators(
-                session,
-                import_id,
-                "failed",
-                lambda _: _given_up_notice(
-                    _, number=import_id, attempts=attempts, imported=imported
-                ),
-            )
-        log.error("import.given_up", extra={"import": import_id, "attempts": attempts})
-        report.given_up = True
-        report.new = imported
-        return report
-
-    def notices_pending(self, import_id: int) -> bool:
-        """Tell whether a notice about this import still waits in the outbox.
-
-        The inbox keeps a rejected file until the coordinators have been told:
-        until then, it may still be needed to tell them.
-        """
-        with self._db.session() as session:
-            waiting = session.exec(
-                select(OutboxMessage.id).where(
-                    col(OutboxMessage.dedupe_key).startswith(
-                        _notice_prefix(import_id), autoescape=True
-                    ),
-                    OutboxMessage.status == "pending",
-                )
-            ).first()
-        return waiting is not None
-
-    # -- batches ---------------------------------------------------------------
-
-    def _require_partner_chat(self) -> None:
+    def _check_ready(self) -> None:
         if self._settings.partner_chat_id is None:
             raise SettingsError(
                 "VHBOT_PARTNER_CHAT_ID is not set: notifications cannot be announced"
             )
 
-    def _start(self, sha256: str) -> tuple[int, int]:
-        """The import of this content (created if new) and its attempts, this one included.
+    def _unreadable_notice(self, _: Translator, *, number: int) -> SafeText:
+        return _unreadable_notice(_, number=number)
 
-        An import that finished before (done, unreadable, or given up) starts a new
-        run: its attempts count from 1 again.
-        """
-        now = self._clock.now()
-        with self._db.session() as session:
-            record = session.exec(select(ImportFile).where(ImportFile.sha256 == sha256)).first()
-            if record is None:
-                record = ImportFile(sha256=sha256, status="running", started_at=now)
-            elif record.status != "running":
-                record.status, record.attempts, record.started_at = "running", 0, now
-            record.attempts += 1
-            session.add(record)
-            session.flush()
-            assert record.id is not None  # noqa: S101 - flushed
-            return record.id, record.attempts
-
-    def _finish(
-        self, import_id: int, report: ImportReport, actor: str, *, tell_coordinators: bool
-    ) -> None:
-        with self._db.session() as session:
-            record = session.get(ImportFile, import_id)
-            assert record is not None  # noqa: S101 - created by _start
-            record.status = "unreadable" if report.unreadable else "done"
-            record.finished_at = self._clock.now()
-            session.add(record)
-            self._report_unknown_institutions(session, import_id)
-            self._audit.record(
-                session,
-                actor=actor,
-                action="import.dpan",
-                subject=f"import:{import_id}",
-                new=report.new,
-                duplicate=report.duplicate,
-                rejected=report.rejected,
-                unreadable=report.unreadable is not None,
-            )
-            if report.unreadable and tell_coordinators:
-                self._tell_coordinators(
-                    session,
-                    import_id,
-                    "unreadable",
-                    lambda _: _unreadable_notice(_, number=import_id),
-                )
-
-    def _tell_coordinators(
-        self,
-        session: Session,
-        import_id: int,
-        kind: str,
-        render: Callable[[Translator], SafeText],
-    ) -> None:
-        """Queue `render`'s text for every active coordinator, in their language, once."""
-        record = session.get(ImportFile, import_id)
-        assert record is not None  # noqa: S101 - created by _start
-        # Once per run of the import (a resumed run is the same run) and coordinator.
-        run = int(record.started_at.timestamp())
-        outbox.enqueue_to_coordinators(
-            session,
-            key=f"{_notice_prefix(import_id)}{run}:{kind}",
-            render=render,
-            default_locale=self._settings.locale,
-            now=self._clock.now(),
-        )
-
-    def _commit_batch(
-        self,
-        batch: list[DpanRow | RowError],
-        import_id: int,
-        actor: str,
-        report: ImportReport,
-        on_error: ErrorSink | None,
-    ) -> None:
-        try:
-            errors = self._try_batch(batch, import_id, actor, report, careful=False)
-        except _NOT_THE_ROW:
-            raise
-        except Exception as exc:
-            # One row broke the batch (or another importer stored one of its bron_ids
-            # meanwhile): redo it row by row, each in a savepoint, so that only a row
-            # that fails again is lost. The fast path above pays nothing for this.
-            log.warning(
-                "import.batch_retried", extra={"import": import_id, "cause": type(exc).__name__}
-            )
-            errors = self._try_batch(batch, import_id, actor, report, careful=True)
-        # Reported only once the batch is committed: a rolled-back batch says nothing.
-        if on_error is not None:
-            for line, reasons in errors:
-                on_error(line, reasons)
-
-    def _try_batch(
-        self,
-        batch: list[DpanRow | RowError],
-        import_id: int,
-        actor: str,
-        report: ImportReport,
-        *,
-        careful: bool,
-    ) -> list[tuple[int, list[str]]]:
-        """Import one batch in one transaction; returns the rejected rows' lines and reasons.
-
-        `careful`: each row in a savepoint, so that a row that fails is rejected alone.
-        """
-        counts = {"new": 0, "duplicate": 0, "rejected": 0}
-        errors: list[tuple[int, list[str]]] = []
-        opened: list[str] = []
-        failed: list[str] = []  # type names of the unexpected failures (careful only)
-        with self._db.session() as session:
-            # (import id, source line) of every bron_id of this batch already stored:
-            # one query per batch; rows stored below are added as they go.
-            seen: dict[str, tuple[int | None, int]] = {
-                bron_id: (import_of, line)
-                for bron_id, import_of, line in session.exec(
-                    select(Melding.bron_id, Melding.import_id, Melding.source_line).where(
-                        col(Melding.bron_id).in_(
-                            [i.bron_id for i in batch if isinstance(i, DpanRow)]
-                        )
-                    )
-                )
-            }
-            for item in batch:
-                if isinstance(item, RowError):
-                    counts["rejected"] += 1
-                    errors.append(
-                        (item.line, [self._(p.message, **p.params) for p in item.problems])
-                    )
-                    continue
-                if careful:
-                    outcome = self._import_row_alone(
-                        session, item, import_id, actor, opened, seen, failed
-                    )
-                else:
-                    outcome = self._import_row(session, item, import_id, actor, opened, seen)
-                if isinstance(outcome, str):
-                    counts["rejected"] += 1
-                    errors.append((item.line, [outcome]))
-                else:
-                    counts["new" if outcome else "duplicate"] += 1
-            if len(failed) >= 2 and counts["new"] + counts["duplicate"] == 0:
-                # Not one row went in: a fault of the database or of this code, not of
-                # the rows. Rejecting them all would lose the file; stop instead.
-                raise _RowsKeepFailing(failed[0])
-            record = session.get(ImportFile, import_id)
-            assert record is not None  # noqa: S101 - created by _start
-            record.rows_new += counts["new"]
-            record.rows_duplicate += counts["duplicate"]
-            record.rows_rejected += counts["rejected"]
-            session.add(record)
-        report.new += counts["new"]
-        report.duplicate += counts["duplicate"]
-        report.rejected += counts["rejected"]
-        report.cases_opened += opened
-        return errors
-
-    def _import_row(
-        self,
-        session: Session,
-        row: DpanRow,
-        import_id: int,
-        actor: str,
-        opened: list[str],
-        seen: dict[str, tuple[int | None, int]],
-    ) -> bool | str:
-        """True: new; False: a duplicate of an earlier import; str: why the row is rejected."""
-        existing = seen.get(row.bron_id)
-        if existing is not None:
-            import_of, line = existing
-            if import_of == import_id and line != row.line:
-                return self._("bron_id appears earlier in this file (line {line})", line=line)
-            return False
-        self._store_row(session, row, import_id, actor, opened)
-        seen[row.bron_id] = (import_id, row.line)
-        return True
-
-    def _import_row_alone(
-        self,
-        session: Session,
-        row: DpanRow,
-        import_id: int,
-        actor: str,
-        opened: list[str],
-        seen: dict[str, tuple[int | None, int]],
-        failed: list[str],
-    ) -> bool | str:
-        """`_import_row` in a savepoint: a failure rolls back this row only.
-
-        Failures of the database itself (`_NOT_THE_ROW`) are raised: they are no
-        reason to reject a row.
-        """
-        for attempt in (1, 2):
-            row_opened: list[str] = []
-            try:
-                with savepoint(session):
-                    outcome = self._import_row(session, row, import_id, actor, row_opened, seen)
-            except _NOT_THE_ROW:
-                raise
-            except IntegrityError:
-                if self._bron_id_stored(session, row.bron_id):
-                    return False  # another importer stored the same bron_id a moment ago
-                if attempt == 1:
-                    continue  # e.g. a new person's pseudonym taken a moment ago: look again
-                cause = "IntegrityError"
-            except Exception as exc:
-                cause = type(exc).__name__
-            else:
-                opened += row_opened
-                return outcome
-            failed.append(cause)
-            # The type and where it was raised only, never the text (bot.logs).
-            log.error(
-                "import.row_failed",
-                extra={"import": import_id, "line": row.line, "cause": cause},
-                exc_info=True,
-            )
-            return _row_failed(self._, number=import_id)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _bron_id_stored(self, session: Session, bron_id: str) -> bool:
-        return (
-            session.exec(select(Melding.id).where(Melding.bron_id == bron_id)).first() is not None
-        )
+    def _after_finish(self, session: Session, import_id: int) -> None:
+        self._report_unknown_institutions(session, import_id)
 
     def _store_row(
         self, session: Session, row: DpanRow, import_id: int, actor: str, opened: list[str]
@@ -594,6 +117,7 @@ class DetentionService:
         melding = Melding(
             bron_id=row.bron_id,
             soort=row.soort.value,
+            theme=Theme.NAZORG.value,
             person_id=person.person_id,
             municipality=row.municipality,
             institution=catalogued,
@@ -621,42 +145,10 @@ class DetentionService:
             session.add(melding)
         self._queue_announcement(session, melding, case, now)
 
-    # -- cases -----------------------------------------------------------------
-
     def _open_or_join_nazorg(
         self, session: Session, melding: Melding, now: datetime, actor: str
     ) -> tuple[Case, bool]:
-        open_case = session.exec(
-            select(Case).where(
-                Case.person_id == melding.person_id,
-                Case.theme == Theme.NAZORG.value,
-                col(Case.closed_at).is_(None),
-            )
-        ).first()
-        if open_case is not None:
-            return open_case, False
-        year = now.astimezone(self._settings.tz).year
-        number = _next_case_number(session, year)
-        case = Case(
-            reference=case_reference(year, number),
-            year=year,
-            number=number,
-            theme=Theme.NAZORG.value,
-            person_id=melding.person_id,
-            municipality=melding.municipality,
-            opened_at=now,
-        )
-        session.add(case)
-        session.flush()
-        self._audit.record(
-            session,
-            actor=actor,
-            action="case.open",
-            subject=f"case:{case.id}",
-            reference=case.reference,
-            melding=melding.id,
-        )
-        return case, True
+        return self._open_or_join_case(session, melding, Theme.NAZORG, opened_at=now, actor=actor)
 
     # -- announcements -----------------------------------------------------------
 
@@ -742,59 +234,3 @@ class DetentionService:
             default_locale=self._settings.locale,
             now=self._clock.now(),
         )
-
-    def _local_today(self) -> date:
-        return self._clock.now().astimezone(self._settings.tz).date()
-
-
-# A notice names at most this many lines or ranges of lines (Telegram takes 4096 characters).
-MAX_LINE_RANGES = 40
-
-
-def line_ranges(lines: list[int]) -> SafeText:
-    """`2-5, 9, 12-40` and, past MAX_LINE_RANGES, `…` with the rest left out."""
-    ranges: list[tuple[int, int]] = []
-    for line in sorted(set(lines)):
-        if ranges and line == ranges[-1][1] + 1:
-            ranges[-1] = (ranges[-1][0], line)
-        else:
-            ranges.append((line, line))
-    parts = [
-        SafeText.layout("{}", first) if first == last else SafeText.layout("{}-{}", first, last)
-        for first, last in ranges[:MAX_LINE_RANGES]
-    ]
-    if len(ranges) > MAX_LINE_RANGES:
-        parts.append(SafeText.layout("…"))
-    return SafeText.joined(", ", parts)
-
-
-def _notice_prefix(import_id: int) -> str:
-    """The outbox key prefix of every notice about one import."""
-    return f"import:{import_id}:"
-
-
-def _next_case_number(session: Session, year: int) -> int:
-    """The next number of `year`, under a row lock so two importers never share one.
-
-    The first call in a transaction locks the year's counter row; later calls in
-    the same transaction count on in memory (the lock holds until commit).
-    """
-    cached: CaseCounter | None = session.info.get(("case_counter", year))
-    if cached is not None:
-        cached.last += 1
-        session.add(cached)
-        return cached.last
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
-        insert(CaseCounter)
-        .values(year=year, last=0)
-        .on_conflict_do_nothing(index_elements=["year"])
-    )
-    counter = session.exec(
-        select(CaseCounter).where(CaseCounter.year == year).with_for_update()
-    ).one()
-    counter.last += 1
-    session.add(counter)
-    session.info[("case_counter", year)] = counter
-    return counter.last

@@ -221,13 +221,19 @@ class ImportFile(SQLModel, table=True):
 
 
 class Melding(SQLModel, table=True):
-    """A detention notification (instroom or uitstroom). Identity lives on the person."""
+    """A melding: a detention notification (instroom or uitstroom), or one from a
+    meldingen file or typed in (soort `melding`). Identity lives on the person."""
 
     __tablename__ = "melding"
 
     id: int | None = Field(default=None, primary_key=True)
     bron_id: str = Field(max_length=64, unique=True, index=True)
     soort: str = Field(max_length=16)
+    # Where a melding of a meldingen file came from (bot.domain.meldingen.Bron);
+    # None for detention notifications.
+    bron: str | None = Field(default=None, max_length=32)
+    # Its theme (bot.domain.roles.Theme); detention notifications are nazorg.
+    theme: str | None = Field(default=None, max_length=32)
     person_id: int = Field(foreign_key="person.id", index=True)
     municipality: str = Field(max_length=100)
     # The catalogued institution (bot/domain/institutions.py); None when the file
