@@ -160,3 +160,30 @@ def chase_from(starts_at: datetime, tz: ZoneInfo) -> datetime:
     """When the organisations that did not answer about an item are chased: the
     working day before its meeting, at the meeting's time."""
     return announce_from(starts_at, 1, tz)
+
+
+# -- what /agenda shows (safe values only; filled by bot.services.agenda) ----------
+
+
+@dataclass(frozen=True)
+class ItemShown:
+    """One agenda item as /agenda shows it (safe values only)."""
+
+    case_id: int
+    reference: str
+    pseudonym: str
+    theme: Theme
+    municipality: str
+    rolled_over: bool
+    announced: bool
+    answered: int
+    expected: int
+    missing: tuple[str, ...]
+    known: int
+
+
+@dataclass(frozen=True)
+class MeetingShown:
+    type: MeetingType
+    starts_at: datetime
+    items: tuple[ItemShown, ...]

@@ -14,7 +14,6 @@ the working day before it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -22,6 +21,8 @@ from sqlmodel import Session, col, select
 from bot.config import Settings
 from bot.domain.announcements import AnnouncementKind
 from bot.domain.meetings import (
+    ItemShown,
+    MeetingShown,
     MeetingType,
     announce_from,
     chase_from,
@@ -31,30 +32,6 @@ from bot.domain.meetings import (
 from bot.domain.roles import Theme
 from bot.services.announcements import Announcements
 from bot.storage.models import AgendaItem, Case, Meeting, Person, aware
-
-
-@dataclass(frozen=True)
-class ItemShown:
-    """One agenda item as /agenda shows it (safe values only)."""
-
-    case_id: int
-    reference: str
-    pseudonym: str
-    theme: Theme
-    municipality: str
-    rolled_over: bool
-    announced: bool
-    answered: int
-    expected: int
-    missing: tuple[str, ...]
-    known: int
-
-
-@dataclass(frozen=True)
-class MeetingShown:
-    type: MeetingType
-    starts_at: datetime
-    items: tuple[ItemShown, ...]
 
 
 class Agenda:
@@ -224,3 +201,10 @@ class Agenda:
             missing=missing,
             known=known,
         )
+
+    def triage_reference(self, session: Session, case_id: int) -> str | None:
+        """The reference of case `case_id` while it is in triage (open, no decision)."""
+        case = session.get(Case, case_id)
+        if case is None or case.closed_at is not None or case.decision is not None:
+            return None
+        return case.reference
