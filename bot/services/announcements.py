@@ -379,7 +379,9 @@ class Announcements:
                     assert member.id is not None  # noqa: S101 - stored rows have ids
                     lists = per_member.setdefault(member.id, (member, organisation, {}))[2]
                     lists.setdefault(not in_group, []).append(reference)
-            if missing and in_group:
+            # The group's note says the answer time has passed: not for one chased
+            # before its deadline (an agenda item, the working day before its meeting).
+            if missing and in_group and announcement.deadline <= now:
                 group_lines.append((reference, [_name(o) for o in missing]))
             announcement.chased_at = now
             session.add(announcement)

@@ -105,6 +105,8 @@ async def test_items_are_announced_answered_chased_and_roll_over(
     [reminder] = [m for m in telegram.messages_to(world.coordinator.id) if "Herinnering" in m.text]
     assert f"• {triage}" in reminder.text and "Reclassering Nederland" in reminder.text
     assert not [m for m in telegram.messages_to(world.partner.id) if "Herinnering" in m.text]
+    # The answer time has not passed: the group gets no note saying it has.
+    assert not [m for m in telegram.messages_to(group) if "reactietermijn" in m.text]
 
     # The meeting passes undecided; the radicalisation item's time comes on the Monday
     # before the first Wednesday of December: only privately, to the entitled member.
