@@ -135,7 +135,7 @@ def agenda_pages(meetings: Sequence[MeetingShown], _: Translator, tz: ZoneInfo) 
 
 def agenda_version(pages: Sequence[Page]) -> int:
     """A checksum of the whole agenda as shown: a changed agenda has another one."""
-    return zlib.crc32("\f".join(pages_text for pages_text in (p.text for p in pages)).encode())
+    return zlib.crc32("\f".join(page.text for page in pages).encode())
 
 
 def themes_text(_: Translator) -> SafeText:
