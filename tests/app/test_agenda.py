@@ -20,7 +20,7 @@ from bot.domain.roles import Role, Theme
 from bot.sandbox.fake_telegram import FakeUser, SentMessage
 from bot.scheduling.duties import announce_agenda_items, chase_overdue_answers
 from bot.services.audit import CLI
-from bot.storage.models import Case
+from bot.storage.models import Case, RevealLink
 from tests.app.conftest import RunningBot, World
 from tests.app.test_answers import press
 from tests.services.test_agenda import add_case
@@ -92,6 +92,11 @@ async def test_items_are_announced_answered_chased_and_roll_over(
     assert "Graag reactie vóór dinsdag 24 november 10:00" in message.text
     assert [b["text"] for b in message.buttons()] == ["Bekend", "Niet bekend"]
     assert items_in(running, radical.id, restricted) == []
+    # No Gegevens bekijken: the reveal pages show no agenda item; a forged press gets none.
+    announcement_id = int(message.button_data("Bekend").split(":")[1])
+    await press(running, world.partner, message, f"rv:{announcement_id}", forged=True)
+    with core.db.session() as session:
+        assert session.exec(select(RevealLink)).all() == []
     answer = await press(running, world.partner, message, message.button_data("Bekend"))
     assert answer == "Genoteerd voor Politie Limburg: bekend."
     await telegram.wait_for_message(group, contains="Bekend: Politie Limburg")
