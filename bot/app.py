@@ -28,6 +28,7 @@ from bot.privacy.keys import load_key_file
 from bot.scheduling.outbox_sender import OutboxSender
 from bot.scheduling.pacer import Pacer
 from bot.scheduling.tally_editor import TallyEditor
+from bot.services.agenda import Agenda
 from bot.services.announcements import Announcements
 from bot.services.audit import AuditLog
 from bot.services.decisions import Decisions
@@ -135,6 +136,7 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
             decisions=decisions,
         ),
         decisions=decisions,
+        agenda=Agenda(settings=settings, announcements=announcements),
     )
 
 

@@ -12,6 +12,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.privacy.crypto import FieldCipher
 from bot.privacy.keys import KeyRing
+from bot.services.agenda import Agenda
 from bot.services.announcements import Announcements
 from bot.services.audit import AuditLog
 from bot.services.decisions import Decisions
@@ -40,3 +41,4 @@ class Core:
     announcements: Announcements
     reveals: Reveals
     decisions: Decisions
+    agenda: Agenda

@@ -16,6 +16,7 @@ class AnnouncementKind(StrEnum):
     """What an announcement is about; its `subject_id` names a row of that kind."""
 
     DETENTION = "detention"  # subject: a melding
+    AGENDA_ITEM = "agenda_item"  # subject: an agenda item (a case on a meeting's agenda)
 
 
 class Audience(StrEnum):

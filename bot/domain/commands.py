@@ -66,6 +66,12 @@ COMMANDS: tuple[Permission, ...] = (
         PRIVATE,
     ),
     Permission(
+        "agenda",
+        mark("The next meetings and their items: /agenda [THEMA]"),
+        COORDINATOR,
+        PRIVATE,
+    ),
+    Permission(
         "toewijzen",
         mark("Assign a casemanager to a case: /toewijzen REF [NUMBER]"),
         COORDINATOR,
@@ -104,6 +110,11 @@ BUTTONS: tuple[Permission, ...] = (
     Permission("ic", mark("Confirm or refuse a coordinator invite"), COORDINATOR, PRIVATE),
     # A coordinator picks the casemanager of /toewijzen REF: tw:<case id>:<member number>.
     Permission("tw", mark("Assign a casemanager"), COORDINATOR, PRIVATE),
+    # Another page of /agenda: agp:<page>:<version>:<theme index or a>.
+    Permission("agp", mark("Turn a page of the agenda"), COORDINATOR, PRIVATE),
+    # A decision under an /agenda item: agd:<case id>:p|d|a, agd:<case id>:d:<ORG>,
+    # agd:<case id>:a:<reason>.
+    Permission("agd", mark("Record a decision from the agenda"), COORDINATOR, PRIVATE),
     # The casemanager's answer to an offered case: cm:<assignment id>:a (accept),
     # cm:<assignment id>:d (decline: asks the reason), cm:<assignment id>:d:<reason>.
     Permission("cm", mark("Accept or decline a case"), CASEMANAGER, PRIVATE),

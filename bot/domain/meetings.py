@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from bot.domain.calendar import next_working_day
+from bot.domain.calendar import add_working_days, next_working_day
 from bot.domain.roles import Theme
 
 
@@ -146,3 +146,44 @@ def next_meeting(schedule: Schedule, after: datetime, tz: ZoneInfo) -> datetime:
         if best is not None and day > best.date() + timedelta(days=7):
             return best
     raise AssertionError("unreachable: the schedule is endless")  # pragma: no cover
+
+
+def announce_from(starts_at: datetime, lead_working_days: int, tz: ZoneInfo) -> datetime:
+    """When a meeting's items are announced: `lead_working_days` working days before
+    its day, at its time (an item that arrives later is announced at once)."""
+    local = starts_at.astimezone(tz)
+    day = add_working_days(local.date(), -lead_working_days)
+    return datetime.combine(day, local.timetz())
+
+
+def chase_from(starts_at: datetime, tz: ZoneInfo) -> datetime:
+    """When the organisations that did not answer about an item are chased: the
+    working day before its meeting, at the meeting's time."""
+    return announce_from(starts_at, 1, tz)
+
+
+# -- what /agenda shows (safe values only; filled by bot.services.agenda) ----------
+
+
+@dataclass(frozen=True)
+class ItemShown:
+    """One agenda item as /agenda shows it (safe values only)."""
+
+    case_id: int
+    reference: str
+    pseudonym: str
+    theme: Theme
+    municipality: str
+    rolled_over: bool
+    announced: bool
+    answered: int
+    expected: int
+    missing: tuple[str, ...]
+    known: int
+
+
+@dataclass(frozen=True)
+class MeetingShown:
+    type: MeetingType
+    starts_at: datetime
+    items: tuple[ItemShown, ...]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application
 
-from bot.handlers import announcements, decisions, fallback, gate, members, reveal, start
+from bot.handlers import agenda, announcements, decisions, fallback, gate, members, reveal, start
 from bot.handlers.wait import DatabaseWait
 
 if TYPE_CHECKING:
@@ -33,5 +33,6 @@ def register_all(
     announcements.register(application, core, editor)
     reveal.register(application, core)
     decisions.register(application, core)
+    agenda.register(application, core)
     fallback.register(application, core)  # last in group 0: what nothing else took
     DatabaseWait(core).wrap(application)  # last: it wraps what is registered

@@ -40,6 +40,14 @@ def chase_overdue_answers(core: Core) -> int:
         return core.announcements.chase_overdue(session, core.clock.now())
 
 
+def announce_agenda_items(core: Core) -> int:
+    """Cases in triage onto their next meeting; items whose time has come announced."""
+    with core.db.session() as session:
+        now = core.clock.now()
+        core.agenda.plan(session, now)
+        return core.agenda.announce_due(session, now)
+
+
 def erase_expired(core: Core) -> int:
     with core.db.session() as session:
         report = enforce_retention(
@@ -120,6 +128,7 @@ def duties(core: Core) -> tuple[Duty, ...]:
     return (
         Duty("seal_clear_values", 86400.0, seal_clear_values),
         Duty("import_inbox", core.settings.inbox_interval_seconds, import_inbox),
+        Duty("announce_agenda_items", 300.0, announce_agenda_items),
         Duty("chase_overdue_answers", 60.0, chase_overdue_answers),
         Duty("erase_expired", 3600.0, erase_expired),
         Duty("expire_access_requests", 3600.0, expire_access_requests),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from bot.config import Settings
 from bot.domain.announcements import Audience, audience
@@ -87,6 +87,7 @@ class Announcements:
         case_id: int | None,
         deadline: datetime,
         now: datetime,
+        chase_from: datetime | None = None,
     ) -> int:
         """Create the announcement and queue its messages in this transaction.
 
@@ -97,6 +98,8 @@ class Announcements:
             case_id: the case it belongs to, if any (a closed case takes no answers).
             deadline: when the answers are due; chased after.
             now: the moment of publishing.
+            chase_from: chase the late organisations from then on instead (before the
+                deadline: an agenda item is chased the working day before its meeting).
 
         Returns the announcement's id. The subject must be new in this transaction
         (one announcement per kind and subject).
@@ -108,6 +111,7 @@ class Announcements:
             case_id=case_id,
             theme=theme.value,
             deadline=deadline,
+            chase_from=chase_from,
             created_at=now,
         )
         session.add(announcement)
@@ -229,6 +233,10 @@ class Announcements:
         missing = sorted(_name(o) for o in expected if (o.id or 0) not in answers)
         return Tally(known, not_known, missing)
 
+    def answering_names(self, session: Session, theme: Theme) -> list[OrganisationName]:
+        """The names of the organisations expected to answer an announcement of `theme`."""
+        return [_name(o) for o in self._answering_organisations(session, theme)]
+
     def _answering_organisations(self, session: Session, theme: Theme) -> list[Organisation]:
         """Organisations that may see the theme and have someone to answer."""
         with_members = set(
@@ -340,7 +348,8 @@ class Announcements:
     # -- chasing ---------------------------------------------------------------------
 
     def chase_overdue(self, session: Session, now: datetime) -> int:
-        """Once per announcement past its deadline, chase the organisations that did not answer.
+        """Once per announcement past its deadline (or its `chase_from`), chase the
+        organisations that did not answer.
 
         Each member of a late organisation gets one private reminder per run, listing
         every overdue announcement of theirs; the group gets one note per run naming
@@ -355,7 +364,7 @@ class Announcements:
         due = session.exec(
             select(Announcement)
             .where(
-                col(Announcement.deadline) <= now,
+                func.coalesce(col(Announcement.chase_from), col(Announcement.deadline)) <= now,
                 col(Announcement.chased_at).is_(None),
                 col(Announcement.id).in_(sent),
             )
@@ -382,7 +391,9 @@ class Announcements:
                     assert member.id is not None  # noqa: S101 - stored rows have ids
                     lists = per_member.setdefault(member.id, (member, organisation, {}))[2]
                     lists.setdefault(not in_group, []).append(reference)
-            if missing and in_group:
+            # The group's note says the answer time has passed: not for one chased
+            # before its deadline (an agenda item, the working day before its meeting).
+            if missing and in_group and announcement.deadline <= now:
                 group_lines.append((reference, [_name(o) for o in missing]))
             announcement.chased_at = now
             session.add(announcement)

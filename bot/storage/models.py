@@ -341,6 +341,39 @@ class Announcement(SQLModel, table=True):
     # sets that message's rendered_version.
     answers_version: int = 0
     chased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # Chased from this moment on when set (an agenda item: the working day before its
+    # meeting), else from the deadline.
+    chase_from: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+
+
+class Meeting(SQLModel, table=True):
+    """One meeting of a type (bot.domain.meetings.MeetingType), made when first needed."""
+
+    __tablename__ = "meeting"
+    __table_args__ = (UniqueConstraint("type", "starts_at", name="uq_meeting_type_start"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    type: str = Field(max_length=16)
+    starts_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class AgendaItem(SQLModel, table=True):
+    """A case in triage on a meeting's agenda; `rolled_over_from`: the meeting it passed."""
+
+    __tablename__ = "agenda_item"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "case_id", name="uq_agenda_item_meeting_case"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    case_id: int = Field(foreign_key="vh_case.id", index=True)
+    rolled_over_from: int | None = Field(default=None, foreign_key="meeting.id")
+    # Set when announced (kind agenda_item, subject: this item).
+    announcement_id: int | None = Field(default=None, foreign_key="announcement.id")
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class AnnouncementMessage(SQLModel, table=True):

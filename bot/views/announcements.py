@@ -35,7 +35,7 @@ from bot.safe import (
     Pseudonym,
     SafeText,
 )
-from bot.storage.models import Announcement, Case, Melding, Person
+from bot.storage.models import AgendaItem, Announcement, Case, Meeting, Melding, Person
 
 THEME_LABELS: dict[Theme, str] = {
     Theme.NAZORG: mark("Aftercare"),
@@ -258,9 +258,86 @@ class DetentionRenderer:
         return answer_keyboard(announcement_id, _)
 
 
+@dataclass(frozen=True)
+class AgendaItemFacts:
+    """An agenda item's safe values: its case, and the meeting it is on."""
+
+    case_reference: CaseReference
+    pseudonym: Pseudonym
+    theme: Theme
+    municipality: Municipality
+    meeting_start: datetime
+    rolled_over: bool
+
+    @property
+    def reference(self) -> CaseReference:
+        return self.case_reference
+
+
+def agenda_item_keyboard(announcement_id: int, _: Translator) -> str:
+    """Bekend / Niet bekend only: the reveal pages do not show agenda items (yet)."""
+    return json.dumps(
+        {
+            "inline_keyboard": [
+                [
+                    {"text": _("Known"), "callback_data": f"ans:{announcement_id}:y"},
+                    {"text": _("Not known"), "callback_data": f"ans:{announcement_id}:n"},
+                ]
+            ]
+        }
+    )
+
+
+class AgendaItemRenderer:
+    """An agenda item: the subject is an AgendaItem (a case on a meeting's agenda)."""
+
+    def facts(
+        self, session: Session, announcement: Announcement, settings: Settings
+    ) -> AgendaItemFacts:
+        item = session.get(AgendaItem, announcement.subject_id)
+        assert item is not None  # noqa: S101 - an agenda item announcement's subject
+        case = session.get(Case, item.case_id)
+        meeting = session.get(Meeting, item.meeting_id)
+        assert case is not None  # noqa: S101 - foreign key
+        assert meeting is not None  # noqa: S101 - foreign key
+        person = session.get(Person, case.person_id)
+        assert person is not None  # noqa: S101 - foreign key
+        return AgendaItemFacts(
+            case_reference=CaseReference(case.reference),
+            pseudonym=Pseudonym(person.pseudonym),
+            theme=Theme(case.theme),
+            municipality=Municipality(case.municipality),
+            meeting_start=meeting.starts_at,
+            rolled_over=item.rolled_over_from is not None,
+        )
+
+    def text(
+        self, facts: AgendaItemFacts, tally: Tally | None, _: Translator, tz: ZoneInfo
+    ) -> SafeText:
+        lines = [
+            _("Agenda item for the meeting of {time}", time=_.datetime(facts.meeting_start, tz))
+        ]
+        lines.append(
+            SafeText.joined(
+                " · ", [facts.case_reference, facts.pseudonym, _(THEME_LABELS[facts.theme])]
+            )
+        )
+        lines.append(_("Municipality {municipality}", municipality=facts.municipality))
+        if facts.rolled_over:
+            lines.append(_("Rolled over from an earlier meeting."))
+        lines.append(_("Please answer before {time}", time=_.datetime(facts.meeting_start, tz)))
+        if tally is not None:
+            lines += [BLANK, tally_line(tally, _)]
+        return SafeText.joined("\n", lines)
+
+    def keyboard(self, announcement_id: int, _: Translator) -> str:
+        return agenda_item_keyboard(announcement_id, _)
+
+
 # Kind (the value stored in announcement.kind) -> its renderer.
 RENDERERS: dict[str, AnnouncementRenderer[Any]] = {
     AnnouncementKind.DETENTION: DetentionRenderer(),
+    AnnouncementKind.AGENDA_ITEM: AgendaItemRenderer(),
 }
 
 

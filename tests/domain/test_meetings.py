@@ -14,6 +14,8 @@ from bot.domain.meetings import (
     MeetingType,
     Schedule,
     ScheduleError,
+    announce_from,
+    chase_from,
     meeting_type_for,
     next_meeting,
 )
@@ -108,3 +110,22 @@ def test_schedules_come_from_the_configuration(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(SettingsError) as refused:
         load_settings()
     assert "VHBOT_MEETING_NAZORG" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("meeting", "lead", "announced", "chased"),
+    [
+        # Tuesday 10:00, 2 working days before: the Friday; chased the Monday.
+        ("2026-11-24 10:00", 2, "2026-11-20 10:00", "2026-11-23 10:00"),
+        ("2026-11-24 10:00", 0, "2026-11-24 10:00", "2026-11-23 10:00"),
+        # Moved off King's Day 2027 (Tuesday) to Wednesday: the holiday does not count.
+        ("2027-04-28 10:00", 2, "2027-04-23 10:00", "2027-04-26 10:00"),
+        # Across the change to winter time: the same wall-clock time.
+        ("2026-10-27 10:00", 2, "2026-10-23 10:00", "2026-10-26 10:00"),
+    ],
+)
+def test_items_are_announced_and_chased_in_working_days_before_the_meeting(
+    meeting: str, lead: int, announced: str, chased: str
+) -> None:
+    assert announce_from(at(meeting), lead, AMS) == at(announced)
+    assert chase_from(at(meeting), AMS) == at(chased)

@@ -205,3 +205,25 @@ def test_announcements_of_0009_become_detention_announcements_with_their_message
         assert [tuple(row) for row in rows] == [(3, 11, -100200, 42, 1), (4, 12, -100200, None, 0)]
     finally:
         engine.dispose()
+
+
+def test_the_agenda_step_downgrades_and_upgrades_again(database_url: str) -> None:
+    """0013 adds meetings, agenda items and announcement.chase_from, and takes them away."""
+    from alembic import command
+
+    engine = make_engine(database_url)
+    try:
+        config = migrate._config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0013-1")
+        tables = set(inspect(engine).get_table_names())
+        assert not {"meeting", "agenda_item"} & tables
+        assert "chase_from" not in {c["name"] for c in inspect(engine).get_columns("announcement")}
+        migrate.upgrade(engine)
+        assert {"meeting", "agenda_item"} <= set(inspect(engine).get_table_names())
+        assert "chase_from" in {c["name"] for c in inspect(engine).get_columns("announcement")}
+        uniques = inspect(engine).get_unique_constraints("agenda_item")
+        assert [sorted(u["column_names"]) for u in uniques] == [["case_id", "meeting_id"]]
+    finally:
+        engine.dispose()

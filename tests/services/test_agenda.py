@@ -1,0 +1,166 @@
+"""Meetings and agenda items, at the service: planning, rolling over, announcing, chasing.
+
+The clock starts on Monday 2026-11-23 09:00 (Amsterdam) and moves only when told.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import col, select
+
+from bot.clock import FrozenClock
+from bot.core import Core
+from bot.domain.announcements import AnnouncementKind
+from bot.domain.meetings import MeetingType
+from bot.domain.roles import Role, Theme
+from bot.services.audit import CLI
+from bot.storage.models import (
+    AgendaItem,
+    Announcement,
+    AnnouncementMessage,
+    Case,
+    Meeting,
+    OutboxMessage,
+    Person,
+)
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def at(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=AMSTERDAM)  # type: ignore[misc]
+
+
+def add_case(core: Core, number: int, theme: Theme) -> str:
+    """A case in triage of `theme` (as the meldingen import would open one)."""
+    now = core.clock.now()
+    with core.db.session() as session:
+        person = Person(
+            identity_key=f"k{number}", pseudonym=f"P-{number:08d}", created_at=now,
+            identity_stored_at=now,
+        )  # fmt: skip
+        session.add(person)
+        session.flush()
+        assert person.id is not None
+        session.add(
+            Case(
+                reference=f"VH-2026-{number:04d}",
+                year=2026,
+                number=number,
+                theme=theme.value,
+                person_id=person.id,
+                municipality="Weert",
+                opened_at=now,
+            )
+        )
+    return f"VH-2026-{number:04d}"
+
+
+@pytest.fixture
+def members(core: Core) -> None:
+    ms = core.memberships
+    with core.db.session() as session:
+        ms.add_organisation(session, name="Politie", code="POL", themes=None, actor=CLI)
+        ms.add_organisation(
+            session, name="Radicaal", code="RAD", themes=[Theme.RADICALISERING], actor=CLI
+        )
+        for telegram_id, org in ((301, "POL"), (302, "RAD"), (303, "RAD")):
+            ms.add_member(
+                session, telegram_id=telegram_id, name=f"Medewerker {telegram_id}",
+                organisation_code=org, roles=[Role.PARTNER], actor=CLI,
+            )  # fmt: skip
+
+
+def run_agenda(core: Core) -> int:
+    with core.db.session() as session:
+        now = core.clock.now()
+        core.agenda.plan(session, now)
+        return core.agenda.announce_due(session, now)
+
+
+def test_next_meetings_and_a_meeting_moved_off_kings_day(core: Core, clock: FrozenClock) -> None:
+    assert core.agenda.next_start(MeetingType.TRIAGE, clock.now()) == at(2026, 11, 24, 10)
+    assert core.agenda.next_start(MeetingType.NAZORG, clock.now()) == at(2026, 11, 26, 10)
+    assert core.agenda.next_start(MeetingType.RADICALISERING, clock.now()) == at(2026, 12, 2, 14)
+    # King's Day 2027 is a Tuesday: the triage moves to Wednesday.
+    clock.set(at(2027, 4, 26, 9))
+    assert core.agenda.next_start(MeetingType.TRIAGE, clock.now()) == at(2027, 4, 28, 10)
+
+
+@pytest.mark.usefixtures("members")
+def test_items_are_announced_at_the_lead_time_roll_over_and_are_chased(
+    core: Core, clock: FrozenClock
+) -> None:
+    triage = add_case(core, 1, Theme.TOP_X)
+    # Tuesday's triage is within 2 working days: announced at once, to the group.
+    assert run_agenda(core) == 1
+    assert run_agenda(core) == 0  # nothing twice
+    with core.db.session() as session:
+        [first] = session.exec(select(AgendaItem)).all()
+        announcement = session.get(Announcement, first.announcement_id)
+        assert announcement is not None
+        assert announcement.kind == AnnouncementKind.AGENDA_ITEM
+        assert announcement.deadline == at(2026, 11, 24, 10)
+        [sent] = session.exec(
+            select(OutboxMessage).where(OutboxMessage.announcement_id == announcement.id)
+        ).all()
+        assert sent.chat_id == core.settings.partner_chat_id
+        assert triage in sent.text and "P-00000001" in sent.text
+        assert first.rolled_over_from is None
+
+    # The meeting passes undecided: the item rolls over to the next Tuesday, and is
+    # announced only on the Friday before it (2 working days).
+    clock.set(at(2026, 11, 24, 11))
+    assert run_agenda(core) == 0
+    clock.set(at(2026, 11, 27, 9, 59))
+    assert run_agenda(core) == 0
+    clock.set(at(2026, 11, 27, 10))
+    assert run_agenda(core) == 1
+    with core.db.session() as session:
+        items = session.exec(select(AgendaItem).order_by(col(AgendaItem.id))).all()
+        assert [i.rolled_over_from for i in items] == [None, items[0].meeting_id]
+        second = session.get(Announcement, items[1].announcement_id)
+        assert second is not None
+        assert second.chase_from == at(2026, 11, 30, 10)
+        # The sender has not run: mark the messages sent, as the outbox would.
+        for message in session.exec(select(OutboxMessage)):
+            message.status = "sent"
+            session.add(message)
+
+        for shown in session.exec(select(AnnouncementMessage)):
+            shown.message_id = 1000 + (shown.id or 0)
+            session.add(shown)
+    # Chased the working day before the meeting (not before), and once.
+    with core.db.session() as session:
+        assert core.announcements.chase_overdue(session, at(2026, 11, 30, 9, 59)) == 1  # first
+    with core.db.session() as session:
+        assert core.announcements.chase_overdue(session, at(2026, 11, 30, 9, 59)) == 0
+        assert core.announcements.chase_overdue(session, at(2026, 11, 30, 10)) == 1
+    with core.db.session() as session:
+        assert core.announcements.chase_overdue(session, at(2026, 11, 30, 11)) == 0
+
+
+@pytest.mark.usefixtures("members")
+def test_a_restricted_item_goes_only_privately_and_a_decided_case_leaves(
+    core: Core, clock: FrozenClock
+) -> None:
+    add_case(core, 2, Theme.RADICALISERING)
+    decided = add_case(core, 3, Theme.JEUGD)
+    with core.db.session() as session:
+        case = session.exec(select(Case).where(Case.reference == decided)).one()
+        case.decision = "procesregie"
+        session.add(case)
+    assert run_agenda(core) == 0  # the radicalisation meeting is Wednesday 2 December
+    clock.set(at(2026, 11, 30, 14))
+    assert run_agenda(core) == 1
+    with core.db.session() as session:
+        chats = sorted(m.chat_id for m in session.exec(select(OutboxMessage)))
+        assert chats == [302, 303]
+        assert len(session.exec(select(Meeting)).all()) == 1
+        [shown] = core.agenda.overview(session, clock.now(), Theme.RADICALISERING)
+        assert shown.type is MeetingType.RADICALISERING
+        [item] = shown.items
+        assert (item.answered, item.expected, item.missing, item.known) == (0, 1, ("Radicaal",), 0)
