@@ -217,6 +217,7 @@ def test_sweep_without_telegram_runs_every_duty_and_keeps_the_outbox(
     assert list(counts) == [
         "seal_clear_values",
         "import_inbox",
+        "announce_agenda_items",
         "chase_overdue_answers",
         "erase_expired",
         "expire_access_requests",
