@@ -10,6 +10,7 @@ Tuesdays 10:00, the radicalisation case meeting the first Wednesday 14:00.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,7 +24,9 @@ from bot.services.audit import CLI
 from bot.storage.models import Case, RevealLink
 from tests.app.conftest import RunningBot, World
 from tests.app.test_answers import press
+from tests.conftest import People
 from tests.services.test_agenda import add_case
+from tests.services.test_meldingen_import import melding_row, write_meldingen
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -247,3 +250,34 @@ async def test_bad_input_gets_a_clear_answer_and_changes_nothing(
     # doorgeleid to an organisation that does not exist.
     await press_then(running, world.coordinator, shown, f"agd:{case_id}:d:NOPE", "geen organisatie")
     assert decisions(running) == before
+
+
+async def test_a_meldingen_file_reaches_the_agenda_per_theme(
+    running: RunningBot,
+    world: World,
+    radical: FakeUser,
+    people: People,
+    tmp_path: Path,
+    clock: FrozenClock,
+) -> None:
+    """From the file to the partners: a top_x melding becomes an item in the group, a
+    radicalisering melding one only in the entitled member's private chat."""
+    core, group = running.core, running.group.id
+    rows = [
+        melding_row(people.identity(), "POL-1", thema="top_x"),
+        melding_row(people.identity(), "POL-2", thema="radicalisering"),
+    ]
+    report = core.meldingen.import_path(write_meldingen(tmp_path / "m.csv", rows), actor=CLI)
+    assert (report.new, report.rejected) == (2, 0)
+    with core.db.session() as session:
+        cases = {c.theme: c.reference for c in session.exec(select(Case))}
+    # Tuesday's triage is close enough to announce at once; the radicalisation meeting
+    # (first Wednesday of December) waits for its lead time.
+    assert await agenda_run(running) == 1
+    assert len(items_in(running, group, cases["top_x"])) == 1
+    clock.set(at(2026, 11, 30, 14))
+    await agenda_run(running)
+    assert len(items_in(running, radical.id, cases["radicalisering"])) == 1
+    assert items_in(running, group, cases["radicalisering"]) == []
+    for user in (world.partner, world.coordinator, world.casemanager):
+        assert items_in(running, user.id, cases["radicalisering"]) == []
