@@ -31,7 +31,7 @@ from bot.domain.meetings import (
 )
 from bot.domain.roles import Theme
 from bot.services.announcements import Announcements
-from bot.storage.models import AgendaItem, Case, Meeting, Person, aware
+from bot.storage.models import AgendaItem, Announcement, Case, Meeting, Person, aware
 
 
 class Agenda:
@@ -102,8 +102,9 @@ class Agenda:
     def announce_due(self, session: Session, now: datetime) -> int:
         """Announce the items whose announcement time has come (at once when late).
 
-        Items whose case got a decision or closed are left unannounced. Returns
-        how many were announced.
+        Items whose case got a decision or closed are left unannounced; an item
+        whose release was announced already takes that announcement (and its
+        answers) instead of a second one. Returns how many were announced anew.
         """
         rows = session.exec(
             select(AgendaItem, Meeting, Case)
@@ -125,6 +126,13 @@ class Agenda:
             if announce_from(starts_at, lead, tz) > now:
                 continue
             assert item.id is not None  # noqa: S101 - stored rows have ids
+            released = self._release_announcement(session, case)
+            if released is not None:
+                # A release was asked about when it came in: the item shows those
+                # answers instead of asking the partners a second time.
+                item.announcement_id = released
+                session.add(item)
+                continue
             item.announcement_id = self._announcements.publish(
                 session,
                 kind=AnnouncementKind.AGENDA_ITEM,
@@ -138,6 +146,17 @@ class Agenda:
             session.add(item)
             announced += 1
         return announced
+
+    def _release_announcement(self, session: Session, case: Case) -> int | None:
+        """The detention announcement that already asked the partners about `case`."""
+        return session.exec(
+            select(Announcement.id)
+            .where(
+                Announcement.case_id == case.id,
+                Announcement.kind == AnnouncementKind.DETENTION.value,
+            )
+            .order_by(col(Announcement.id).desc())
+        ).first()
 
     def overview(
         self, session: Session, now: datetime, theme: Theme | None = None
