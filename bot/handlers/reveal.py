@@ -29,7 +29,6 @@ from bot.services.reveal import (
     Refusal,
     Refused,
     RevealError,
-    SetupCodeIssued,
 )
 from bot.views.reveal import link_text, setup_code_text
 
@@ -156,47 +155,30 @@ class RevealHandlers:
 
     async def setup_code(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/pincode N: a set-up code for member N, to hand over by phone or in person."""
-        target = await self._member_command(update, context, "pincode")
-        if target is None:
-            return
-        caller, number = target
-        _ = caller.tr
-        issued = await self._coordinator_step(
-            update,
-            caller,
-            "pincode",
-            lambda session: self._core.reveals.create_setup_code(session, number, caller.actor),
+        done = await self._on_member(
+            update, context, "pincode", self._core.reveals.create_setup_code
         )
-        if isinstance(issued, SetupCodeIssued):
-            await self._reply(
-                update,
-                caller,
-                setup_code_text(
-                    _,
-                    code=issued.code,
-                    number=issued.member_id,
-                    name=issued.member_name,
-                    organisation=issued.organisation,
-                    expires_at=issued.expires_at,
-                    tz=self._core.settings.tz,
-                ),
-            )
+        if done is None:
+            return
+        caller, _number, issued = done
+        text = setup_code_text(
+            caller.tr,
+            code=issued.code,
+            number=issued.member_id,
+            name=issued.member_name,
+            organisation=issued.organisation,
+            expires_at=issued.expires_at,
+            tz=self._core.settings.tz,
+        )
+        await self._reply(update, caller, text)
 
     async def unlock(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/ontgrendel N: member N's links work again, with five fresh tries."""
-        target = await self._member_command(update, context, "ontgrendel")
-        if target is None:
+        done = await self._on_member(update, context, "ontgrendel", self._core.reveals.unlock)
+        if done is None:
             return
-        caller, number = target
+        caller, number, was_locked = done
         _ = caller.tr
-        was_locked = await self._coordinator_step(
-            update,
-            caller,
-            "ontgrendel",
-            lambda session: self._core.reveals.unlock(session, number, caller.actor),
-        )
-        if was_locked is None:
-            return
         if was_locked:
             text = _("Member {number} is unlocked: their links work again.", number=number)
         else:
@@ -205,40 +187,33 @@ class RevealHandlers:
 
     async def revoke(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/intrekken N: every open link of member N stops working."""
-        target = await self._member_command(update, context, "intrekken")
-        if target is None:
+        done = await self._on_member(update, context, "intrekken", self._core.reveals.revoke_links)
+        if done is None:
             return
-        caller, number = target
-        _ = caller.tr
-        revoked = await self._coordinator_step(
-            update,
-            caller,
-            "intrekken",
-            lambda session: self._core.reveals.revoke_links(session, number, caller.actor),
+        caller, number, revoked = done
+        text = caller.tr(
+            "Revoked {count} open links of member {number}.", count=revoked, number=number
         )
-        if revoked is None:
-            return
-        await self._reply(
-            update,
-            caller,
-            _(
-                "Revoked {count} open links of member {number}.",
-                count=revoked,
-                number=number,
-            ),
-        )
+        await self._reply(update, caller, text)
 
-    async def _member_command(
-        self, update: Update, context: ContextTypes.DEFAULT_TYPE, command: str
-    ) -> tuple[Caller, int] | None:
-        """The permitted caller and the member number typed, or None (answered)."""
-        caller = await authorize_command(update, self._core, command)
+    async def _on_member(
+        self,
+        update: Update,
+        context: ContextTypes.DEFAULT_TYPE,
+        command: str,
+        work: Callable[[Session, int, str], T],
+    ) -> tuple[Caller, int, T] | None:
+        """`/command N` by a permitted coordinator: `work(session, N, actor)` in one
+        transaction. None when it was answered already: a usage line for a missing or
+        malformed number, or the refusal (audited) the service raised."""
+        core = self._core
+        caller = await authorize_command(update, core, command)
         if caller is None or caller.member is None:
             return None
+        _ = caller.tr
         args = context.args or []
         match = NUMBER.fullmatch(args[0]) if len(args) == 1 and args[0].isascii() else None
         if match is None:
-            _ = caller.tr
             usage = {
                 "pincode": _("Usage: /pincode NUMBER, with the member's number from /leden."),
                 "ontgrendel": _("Usage: /ontgrendel NUMBER, with the member's number from /leden."),
@@ -246,25 +221,18 @@ class RevealHandlers:
             }[command]
             await self._reply(update, caller, usage)
             return None
-        return caller, int(match.group(1))
-
-    async def _coordinator_step(
-        self, update: Update, caller: Caller, command: str, step: Callable[[Session], T]
-    ) -> T | None:
-        """Run `step` in one transaction; a refusal is audited and answered (None)."""
-        core = self._core
+        number = int(match.group(1))
         try:
-            return await self._core.db.transact(step)
+            return caller, number, await core.db.transact(work, number, caller.actor)
         except RevealError as error:
             reason = error.reason
-
         await core.db.transact(
             core.memberships.record_refusal,
             actor=caller.actor,
             what=f"command:{command}",
             reason=reason.value,
         )
-        await self._reply(update, caller, command_refused_text(reason, caller.tr))
+        await self._reply(update, caller, command_refused_text(reason, _))
         return None
 
     async def _reply(self, update: Update, caller: Caller, text: SafeText) -> None:
