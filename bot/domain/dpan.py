@@ -119,6 +119,11 @@ class Soort(StrEnum):
     UITSTROOM = "uitstroom"
 
 
+# The sender of every detention notification: the prison service (DJI). A
+# melding is known by its sender and the sender's id (`melding.bron`, `bron_id`).
+BRON = "dji"
+
+
 @dataclass(frozen=True, repr=False)
 class DpanRow:
     """One accepted row. repr shows no personal data."""
@@ -131,6 +136,10 @@ class DpanRow:
     institution: str
     date: datetime.date
     remark: str | None
+
+    @property
+    def bron(self) -> str:
+        return BRON
 
     def __repr__(self) -> str:
         return f"DpanRow(line={self.line}, soort={self.soort.value}, <redacted>)"

@@ -30,9 +30,9 @@ O_NOFOLLOW and checked to be regular files on the open descriptor.
 
 A process killed half-way leaves the file in `processing/`; a later pass picks
 it up again once it has been untouched for a while, and the import carries on
-where the database says it was (rows are unique by bron_id). A file that failed
-because the database was away is given back at once and the pass ends: the
-database is needed for every file.
+where the database says it was (rows are unique by sender and bron_id). A file
+that failed because the database was away is given back at once and the pass
+ends: the database is needed for every file.
 """
 
 from __future__ import annotations

@@ -116,6 +116,7 @@ class DetentionService(Importer[DpanRow]):
         catalogued = self._catalogue.match(row.institution)
         melding = Melding(
             bron_id=row.bron_id,
+            bron=row.bron,
             soort=row.soort.value,
             theme=Theme.NAZORG.value,
             person_id=person.person_id,

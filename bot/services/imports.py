@@ -1,7 +1,7 @@
 """Importing a file of rows (detention notifications, meldingen): the machinery they share.
 
 One transaction per batch of rows: a crash never leaves half a row, and a
-re-run of the same file skips what was committed (the `bron_id` is unique).
+re-run of the same file skips what was committed (a sender's `bron_id` is unique).
 A row that fails unexpectedly costs only itself: the batch is redone row by
 row, each in a savepoint, and that row is rejected with a reason that holds
 no data. An import is known by its number (`import_file.id`), never by the
@@ -139,13 +139,24 @@ def _given_up_notice(_: Translator, *, number: int, attempts: int, imported: int
 
 
 class ImportRow(Protocol):
-    """What the machinery needs of a row: its line and the sender's id."""
+    """What the machinery needs of a row: its line, its sender and the sender's id."""
 
     @property
     def line(self) -> int: ...
 
     @property
+    def bron(self) -> str: ...
+
+    @property
     def bron_id(self) -> str: ...
+
+
+# A melding's key: its sender and the sender's id (two senders may use one id).
+SourceKey = tuple[str, str]
+
+
+def _key(row: ImportRow) -> SourceKey:
+    return (str(row.bron), row.bron_id)
 
 
 RowT = TypeVar("RowT", bound=ImportRow)
@@ -187,7 +198,7 @@ class Importer(Generic[RowT]):
     def _store_row(
         self, session: Session, row: RowT, import_id: int, actor: str, opened: list[str]
     ) -> None:
-        """Store one new row (its bron_id is not stored yet); add references of cases opened."""
+        """Store one new row (not stored yet); add the references of cases it opened."""
         raise NotImplementedError
 
     def _check_ready(self) -> None:
@@ -456,7 +467,7 @@ class Importer(Generic[RowT]):
         except _NOT_THE_ROW:
             raise
         except Exception as exc:
-            # One row broke the batch (or another importer stored one of its bron_ids
+            # One row broke the batch (or another importer stored one of its meldingen
             # meanwhile): redo it row by row, each in a savepoint, so that only a row
             # that fails again is lost. The fast path above pays nothing for this.
             log.warning(
@@ -486,14 +497,16 @@ class Importer(Generic[RowT]):
         opened: list[str] = []
         failed: list[str] = []  # type names of the unexpected failures (careful only)
         with self._db.session() as session:
-            # (import id, source line) of every bron_id of this batch already stored:
+            # (import id, source line) of every key of this batch already stored:
             # one query per batch; rows stored below are added as they go.
-            seen: dict[str, tuple[int | None, int]] = {
-                bron_id: (import_of, line)
-                for bron_id, import_of, line in session.exec(
-                    select(Melding.bron_id, Melding.import_id, Melding.source_line).where(
+            seen: dict[SourceKey, tuple[int | None, int]] = {
+                (bron, bron_id): (import_of, line)
+                for bron, bron_id, import_of, line in session.exec(
+                    select(
+                        Melding.bron, Melding.bron_id, Melding.import_id, Melding.source_line
+                    ).where(
                         col(Melding.bron_id).in_(
-                            [i.bron_id for i in batch if not isinstance(i, RowError)]
+                            sorted({i.bron_id for i in batch if not isinstance(i, RowError)})
                         )
                     )
                 )
@@ -539,17 +552,17 @@ class Importer(Generic[RowT]):
         import_id: int,
         actor: str,
         opened: list[str],
-        seen: dict[str, tuple[int | None, int]],
+        seen: dict[SourceKey, tuple[int | None, int]],
     ) -> bool | str:
         """True: new; False: a duplicate of an earlier import; str: why the row is rejected."""
-        existing = seen.get(row.bron_id)
+        existing = seen.get(_key(row))
         if existing is not None:
             import_of, line = existing
             if import_of == import_id and line != row.line:
                 return self._("bron_id appears earlier in this file (line {line})", line=line)
             return False
         self._store_row(session, row, import_id, actor, opened)
-        seen[row.bron_id] = (import_id, row.line)
+        seen[_key(row)] = (import_id, row.line)
         return True
 
     def _import_row_alone(
@@ -559,7 +572,7 @@ class Importer(Generic[RowT]):
         import_id: int,
         actor: str,
         opened: list[str],
-        seen: dict[str, tuple[int | None, int]],
+        seen: dict[SourceKey, tuple[int | None, int]],
         failed: list[str],
     ) -> bool | str:
         """`_import_row` in a savepoint: a failure rolls back this row only.
@@ -575,8 +588,8 @@ class Importer(Generic[RowT]):
             except _NOT_THE_ROW:
                 raise
             except IntegrityError:
-                if self._bron_id_stored(session, row.bron_id):
-                    return False  # another importer stored the same bron_id a moment ago
+                if self._stored(session, _key(row)):
+                    return False  # another importer stored the same melding a moment ago
                 if attempt == 1:
                     continue  # e.g. a new person's pseudonym taken a moment ago: look again
                 cause = "IntegrityError"
@@ -595,10 +608,12 @@ class Importer(Generic[RowT]):
             return _row_failed(self._, number=import_id)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _bron_id_stored(self, session: Session, bron_id: str) -> bool:
-        return (
-            session.exec(select(Melding.id).where(Melding.bron_id == bron_id)).first() is not None
-        )
+    def _stored(self, session: Session, key: SourceKey) -> bool:
+        bron, bron_id = key
+        found = session.exec(
+            select(Melding.id).where(Melding.bron_id == bron_id, Melding.bron == bron)
+        ).first()
+        return found is not None
 
     # -- cases -----------------------------------------------------------------
 

@@ -226,12 +226,16 @@ class Melding(SQLModel, table=True):
 
     __tablename__ = "melding"
 
+    # A sender's id is unique only among its own meldingen: two sources may both
+    # send a "1001". bron_id first, so that the key also serves lookups by bron_id.
+    __table_args__ = (UniqueConstraint("bron_id", "bron", name="uq_melding_bron_id_bron"),)
+
     id: int | None = Field(default=None, primary_key=True)
-    bron_id: str = Field(max_length=64, unique=True, index=True)
+    bron_id: str = Field(max_length=64)
     soort: str = Field(max_length=16)
-    # Where a melding of a meldingen file came from (bot.domain.meldingen.Bron);
-    # None for detention notifications.
-    bron: str | None = Field(default=None, max_length=32)
+    # Who sent it: a source of a meldingen file (bot.domain.meldingen.Bron), or
+    # the prison service for detention notifications (bot.domain.dpan.BRON).
+    bron: str = Field(max_length=32)
     # Its theme (bot.domain.roles.Theme); detention notifications are nazorg.
     theme: str | None = Field(default=None, max_length=32)
     person_id: int = Field(foreign_key="person.id", index=True)

@@ -125,6 +125,43 @@ def test_the_same_bron_id_again_is_a_duplicate(core: Core, people: People, tmp_p
     assert figures(core) == (3, 3, 3)
 
 
+def test_two_sources_may_use_the_same_id_without_losing_a_melding(
+    core: Core, people: People, tmp_path: Path
+) -> None:
+    """A melding is known by its sender and the sender's id: the police's "1001" is
+    not the GGZ's "1001", and neither is the prison service's "DJI-00001"."""
+    a, b, c, d = (people.identity() for _ in range(4))
+    core.detention.import_path(write_dpan(tmp_path / "dpan.csv", [a]), actor=CLI)
+    rows = [
+        melding_row(b, "1001", bron="politie"),
+        melding_row(c, "1001", bron="ggz", thema="verward_gedrag"),
+        melding_row(d, "DJI-00001", bron="politie"),
+    ]
+    first = core.meldingen.import_path(write_meldingen(tmp_path / "m.csv", rows), actor=CLI)
+    assert (first.new, first.duplicate, first.rejected) == (3, 0, 0)
+    # The same file again is three duplicates; one source naming an id twice is
+    # still a duplicate within the file.
+    again = core.meldingen.import_path(write_meldingen(tmp_path / "m.csv", rows), actor=CLI)
+    assert (again.new, again.duplicate, again.rejected) == (0, 3, 0)
+    errors: list[tuple[int, list[str]]] = []
+    twice = core.meldingen.import_path(
+        write_meldingen(tmp_path / "t.csv", [melding_row(b, "2002"), melding_row(c, "2002")]),
+        actor=CLI,
+        on_error=lambda line, reasons: errors.append((line, reasons)),
+    )
+    assert (twice.new, twice.duplicate, twice.rejected) == (1, 0, 1)
+    assert errors == [(3, ["bron_id staat eerder in dit bestand (regel 2)"])]
+    with core.db.session() as session:
+        keys = session.exec(
+            select(Melding.bron, Melding.bron_id).order_by(Melding.bron, Melding.bron_id)
+        ).all()
+    assert [tuple(key) for key in keys] == [
+        ("dji", "DJI-00001"), ("ggz", "1001"), ("politie", "1001"), ("politie", "2002"),
+        ("politie", "DJI-00001"),
+    ]  # fmt: skip
+    assert figures(core) == (5, 4, 4)
+
+
 def test_rejected_rows_are_named_by_line_and_reason_without_their_data(
     core: Core, people: People, tmp_path: Path
 ) -> None:

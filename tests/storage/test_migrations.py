@@ -227,3 +227,39 @@ def test_the_agenda_step_downgrades_and_upgrades_again(database_url: str) -> Non
         assert [sorted(u["column_names"]) for u in uniques] == [["case_id", "meeting_id"]]
     finally:
         engine.dispose()
+
+
+def test_detention_notifications_get_their_sender_and_the_key_becomes_sender_and_id(
+    empty_database_url: str,
+) -> None:
+    """0014: the melding key is (bron_id, bron); detention rows get the prison service."""
+    engine = make_engine(empty_database_url)
+    at = {"at": datetime(2026, 11, 23, 9, tzinfo=UTC)}
+    insert = (
+        "INSERT INTO melding (bron_id, bron, soort, person_id, municipality, event_date, "
+        "received_at, source_line) VALUES ('DJI-1', :bron, 'melding', 2, 'Weert', "
+        "'2026-12-01', :at, 3)"
+    )
+    try:
+        migrate.upgrade(engine, "0009")
+        _seed_detention_announcements(engine)
+        migrate.upgrade(engine)
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT id, bron FROM melding ORDER BY id")).all()
+        assert [tuple(row) for row in rows] == [(11, "dji"), (12, "dji")]
+        # Another sender may use the same id; the same sender may not.
+        with engine.begin() as connection:
+            connection.execute(text(insert), {**at, "bron": "politie"})
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(text(insert), {**at, "bron": "dji"})
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(text(insert), {**at, "bron": None})
+        # Back to 0013 once the shared id is gone: bron empty again for detention rows.
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM melding WHERE bron = 'politie'"))
+        migrate.downgrade(engine, "0013")
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT id, bron FROM melding ORDER BY id")).all()
+        assert [tuple(row) for row in rows] == [(11, None), (12, None)]
+    finally:
+        engine.dispose()
