@@ -16,7 +16,7 @@ from datetime import date, datetime, time
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from bot.domain.calendar import add_working_days
+from bot.domain.calendar import add_working_days, is_working_day
 from bot.domain.roles import Theme
 
 
@@ -130,6 +130,9 @@ def casemanager_overdue(since: datetime, now: datetime, tz: ZoneInfo) -> bool:
 
 
 def report_day(now: datetime, tz: ZoneInfo) -> date | None:
-    """The local day a daily report is for, or None before REPORT_FROM."""
+    """The local day a daily report is for: None before REPORT_FROM, and on days off
+    (weekends and public holidays: nobody acts on it then; the next working day tells)."""
     local = now.astimezone(tz)
-    return local.date() if local.time() >= REPORT_FROM else None
+    if local.time() < REPORT_FROM or not is_working_day(local.date()):
+        return None
+    return local.date()

@@ -339,6 +339,13 @@ class DecisionHandlers:
 
 def decided_text(decided: Decided, _: Translator) -> SafeText:
     """What /besluit did, or why it changed nothing."""
+    other = CaseReference.or_none(decided.other_case or "")
+    if decided.outcome is DecisionOutcome.OTHER_CASE_OPEN and other is not None:
+        return _(
+            "This case cannot be reopened: the person has a newer open case of the same "
+            "theme, {other}. Record the decision there.",
+            other=other,
+        )
     reference = CaseReference.or_none(decided.reference or "")
     if reference is None or decided.decision is None:
         return {

@@ -63,6 +63,8 @@ class DecisionOutcome(StrEnum):
     NO_CASE = "no_case"
     CLOSED = "closed"  # closed without a decision to correct
     NO_ORGANISATION = "no_organisation"
+    # Reopening would give the person a second open case of the theme (`other_case`).
+    OTHER_CASE_OPEN = "other_case_open"
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class Decided:
     previous: Decision | None = None
     previous_organisation: str | None = None
     previous_reason: CloseReason | None = None
+    other_case: str | None = None  # OTHER_CASE_OPEN: the reference of the open case
 
 
 class AssignOutcome(StrEnum):
@@ -208,6 +211,18 @@ class Decisions:
         if case.closed_at is not None and not closes_case(decision) and _erased(session, case):
             # Reopening a case whose personal data retention erased: nothing to work with.
             return self._refused_decision(session, actor, subject, DecisionOutcome.CLOSED)
+        if case.closed_at is not None and not closes_case(decision):
+            other = session.exec(
+                select(Case.reference).where(
+                    Case.person_id == case.person_id,
+                    Case.theme == case.theme,
+                    col(Case.closed_at).is_(None),
+                )
+            ).first()
+            if other is not None:
+                # A melding after the closing opened a new case; that one is worked on now.
+                self._refused(session, actor, subject, "besluit", "other_case_open")
+                return Decided(DecisionOutcome.OTHER_CASE_OPEN, other_case=other)
         organisation: Organisation | None = None
         if decision is Decision.DOORGELEID:
             code = (organisation_code or "").strip().upper()

@@ -72,6 +72,7 @@ def _unreadable_notice(_: Translator, *, number: int) -> SafeText:
 
 
 class DetentionService(Importer[DpanRow]):
+    kind = "dpan"
     audit_action = "import.dpan"
 
     def __init__(

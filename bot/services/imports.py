@@ -165,6 +165,8 @@ RowT = TypeVar("RowT", bound=ImportRow)
 class Importer(Generic[RowT]):
     """Imports files of one row format; subclasses read and store their rows."""
 
+    # What `import_file.kind` calls this kind of file.
+    kind = ""
     # The audit action of a finished import (kept per kind: "import.dpan" stays).
     audit_action = "import"
 
@@ -397,9 +399,11 @@ class Importer(Generic[RowT]):
         with self._db.session() as session:
             record = session.exec(select(ImportFile).where(ImportFile.sha256 == sha256)).first()
             if record is None:
-                record = ImportFile(sha256=sha256, status="running", started_at=now)
+                record = ImportFile(sha256=sha256, kind=self.kind, status="running", started_at=now)
             elif record.status != "running":
                 record.status, record.attempts, record.started_at = "running", 0, now
+            # The same bytes may be offered as another kind: the last run says what it was.
+            record.kind = self.kind
             record.attempts += 1
             session.add(record)
             session.flush()

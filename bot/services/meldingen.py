@@ -57,6 +57,7 @@ def new_bron_id() -> str:
 
 
 class MeldingenService(Importer[MeldingRow]):
+    kind = "meldingen"
     audit_action = "import.meldingen"
 
     def _read(self, stream: BinaryIO) -> Iterator[MeldingRow | RowError]:

@@ -14,9 +14,11 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Index,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -198,7 +200,7 @@ class AuditKeying(SQLModel, table=True):
 
 
 class ImportFile(SQLModel, table=True):
-    """One detention-notification file, by content hash: a re-run continues the same import.
+    """One imported file, by content hash: a re-run continues the same import.
 
     Logs, messages and files on disk name an import by its id; the file's name as
     uploaded is not kept (it may hold a person's name, or bytes no log can show).
@@ -208,6 +210,8 @@ class ImportFile(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     sha256: str = Field(max_length=64, unique=True, index=True)
+    # What the file was read as by its last run: dpan or meldingen (an Importer's kind).
+    kind: str = Field(max_length=16)
     status: str = Field(max_length=16)  # running, done, unreadable, failed (given up)
     # Starts since the import last finished; the inbox gives up after a few.
     attempts: int = 0
@@ -258,6 +262,18 @@ class Case(SQLModel, table=True):
     """A case (casus) with its reference, e.g. VH-2026-0042."""
 
     __tablename__ = "vh_case"
+    # A person has at most one open case per theme: a melding joins it. Enforced
+    # here too, so that two importers at once cannot both open one.
+    __table_args__ = (
+        Index(
+            "uq_vh_case_open_person_theme",
+            "person_id",
+            "theme",
+            unique=True,
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(max_length=20, unique=True, index=True)

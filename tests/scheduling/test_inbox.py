@@ -546,6 +546,7 @@ def test_an_import_killed_every_time_is_given_up_at_its_next_start(
         session.add(
             ImportFile(
                 sha256=hashlib.sha256(content).hexdigest(),
+                kind="dpan",
                 status="running",
                 attempts=MAX_ATTEMPTS,
                 started_at=core.clock.now(),
@@ -573,6 +574,7 @@ def test_the_same_content_sent_again_after_a_give_up_is_tried_again(
         session.add(
             ImportFile(
                 sha256=hashlib.sha256(content).hexdigest(),
+                kind="dpan",
                 status="failed",
                 attempts=MAX_ATTEMPTS,
                 started_at=core.clock.now(),

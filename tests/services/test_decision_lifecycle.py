@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from bot.clock import FrozenClock
@@ -144,3 +146,39 @@ def test_an_offer_made_before_the_case_closed_does_not_come_back_when_a_correcti
         )
     assert closed.outcome is OfferOutcome.NOT_OPEN  # "no longer open: ... the case is closed"
     assert later.outcome is OfferOutcome.NOT_OPEN  # the same old button now accepts the case
+
+
+def test_a_correction_does_not_reopen_a_case_when_a_newer_one_of_its_theme_is_open(
+    core: Core, world: World
+) -> None:
+    """A person has one open case per theme: the newer case is worked on, the old stays closed."""
+    reference = world.nazorg[0]
+    with core.db.session() as session:
+        core.decisions.decide(
+            session, reference=reference, decision=Decision.AFGESLOTEN,
+            member_id=world.coordinator, reason=CloseReason.GEEN_ZORGEN,
+        )  # fmt: skip
+    old = _case(core, reference)
+    newer = Case(
+        reference="VH-2026-0077", year=2026, number=77, theme=old.theme,
+        person_id=old.person_id, municipality=old.municipality, opened_at=old.opened_at,
+    )  # fmt: skip
+    with core.db.session() as session:
+        session.add(newer)
+    with core.db.session() as session:
+        refused = core.decisions.decide(
+            session, reference=reference, decision=Decision.PROCESREGIE,
+            member_id=world.coordinator,
+        )  # fmt: skip
+    assert (refused.outcome, refused.other_case) == (
+        DecisionOutcome.OTHER_CASE_OPEN, "VH-2026-0077"
+    )  # fmt: skip
+    assert _case(core, reference).closed_at is not None
+    assert _case(core, reference).decision == Decision.AFGESLOTEN.value
+    # The database holds the rule too: a second open case of the theme is refused.
+    second = Case(
+        reference="VH-2026-0078", year=2026, number=78, theme=old.theme,
+        person_id=old.person_id, municipality=old.municipality, opened_at=old.opened_at,
+    )  # fmt: skip
+    with pytest.raises(IntegrityError), core.db.session() as session:
+        session.add(second)

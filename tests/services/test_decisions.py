@@ -513,7 +513,13 @@ def test_cases_without_a_casemanager_are_reported_once_a_day(
     clock.advance(timedelta(days=1))  # Thursday
     assert report_unassigned_cases(core) == 2
     assert len(_outbox(core, "casemanager-report:")) == 4
-    assert [e["cases"] for e in _audit(core, "case.unassigned_report")] == [2, 2]
+    # Not on the weekend: Monday tells again.
+    for day in (28, 29):
+        clock.set(datetime(2026, 11, day, 10, tzinfo=AMSTERDAM))
+        assert report_unassigned_cases(core) == 0
+    clock.set(datetime(2026, 11, 30, 9, 5, tzinfo=AMSTERDAM))
+    assert report_unassigned_cases(core) == 2
+    assert [e["cases"] for e in _audit(core, "case.unassigned_report")] == [2, 2, 2]
 
 
 # -- the case page ----------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def test_crash_between_batches_then_rerun(core: Core, tmp_path: Path) -> None:
         references = session.exec(select(Case.reference)).all()
         assert len(references) == len(set(references))
         record = session.exec(select(ImportFile)).one()
-        assert (record.rows_new, record.status) == (30, "done")
+        assert (record.kind, record.rows_new, record.status) == ("dpan", 30, "done")
 
 
 def test_crash_inside_a_batch_leaves_no_half_rows(

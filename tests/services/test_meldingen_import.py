@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -17,10 +18,12 @@ from bot.core import Core
 from bot.domain.identity import Identity
 from bot.domain.meldingen import MeldingRow, check_one
 from bot.services.audit import CLI
+from bot.services.imports import ImportReport
 from bot.services.meldingen import new_bron_id
 from bot.storage.models import Case, ImportFile, Melding, OutboxMessage
 from tests.app.test_detention import write_dpan
 from tests.conftest import People
+from tests.services.test_reveal import _wait_until_blocked
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 MELDINGEN_HEADER = [
@@ -106,7 +109,8 @@ def test_a_new_file_opens_a_case_in_triage_per_melding_on_its_date(
         assert stored.remark_ct is not None and b.surname not in stored.remark_ct
         # Nothing is announced by the import: agenda items are announced per meeting.
         assert session.exec(select(func.count()).select_from(OutboxMessage)).one() == 0
-        assert session.exec(select(ImportFile)).one().status == "done"
+        record = session.exec(select(ImportFile)).one()
+        assert (record.kind, record.status) == ("meldingen", "done")
     assert figures(core) == (3, 3, 3)
 
 
@@ -317,3 +321,49 @@ def test_a_melding_typed_in_is_stored_like_an_imported_row(core: Core, people: P
         assert [m.municipality for m in stored] == ["Leudal", "Leudal"]
         assert [m.import_id for m in stored] == [None, None]
     assert figures(core) == (2, 1, 1)
+
+
+def test_a_case_opened_by_another_importer_meanwhile_is_joined_not_doubled(
+    core: Core, people: People, tmp_path: Path
+) -> None:
+    """The other importer opens the person's case after this one looked and found none:
+    the database refuses the second open case and the row joins the first."""
+    if core.db.dialect != "postgresql":
+        pytest.skip("SQLite runs one writer at a time (BEGIN IMMEDIATE): no such race")
+    person = people.identity()
+    core.meldingen.import_path(
+        write_meldingen(tmp_path / "a.csv", [melding_row(person, "GGZ-1", bron="ggz",
+                                                         thema="verward_gedrag")]),
+        actor=CLI,
+    )  # fmt: skip
+    first = case_of(core, "GGZ-1")
+    reports: list[object] = []
+
+    def other_importer() -> None:
+        path = write_meldingen(tmp_path / "b.csv", [melding_row(person, "POL-1")])
+        reports.append(core.meldingen.import_path(path, actor=CLI))
+
+    with core.db.session() as session:
+        # "The other importer": an open top_x case, not committed yet.
+        session.add(
+            Case(
+                reference="VH-2026-0050",
+                year=2026,
+                number=50,
+                theme="top_x",
+                person_id=first.person_id,
+                municipality="Roermond",
+                opened_at=first.opened_at,
+            )
+        )
+        session.flush()
+        thread = threading.Thread(target=other_importer)
+        thread.start()
+        _wait_until_blocked(core, thread)
+    thread.join(timeout=20)
+    assert not thread.is_alive()
+    report = reports[0]
+    assert isinstance(report, ImportReport)
+    assert (report.new, report.duplicate, report.rejected, report.cases_opened) == (1, 0, 0, [])
+    assert case_of(core, "POL-1").reference == "VH-2026-0050"
+    assert figures(core) == (2, 2, 1)
