@@ -19,8 +19,9 @@ from bot.core import Core
 from bot.domain.reveal import LinkState
 from bot.domain.roles import Role
 from bot.services.audit import CLI
-from bot.services.reveal import IssuedLink, Refusal, Refused
+from bot.services.reveal import IssuedLink, Refusal, Refused, token_hash
 from bot.storage.models import Case, Melding, Member, OutboxMessage
+from bot.storage.repositories import RevealLinkRepository
 from bot.web.forms import melding_form_token
 from tests.conftest import People
 from tests.services.test_reveal import (
@@ -251,3 +252,16 @@ async def test_the_form_speaks_the_members_language(
     assert "Not stored yet" in page.text and "Surname" in page.text
     stored = await post(client, token, form_of(page), **good())
     assert "It opened case" in stored.text
+
+
+async def test_a_form_is_marked_done_once(
+    client: httpx.AsyncClient, core: Core, world: World
+) -> None:
+    """The backstop under two sends racing past the state check: the conditional update."""
+    token, _form = await opened_form(client, core, world)
+    links = RevealLinkRepository()
+    with core.db.session() as session:
+        link = links.by_token_hash(token_hash(token), session=session)
+        assert link is not None and link.id is not None
+        assert links.finish(link.id, core.clock.now(), session=session)
+        assert not links.finish(link.id, core.clock.now(), session=session)
