@@ -260,7 +260,7 @@ async def test_bad_bodies_and_tokens_get_a_plain_page_that_echoes_nothing(
 
     async def chunks() -> AsyncIterator[bytes]:
         yield b"pin=1&"
-        yield marker.encode() * 500
+        yield marker.encode() * (MAX_BODY // len(marker) + 1)
 
     streamed = await client.post(f"/r/{token}", content=chunks())  # no declared length
     assert streamed.status_code == 413
