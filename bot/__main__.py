@@ -305,20 +305,6 @@ def _import_file(
     return 0
 
 
-# The fields `vhbot melding add` asks for, in order; optional ones may be left empty.
-_MELDING_FIELDS: tuple[tuple[str, bool], ...] = (
-    ("bron", True),
-    ("thema", True),
-    ("achternaam", True),
-    ("voornamen", True),
-    ("geboortedatum", True),
-    ("bsn", False),
-    ("gemeente", True),
-    ("datum", True),
-    ("opmerking", False),
-)
-
-
 def ask_melding(
     ask: Callable[[str], str],
     say: Callable[[str], None],
@@ -333,7 +319,7 @@ def ask_melding(
     value) and that field is asked again. An empty answer to a required field,
     or the end of input, aborts.
     """
-    from bot.domain.meldingen import Bron, MeldingRow, check_one
+    from bot.domain.meldingen import MANUAL_FIELDS, Bron, MeldingRow, check_one
     from bot.i18n import translator
 
     _ = translator(settings.locale)
@@ -346,8 +332,8 @@ def ask_melding(
     }
     values: dict[str, str] = {"bron_id": bron_id}
     index = 0
-    while index < len(_MELDING_FIELDS):
-        name, required = _MELDING_FIELDS[index]
+    while index < len(MANUAL_FIELDS):
+        name, required = MANUAL_FIELDS[index]
         hint = hints.get(name) or ("" if required else "optional, Enter to skip")
         try:
             answer = ask(f"{name}{f' ({hint})' if hint else ''}: ").strip()
@@ -358,11 +344,11 @@ def ask_melding(
         values[name] = answer
         result = check_one(values, municipalities=settings.municipalities, today=today)
         if isinstance(result, MeldingRow):
-            if index == len(_MELDING_FIELDS) - 1:
+            if index == len(MANUAL_FIELDS) - 1:
                 return result
             index += 1
             continue
-        asked = [field for field, _required in _MELDING_FIELDS[: index + 1]]
+        asked = [field for field, _required in MANUAL_FIELDS[: index + 1]]
         problems = [p for p in result.problems if p.field in asked]
         if not problems:
             index += 1

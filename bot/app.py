@@ -104,6 +104,9 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         settings=settings, cipher=cipher, audit=audit, clock=clock, memberships=memberships
     )
     announcements = Announcements(settings=settings, audit=audit)
+    meldingen = MeldingenService(
+        settings=settings, db=db, vault=vault, cipher=cipher, audit=audit, clock=clock
+    )
     return Core(
         settings=settings,
         clock=clock,
@@ -122,9 +125,7 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
             clock=clock,
             announcements=announcements,
         ),
-        meldingen=MeldingenService(
-            settings=settings, db=db, vault=vault, cipher=cipher, audit=audit, clock=clock
-        ),
+        meldingen=meldingen,
         announcements=announcements,
         reveals=Reveals(
             settings=settings,
@@ -134,6 +135,7 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
             clock=clock,
             memberships=memberships,
             decisions=decisions,
+            meldingen=meldingen,
         ),
         decisions=decisions,
         agenda=Agenda(settings=settings, announcements=announcements),

@@ -86,6 +86,12 @@ COMMANDS: tuple[Permission, ...] = (
         PRIVATE,
     ),
     Permission(
+        "melding",
+        mark("A one-time link to the form for a new melding (personal details only there)"),
+        COORDINATOR,
+        PRIVATE,
+    ),
+    Permission(
         "pincode", mark("A PIN set-up code for a member: /pincode NUMBER"), COORDINATOR, PRIVATE
     ),
     Permission(

@@ -14,7 +14,7 @@ in one of them is rejected, so no decision or closing is silently dropped.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import BinaryIO
@@ -25,6 +25,7 @@ from bot.domain.dpan import (
     MSG_FUTURE,
     MSG_TOO_OLD,
     Fields,
+    Problem,
     RowError,
     RowFormat,
     check_values,
@@ -54,6 +55,21 @@ OWN_COLUMNS: frozenset[str] = frozenset({"bron", "thema"})
 MSG_BRON = mark("{column} must be one of {values}")
 MSG_THEMA = mark("{column} must be one of {values}")
 MSG_HISTORY = mark("{column}: history columns need --history (not yet supported)")
+MSG_THEMA_NOT_GRANTED = mark("{column}: your organisation does not take part in this theme")
+
+# The fields of one melding typed in by hand (`vhbot melding add`, the web form), in
+# order, each with whether it is required; `bron_id` is made, not typed.
+MANUAL_FIELDS: tuple[tuple[str, bool], ...] = (
+    ("bron", True),
+    ("thema", True),
+    ("achternaam", True),
+    ("voornamen", True),
+    ("geboortedatum", True),
+    ("bsn", False),
+    ("gemeente", True),
+    ("datum", True),
+    ("opmerking", False),
+)
 
 
 class Bron(StrEnum):
@@ -184,3 +200,31 @@ def check_one(
         The row (line 0), or the `RowError` with a problem per field to ask again.
     """
     return check_values(MELDINGEN, values, municipalities=municipalities, today=today)
+
+
+def check_form(
+    values: Mapping[str, str],
+    *,
+    municipalities: Sequence[str],
+    today: datetime.date,
+    themes: Collection[Theme],
+) -> MeldingRow | RowError:
+    """`check_one` for the web form, which also knows who types: a theme outside
+    `themes` (those the member's organisation takes part in) is a problem of `thema`.
+
+    Only the fields of MANUAL_FIELDS and `bron_id` are read; the history columns
+    cannot be posted.
+    """
+    wanted = {name for name, _required in MANUAL_FIELDS} | {"bron_id"}
+    result = check_one(
+        {k: v for k, v in values.items() if k in wanted},
+        municipalities=municipalities,
+        today=today,
+    )
+    theme = values.get("thema", "").strip().casefold()
+    if theme in {t.value for t in Theme} and Theme(theme) not in themes:
+        problem = Problem("thema", MSG_THEMA_NOT_GRANTED, {"column": Code("thema")})
+        if isinstance(result, RowError):
+            return RowError(result.line, (*result.problems, problem))
+        return RowError(result.line, (problem,))
+    return result

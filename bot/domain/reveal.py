@@ -9,6 +9,8 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 LINK_VALIDITY = timedelta(minutes=10)
+# A melding form's link is used up at the PIN; its form is taken this long after.
+MELDING_FORM_VALIDITY = timedelta(minutes=30)
 SETUP_CODE_VALIDITY = timedelta(hours=72)
 PIN_ATTEMPTS = 5  # the fifth wrong PIN (or set-up code) in a row locks
 DAILY_REVEALS = 30  # reveals by one member in one (local) day
@@ -24,6 +26,8 @@ _COMMON_PINS = frozenset(
 class LinkKind(StrEnum):
     ANNOUNCEMENT = "announcement"
     CASE = "case"
+    # The form for a new melding (a coordinator's /melding); the target is the member.
+    MELDING_FORM = "melding_form"
 
 
 class LinkState(StrEnum):
@@ -62,6 +66,35 @@ def link_state(
     if used_at is not None:
         return LinkState.USED
     if now >= expires_at:
+        return LinkState.EXPIRED
+    if not member_active:
+        return LinkState.MEMBER_INACTIVE
+    if locked:
+        return LinkState.LOCKED
+    return LinkState.OK
+
+
+def form_state(
+    *,
+    now: datetime,
+    used_at: datetime | None,
+    done_at: datetime | None,
+    revoked_at: datetime | None,
+    member_active: bool,
+    locked: bool,
+) -> LinkState:
+    """The state of a melding form opened with a link's PIN (the link itself is used).
+
+    OK from the PIN until MELDING_FORM_VALIDITY later, until its melding is stored
+    (`done_at`: then USED) or the link is revoked; never before the PIN was entered.
+    """
+    if revoked_at is not None:
+        return LinkState.REVOKED
+    if used_at is None:
+        return LinkState.NOT_ALLOWED  # the PIN comes first
+    if done_at is not None:
+        return LinkState.USED
+    if now >= used_at + MELDING_FORM_VALIDITY:
         return LinkState.EXPIRED
     if not member_active:
         return LinkState.MEMBER_INACTIVE

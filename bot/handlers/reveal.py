@@ -1,5 +1,6 @@
 """Links to the personal details: [Gegevens bekijken] under an announcement and /zaak
-REF; and the coordinators' /pincode, /ontgrendel and /intrekken.
+REF; a coordinator's /melding (the form for a new melding, on the same pages); and
+the coordinators' /pincode, /ontgrendel and /intrekken.
 
 A link always goes to the member's private chat, never to the group. One that
 cannot be delivered is withdrawn at once, and the member is told why.
@@ -30,7 +31,7 @@ from bot.services.reveal import (
     Refused,
     RevealError,
 )
-from bot.views.reveal import link_text, setup_code_text
+from bot.views.reveal import link_text, melding_form_link_text, setup_code_text
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -49,6 +50,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any], core: Core)
     handlers = RevealHandlers(core)
     application.add_handler(CallbackQueryHandler(handlers.view_details, pattern=r"^rv:"))
     application.add_handler(CommandHandler("zaak", handlers.case_link))
+    application.add_handler(CommandHandler("melding", handlers.melding_form_link))
     application.add_handler(CommandHandler("pincode", handlers.setup_code))
     application.add_handler(CommandHandler("ontgrendel", handlers.unlock))
     application.add_handler(CommandHandler("intrekken", handlers.revoke))
@@ -112,7 +114,50 @@ class RevealHandlers:
         if problem is not None:
             await self._reply(update, caller, problem)
 
-    async def _deliver(self, update: Update, caller: Caller, issued: IssuedLink) -> SafeText | None:
+    async def melding_form_link(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/melding: a one-time link to the form for a new melding (typed there, never here)."""
+        caller = await authorize_command(update, self._core, "melding")
+        if caller is None or caller.member is None:
+            return
+        _ = caller.tr
+        if context.args:
+            # Whatever followed the command may be personal data: never echoed or kept,
+            # and the message itself is deleted where Telegram lets the bot.
+            await self._delete_typed(update)
+            await self._reply(
+                update,
+                caller,
+                _(
+                    "Never type personal details into Telegram: /melding alone gives you a "
+                    "link to the form."
+                ),
+            )
+        issued = await self._core.db.transact(
+            self._core.reveals.issue_melding_form_link, caller.member.member_id
+        )
+        if isinstance(issued, Refused):
+            await self._reply(update, caller, issue_refused_text(issued, LinkKind.MELDING_FORM, _))
+            return
+        problem = await self._deliver(update, caller, issued, LinkKind.MELDING_FORM)
+        if problem is not None:
+            await self._reply(update, caller, problem)
+
+    async def _delete_typed(self, update: Update) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        try:
+            await message.delete()
+        except TelegramError as exc:
+            log.info("reveal.typed_not_deleted", extra={"error": type(exc).__name__})
+
+    async def _deliver(
+        self,
+        update: Update,
+        caller: Caller,
+        issued: IssuedLink,
+        kind: LinkKind = LinkKind.ANNOUNCEMENT,
+    ) -> SafeText | None:
         """Send the link privately; None when sent, else (the link withdrawn) what to tell.
 
         A link that did not go out for any reason, an unexpected one included, is
@@ -120,13 +165,23 @@ class RevealHandlers:
         """
         core, _ = self._core, caller.tr
         try:
-            text = link_text(
-                _,
-                url=issued.url,
-                subject=issued.subject,
-                expires_at=issued.expires_at,
-                needs_setup=issued.needs_setup,
-                tz=core.settings.tz,
+            text = (
+                melding_form_link_text(
+                    _,
+                    url=issued.url,
+                    expires_at=issued.expires_at,
+                    needs_setup=issued.needs_setup,
+                    tz=core.settings.tz,
+                )
+                if kind is LinkKind.MELDING_FORM
+                else link_text(
+                    _,
+                    url=issued.url,
+                    subject=issued.subject,
+                    expires_at=issued.expires_at,
+                    needs_setup=issued.needs_setup,
+                    tz=core.settings.tz,
+                )
             )
             await update.get_bot().send_message(
                 caller.telegram_id, text, link_preview_options=NO_PREVIEW
@@ -191,9 +246,8 @@ class RevealHandlers:
         if done is None:
             return
         caller, number, revoked = done
-        text = caller.tr(
-            "Revoked {count} open links of member {number}.", count=revoked, number=number
-        )
+        _ = caller.tr
+        text = _("Revoked {count} open links of member {number}.", count=revoked, number=number)
         await self._reply(update, caller, text)
 
     async def _on_member(
@@ -249,6 +303,8 @@ def issue_refused_text(refused: Refused, kind: LinkKind, _: Translator) -> SafeT
             )
         case Refusal.MEMBER_INACTIVE:
             return _(NOT_REGISTERED)
+        case Refusal.NOT_ALLOWED if kind is LinkKind.MELDING_FORM:
+            return _("Only a coordinator can enter a melding.")
         case Refusal.NOT_ALLOWED if kind is LinkKind.CASE:
             return _(
                 "Only a coordinator whose organisation takes part in the case's theme, or "

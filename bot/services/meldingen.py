@@ -24,6 +24,7 @@ from bot.domain.dpan import RowError
 from bot.domain.meldingen import MeldingRow, read_meldingen
 from bot.i18n import Translator
 from bot.safe import SafeText
+from bot.services.audit import Detail
 from bot.services.imports import REMARK_CONTEXT, Importer
 from bot.storage.models import Case, Melding
 
@@ -89,16 +90,22 @@ class MeldingenService(Importer[MeldingRow]):
             The reference of the case it opened or joined.
         """
         with self._db.session() as session:
-            melding, case, created = self._store(
-                session, row, import_id=None, source_line=0, actor=actor
-            )
-            self._audit.record(
-                session,
-                actor=actor,
-                action="melding.add",
-                subject=f"melding:{melding.id}",
-                reference=case.reference,
-            )
+            return self.add_in(session, row, actor=actor)
+
+    def add_in(self, session: Session, row: MeldingRow, *, actor: str, **details: Detail) -> Added:
+        """`add` within the caller's transaction (the web form's: its link is done with
+        it); `details` go into the audit entry `melding.add` besides the reference."""
+        melding, case, created = self._store(
+            session, row, import_id=None, source_line=0, actor=actor
+        )
+        self._audit.record(
+            session,
+            actor=actor,
+            action="melding.add",
+            subject=f"melding:{melding.id}",
+            reference=case.reference,
+            **details,
+        )
         return Added(case.reference, created)
 
     def _store(

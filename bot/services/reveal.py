@@ -7,6 +7,12 @@ Telegram: the first time a set-up code a coordinator handed over (then a PIN of
 the member's choosing), later that PIN. Five wrong ones in a row lock all the
 member's links until a coordinator unlocks them.
 
+The same link, PIN and audit open a second kind of page: the form for a new
+melding (`/melding`, kind `melding_form`, for a coordinator). Its link is used up
+when the PIN is entered (counted like a reveal); the form it opens is then taken
+for MELDING_FORM_VALIDITY, checked as the import checks a row, until its melding
+is stored: once, by a conditional update in the storing transaction.
+
 Refusals are returned (`Refused`), not raised, so that their audit entry and a
 wrong PIN's count commit with the caller's transaction. Every issue, view,
 refusal, PIN failure, lock, unlock, set-up code and revocation is audited.
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -27,28 +34,34 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.announcements import AnnouncementKind
 from bot.domain.decisions import CloseReason, Decision
+from bot.domain.dpan import Problem, RowError
 from bot.domain.identity import Identity
 from bot.domain.invites import ALPHABET, CODE_LENGTH, format_code, normalise_code
+from bot.domain.meldingen import check_form
 from bot.domain.reveal import (
     DAILY_REVEALS,
     LINK_VALIDITY,
+    MELDING_FORM_VALIDITY,
     PIN_ATTEMPTS,
     SETUP_CODE_VALIDITY,
     LinkKind,
     LinkState,
+    form_state,
     link_state,
     local_day,
     pin_problem,
     token_shape_ok,
 )
 from bot.domain.roles import Role, Theme, parse_roles, parse_themes
-from bot.i18n import Translator
+from bot.i18n import Translator, translator
 from bot.privacy.crypto import FieldCipher
 from bot.privacy.secret_hash import hash_secret, verify_secret
 from bot.safe import SafeText
+from bot.services import outbox
 from bot.services.audit import AuditLog, Detail, member_actor
 from bot.services.decisions import CasemanagerShown, Decisions
 from bot.services.detention import INSTITUTION_CONTEXT, REMARK_CONTEXT
+from bot.services.meldingen import MeldingenService, new_bron_id
 from bot.services.members import MEMBER_NAME_CONTEXT, Memberships
 from bot.services.persons import IdentityErased, PersonVault
 from bot.storage.engine import savepoint
@@ -67,7 +80,7 @@ from bot.storage.models import (
 )
 from bot.storage.repositories import RevealLinkRepository
 from bot.views.decisions import DecisionShown
-from bot.views.reveal import daily_limit_notice, lock_notice
+from bot.views.reveal import daily_limit_notice, lock_notice, melding_stored_text
 
 WEB = "web"  # the actor of a request whose token names no link
 # Ended links and set-up codes are deleted this long after they ended.
@@ -232,6 +245,33 @@ class RevealedCase:
         return self.identity is None
 
 
+@dataclass(frozen=True)
+class MeldingForm:
+    """The form for a new melding, opened with the PIN: its choices and its end."""
+
+    link_id: int
+    # The themes the member's organisation takes part in (a restricted one only when granted).
+    themes: tuple[Theme, ...]
+    municipalities: tuple[str, ...]
+    open_until: datetime
+
+
+@dataclass(frozen=True)
+class MeldingFormProblems:
+    """The form as sent did not pass: a problem per field (never a value), to show again."""
+
+    form: MeldingForm
+    problems: tuple[Problem, ...]
+
+
+@dataclass(frozen=True)
+class MeldingStored:
+    """The form's melding is stored: the case it opened or joined."""
+
+    reference: str
+    new_case: bool
+
+
 @dataclass
 class _Opened:
     """A stored link with its member, as one request sees them."""
@@ -257,6 +297,7 @@ class Reveals:
         clock: Clock,
         memberships: Memberships,
         decisions: Decisions,
+        meldingen: MeldingenService,
         links: RevealLinkRepository | None = None,
     ) -> None:
         self._settings = settings
@@ -266,6 +307,7 @@ class Reveals:
         self._clock = clock
         self._memberships = memberships
         self._decisions = decisions
+        self._meldingen = meldingen
         self._links = links or RevealLinkRepository()
 
     # -- links -------------------------------------------------------------------
@@ -273,18 +315,20 @@ class Reveals:
     def issue_link(
         self, session: Session, member_id: int, kind: LinkKind, target_id: int
     ) -> IssuedLink | Refused:
-        """A one-time link for `member_id` to the page of one announcement or case.
+        """A one-time link for `member_id` to the page of one announcement or case,
+        or to the form for a new melding.
 
         Refused for a member who is unknown, inactive or locked, a target that does
         not exist, or one the member may not see: an announcement of a theme their
         organisation is not granted; a case unless they are a coordinator whose
-        organisation is granted its theme.
+        organisation is granted its theme, or its casemanager; a melding form
+        unless they are a coordinator.
 
         Args:
             session: the open unit of work; the link and its audit entry commit with it.
             member_id: who asks (the link is bound to them).
-            kind: announcement or case.
-            target_id: the announcement's or case's id.
+            kind: announcement, case or melding form.
+            target_id: the announcement's or case's id; for a melding form, `member_id`.
 
         Returns:
             The link's URL and when it expires; or why not.
@@ -341,6 +385,10 @@ class Reveals:
             return self._refuse(session, member_id, "", Refusal.NO_TARGET, details)
         return self.issue_link(session, member_id, LinkKind.CASE, case.id)
 
+    def issue_melding_form_link(self, session: Session, member_id: int) -> IssuedLink | Refused:
+        """/melding: `issue_link` for the form for a new melding (coordinators only)."""
+        return self.issue_link(session, member_id, LinkKind.MELDING_FORM, member_id)
+
     def withdraw_link(self, session: Session, link_id: int, reason: str) -> None:
         """Revoke one link that could not be delivered (the member never saw it)."""
         link = session.get(RevealLink, link_id)
@@ -385,7 +433,7 @@ class Reveals:
         setup_code: str | None,
         pin_again: str | None,
         now: datetime,
-    ) -> tuple[str | None, RevealedPerson | RevealedCase | Refused]:
+    ) -> tuple[str | None, RevealedPerson | RevealedCase | MeldingForm | Refused]:
         """The page's form: with a set-up code, first set the new PIN (typed twice
         alike), then reveal with it; without, reveal with the PIN.
 
@@ -588,8 +636,9 @@ class Reveals:
 
     def reveal(
         self, session: Session, token: str, pin: str, *, now: datetime
-    ) -> RevealedPerson | RevealedCase | Refused:
-        """Check the PIN, use the link up and return what the page shows.
+    ) -> RevealedPerson | RevealedCase | MeldingForm | Refused:
+        """Check the PIN, use the link up and return what the page shows: a person, a
+        case, or (a melding form's link) the form for a new melding.
 
         Single use even under concurrent requests: the link is marked used by a
         conditional update, so of two requests only one gets the data. The person's
@@ -612,6 +661,15 @@ class Reveals:
             return self._refuse_link(session, opened, "reveal", Refusal.DAILY_LIMIT)
         if not self._links.consume(link.id, now, session=session):
             return self._refuse_link(session, opened, "reveal", Refusal.USED)
+        if link.kind == LinkKind.MELDING_FORM:
+            self._audit.record(
+                session,
+                actor=member_actor(member.id),
+                action="reveal.form_opened",
+                subject=f"reveal_link:{link.id}",
+                kind=link.kind,
+            )
+            return self._melding_form(session, member, link.id, used_at=now)
         shown: RevealedPerson | RevealedCase
         if link.kind == LinkKind.ANNOUNCEMENT:
             shown = self._announcement_page(session, link, member.id)
@@ -627,6 +685,106 @@ class Reveals:
             erased=shown.erased,
         )
         return shown
+
+    # -- the melding form ------------------------------------------------------------
+
+    def submit_melding(
+        self, session: Session, token: str, values: Mapping[str, str], *, now: datetime
+    ) -> tuple[str | None, MeldingStored | MeldingFormProblems | Refused]:
+        """The melding form sent: check it as the import checks a row, then store it.
+
+        Stored once: the link is marked done by a conditional update in this
+        transaction, so of two requests sending the same form (a double click) one
+        stores and the other is refused as USED. A form with problems changes
+        nothing but its audit entry (which names the fields, never their values).
+        The melding is audited as `melding.add` with the member as actor, and the
+        member gets its case reference in Telegram too.
+
+        Returns the member's language (None: no such link) and the outcome.
+        """
+        opened = self._open_form(session, token, now, lock=True)
+        if opened is None:
+            return None, self._refuse(session, None, "", Refusal.UNKNOWN, {"step": "melding"})
+        member, link = opened.member, opened.link
+        language = member.language
+        if opened.state is not LinkState.OK:
+            return language, self._refuse_link(session, opened, "melding")
+        assert member.id is not None  # noqa: S101 - stored rows have ids
+        assert link.id is not None  # noqa: S101 - stored rows have ids
+        assert link.used_at is not None  # noqa: S101 - form_state OK: the PIN was entered
+        form = self._melding_form(session, member, link.id, used_at=link.used_at)
+        checked = check_form(
+            {**values, "bron_id": new_bron_id()},
+            municipalities=form.municipalities,
+            today=local_day(now, self._settings.tz)[0],
+            themes=form.themes,
+        )
+        if isinstance(checked, RowError):
+            self._audit.record(
+                session,
+                actor=member_actor(member.id),
+                action="melding_form.problems",
+                subject=f"reveal_link:{form.link_id}",
+                fields=",".join(sorted({p.field for p in checked.problems})),
+            )
+            return language, MeldingFormProblems(form, checked.problems)
+        if not self._links.finish(form.link_id, now, session=session):
+            return language, self._refuse_link(session, opened, "melding", Refusal.USED)
+        added = self._meldingen.add_in(
+            session, checked, actor=member_actor(member.id), link=form.link_id
+        )
+        reference = added.reference
+        outbox.enqueue(
+            session,
+            key=f"melding-form:{form.link_id}",
+            chat_id=member.telegram_id,
+            text=melding_stored_text(
+                translator(member.language or self._settings.locale),
+                reference=reference,
+                new_case=added.new_case,
+            ),
+            now=now,
+            new_key=True,
+        )
+        return language, MeldingStored(reference, added.new_case)
+
+    def _melding_form(
+        self, session: Session, member: Member, link_id: int, *, used_at: datetime
+    ) -> MeldingForm:
+        organisation = session.get(Organisation, member.organisation_id)
+        granted = parse_themes(organisation.themes) if organisation is not None else frozenset()
+        return MeldingForm(
+            link_id=link_id,
+            themes=tuple(t for t in Theme if t in granted),
+            municipalities=tuple(self._settings.municipalities),
+            open_until=used_at + MELDING_FORM_VALIDITY,
+        )
+
+    def _open_form(
+        self, session: Session, token: str, now: datetime, *, lock: bool = False
+    ) -> _Opened | None:
+        """`_open` for the form a melding form's link opened at its PIN (see `form_state`)."""
+        opened = self._open(session, token, now, lock=lock)
+        if opened is None:
+            return None
+        link = opened.link
+        if link.kind != LinkKind.MELDING_FORM:
+            opened.state = LinkState.NOT_ALLOWED
+            return opened
+        access = opened.access
+        opened.state = form_state(
+            now=now,
+            used_at=link.used_at,
+            done_at=link.done_at,
+            revoked_at=link.revoked_at,
+            member_active=opened.member.active,
+            locked=access is not None and access.locked_at is not None,
+        )
+        if opened.state is LinkState.OK and self._target_refusal(
+            session, opened.member, LinkKind.MELDING_FORM, link.target_id
+        ):
+            opened.state = LinkState.NOT_ALLOWED
+        return opened
 
     # -- inside --------------------------------------------------------------------
 
@@ -680,6 +838,11 @@ class Reveals:
         """Why `member` may not see this target, or None when they may."""
         organisation = session.get(Organisation, member.organisation_id)
         granted = parse_themes(organisation.themes) if organisation is not None else frozenset()
+        if kind is LinkKind.MELDING_FORM:
+            # Bound to the member; for coordinators (who may enter the themes granted).
+            if target_id != member.id or Role.COORDINATOR not in parse_roles(member.roles):
+                return Refusal.NOT_ALLOWED
+            return None
         if kind is LinkKind.ANNOUNCEMENT:
             announcement = session.get(Announcement, target_id)
             # The page shows a detention notification's melding; other kinds have none.
@@ -808,7 +971,10 @@ class Reveals:
         return member.id, name, organisation.name if organisation is not None else "?"
 
     def _subject(self, session: Session, kind: LinkKind, target_id: int) -> str:
-        """The case reference, or for an announcement without a case the pseudonym."""
+        """The case reference, or for an announcement without a case the pseudonym; for
+        a melding form nothing (there is no subject yet)."""
+        if kind is LinkKind.MELDING_FORM:
+            return ""
         if kind is LinkKind.CASE:
             case = session.get(Case, target_id)
             assert case is not None  # noqa: S101 - checked before

@@ -479,7 +479,9 @@ class RevealLink(SQLModel, table=True):
     """A one-time link to a web page showing a person's identity (bot.services.reveal).
 
     Only the SHA-256 of the link's random token is kept. Bound to one member and
-    one target: an announcement (kind `announcement`) or a case (kind `case`).
+    one target: an announcement (kind `announcement`) or a case (kind `case`); or
+    the form for a new melding (kind `melding_form`, target: the member), used up
+    at the PIN and `done` once the form's melding is stored.
     """
 
     __tablename__ = "reveal_link"
@@ -487,7 +489,7 @@ class RevealLink(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, unique=True, index=True)
     member_id: int = Field(foreign_key="member.id", index=True)
-    kind: str = Field(max_length=16)  # announcement, case
+    kind: str = Field(max_length=16)  # announcement, case, melding_form
     target_id: int
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -497,6 +499,8 @@ class RevealLink(SQLModel, table=True):
     revoked_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
+    # A melding form's link: when its melding was stored (the form takes no more).
+    done_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class WebAccess(SQLModel, table=True):

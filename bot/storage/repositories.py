@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, text, update
+from sqlalchemy import and_, or_, text, update
 from sqlmodel import Session, SQLModel, col, func, select
 
+from bot.domain.reveal import MELDING_FORM_VALIDITY, LinkKind
 from bot.storage.models import (
     AccessRequest,
     AuditEntry,
@@ -298,15 +299,39 @@ class RevealLinkRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    def finish(self, link_id: int, now: datetime, *, session: Session) -> bool:
+        """Mark a melding form's link done (its melding stored); False when it was already.
+
+        Conditional, so of two requests sending the same form only one stores.
+        """
+        result = session.execute(
+            update(RevealLink)
+            .where(
+                col(RevealLink.id) == link_id,
+                col(RevealLink.used_at).is_not(None),
+                col(RevealLink.done_at).is_(None),
+                col(RevealLink.revoked_at).is_(None),
+            )
+            .values(done_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     def revoke_open(self, member_id: int, now: datetime, *, session: Session) -> int:
-        """Revoke the member's links not used, revoked or expired yet; how many."""
+        """Revoke the member's links not used, revoked or expired yet, and the melding
+        forms their links opened that are still open; how many."""
+        unused = and_(col(RevealLink.used_at).is_(None), col(RevealLink.expires_at) > now)
+        open_form = and_(
+            col(RevealLink.kind) == LinkKind.MELDING_FORM.value,
+            col(RevealLink.done_at).is_(None),
+            col(RevealLink.used_at) > now - MELDING_FORM_VALIDITY,
+        )
         result = session.execute(
             update(RevealLink)
             .where(
                 col(RevealLink.member_id) == member_id,
-                col(RevealLink.used_at).is_(None),
                 col(RevealLink.revoked_at).is_(None),
-                col(RevealLink.expires_at) > now,
+                or_(unused, open_form),
             )
             .values(revoked_at=now)
             .execution_options(synchronize_session=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.domain.reveal import MELDING_FORM_VALIDITY
 from bot.i18n import Translator
 from bot.safe import (
     CaseReference,
@@ -99,3 +100,37 @@ def setup_code_text(
         code=Code(code),
         time=_.datetime(expires_at, tz),
     )
+
+
+def melding_form_link_text(
+    _: Translator, *, url: str, expires_at: datetime, needs_setup: bool, tz: ZoneInfo
+) -> SafeText:
+    """The private message with a one-time link to the form for a new melding."""
+    lines = [
+        _("Your link to the form for a new melding:"),
+        SafeText.layout("{}", Code(url)),
+        _(
+            "It works once, until {time}, and only for you. Do not forward it.",
+            time=_.datetime(expires_at, tz),
+        ),
+        _(
+            "The first time, the page asks for a set-up code: a coordinator gives it to "
+            "you by phone or in person (they ask me with /pincode)."
+        )
+        if needs_setup
+        else _("The page asks for your PIN."),
+        _(
+            "After that you have {minutes} minutes to fill in the form. Type the personal "
+            "details only there, never in Telegram.",
+            minutes=int(MELDING_FORM_VALIDITY.total_seconds() // 60),
+        ),
+    ]
+    return SafeText.joined("\n", lines)
+
+
+def melding_stored_text(_: Translator, *, reference: str, new_case: bool) -> SafeText:
+    """Told privately to the member who sent the melding form: only the case reference."""
+    case = CaseReference.or_none(reference) or Code("?")
+    if new_case:
+        return _("The melding from the form is stored: it opened case {reference}.", reference=case)
+    return _("The melding from the form is stored: it joined case {reference}.", reference=case)

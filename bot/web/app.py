@@ -2,7 +2,11 @@
 
 GET /r/{token} shows the form the link needs (a set-up code and a new PIN, or the
 PIN) or a refusal that reveals nothing; POST /r/{token} checks the form token,
-the set-up code or PIN through the Reveals service and shows the person or case.
+the set-up code or PIN through the Reveals service and shows the person or case,
+or (a `/melding` link) the form for a new melding. That form posts to the same
+address with `step=melding` and a form token of its own; a problem is shown next
+to its field with the values kept, until the melding is stored and the page
+shows its case reference.
 Every database step runs in a worker thread (`core.db.run`), one transaction each.
 Pages never echo what was sent; logs carry event names and safe fields only.
 """
@@ -29,17 +33,31 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.config import Settings, WebPortUnavailable
 from bot.core import Core
+from bot.domain.dpan import Problem
+from bot.domain.meldingen import MANUAL_FIELDS, Bron
 from bot.i18n import Translator, translator
-from bot.safe import SafeText
+from bot.safe import CaseReference, Code, SafeText
 from bot.services.reveal import (
+    MeldingForm,
+    MeldingFormProblems,
     MeldingShown,
+    MeldingStored,
     Refusal,
     Refused,
     RevealedCase,
     RevealedPerson,
 )
+from bot.views.announcements import THEME_LABELS
 from bot.views.decisions import ASSIGNMENT_STATE_LABELS, decision_text
-from bot.web.forms import MAX_BODY, BadForm, form_token, form_token_ok, parse_form
+from bot.web.forms import (
+    MAX_BODY,
+    BadForm,
+    form_token,
+    form_token_ok,
+    melding_form_token,
+    melding_form_token_ok,
+    parse_form,
+)
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +169,8 @@ class RevealPages:
         except BadForm:
             log.info("web.body_malformed")
             return self._error(self._translator(None), 400)
+        if fields.get("step") == "melding":
+            return await self._submit_melding(token, fields)
         if not form_token_ok(self._form_key, token, fields.get("form"), now=core.clock.now()):
             log.info("web.form_token_refused")
             await core.db.transact(core.reveals.refuse_form, token)
@@ -186,6 +206,9 @@ class RevealPages:
                 meldingen=[self._melding(_, m) for m in outcome.meldingen],
                 **self._case_steering(_, outcome),
             )
+        if isinstance(outcome, MeldingForm):
+            log.info("web.melding_form_opened")
+            return self._melding_form(_, token, outcome)
         if outcome.reason is Refusal.PINS_DIFFER:
             return self._form(_, token, _Form(setup=True, problem=_("The two PINs differ.")))
         log.info("web.refused", extra={"step": "submit", "reason": outcome.reason.value})
@@ -193,7 +216,101 @@ class RevealPages:
             return self._form(_, token, self._form_again(_, outcome))
         return self._refusal(_)
 
+    async def _submit_melding(self, token: str, fields: Mapping[str, str]) -> Response:
+        """The melding form sent: stored (its case reference), or shown again with
+        each problem next to its field and the values as sent."""
+        core = self._core
+        now = core.clock.now()
+        if not melding_form_token_ok(self._form_key, token, fields.get("form"), now=now):
+            log.info("web.form_token_refused", extra={"step": "melding"})
+            await core.db.transact(core.reveals.refuse_form, token)
+            return self._refusal(self._translator(None))
+        values = {name: fields.get(name, "") for name, _required in MANUAL_FIELDS}
+        language, outcome = await core.db.transact(
+            core.reveals.submit_melding, token, values, now=now
+        )
+        _ = self._translator(language)
+        if isinstance(outcome, MeldingStored):
+            log.info("web.melding_stored", extra={"new_case": outcome.new_case})
+            ref = CaseReference.or_none(outcome.reference) or Code("?")
+            return self._page(
+                _,
+                "melding_stored.html",
+                title=_("New melding"),
+                stored=_("The melding is stored. It opened case {reference}.", reference=ref)
+                if outcome.new_case
+                else _(
+                    "The melding is stored. It joined the open case {reference}.", reference=ref
+                ),
+            )
+        if isinstance(outcome, MeldingFormProblems):
+            fields_wrong = sorted({p.field for p in outcome.problems})
+            log.info("web.melding_problems", extra={"fields": ",".join(fields_wrong)})
+            return self._melding_form(_, token, outcome.form, values, outcome.problems)
+        log.info("web.refused", extra={"step": "melding", "reason": outcome.reason.value})
+        if outcome.reason is Refusal.USED:
+            # A second send of a stored form (a double click): it was stored once.
+            return self._page(
+                _,
+                "refusal.html",
+                status_code=409,
+                title=_("New melding"),
+                why=_(
+                    "This form was sent already and its melding is stored; I sent you the "
+                    "case reference in Telegram."
+                ),
+            )
+        return self._refusal(_)
+
     # -- pages -------------------------------------------------------------------
+
+    def _melding_form(
+        self,
+        _: Translator,
+        token: str,
+        form: MeldingForm,
+        values: Mapping[str, str] | None = None,
+        problems: tuple[Problem, ...] = (),
+    ) -> Response:
+        """The form for a new melding: the choices the member has, what was sent (kept
+        when shown again), each problem next to its field."""
+        values = values or {}
+        wrong: dict[str, list[SafeText]] = {}
+        for problem in problems:
+            wrong.setdefault(problem.field, []).append(_(problem.message, **problem.params))
+        choices: dict[str, list[tuple[str, str]]] = {
+            "bron": [(b.value, b.value) for b in Bron],
+            "thema": [(t.value, str(_(THEME_LABELS[t]))) for t in form.themes],
+            "gemeente": [(m, m) for m in form.municipalities],
+        }
+        kinds = {"geboortedatum": "date", "datum": "date", "opmerking": "textarea"}
+        labels = _melding_labels(_)
+        shown = [
+            {
+                "name": name,
+                "label": labels[name],
+                "required": required,
+                "kind": "select" if name in choices else kinds.get(name, "text"),
+                "options": choices.get(name, []),
+                "value": values.get(name, ""),
+                "problems": wrong.pop(name, []),
+            }
+            for name, required in MANUAL_FIELDS
+        ]
+        return self._page(
+            _,
+            "melding.html",
+            title=_("New melding"),
+            form_token=melding_form_token(self._form_key, token, until=form.open_until),
+            fields=shown,
+            # Problems of no field of the form (none expected): shown above it.
+            other_problems=[p for found in wrong.values() for p in found],
+            has_problems=bool(problems),
+            until=_(
+                "The form can be sent until {time}.",
+                time=_.datetime(form.open_until, self._core.settings.tz),
+            ),
+        )
 
     def _form_again(self, _: Translator, refused: Refused) -> _Form:
         left = refused.attempts_left
@@ -233,6 +350,7 @@ class RevealPages:
 
     def _page(self, _: Translator, name: str, *, status_code: int = 200, **values: Any) -> Response:
         template = self._env.get_template(name)
+        values.setdefault("title", None)
         html = template.render(t=_labels(_), lang=_.locale, **values)
         return HTMLResponse(html, status_code=status_code)
 
@@ -331,6 +449,30 @@ def _labels(_: Translator) -> dict[str, SafeText]:
         "casemanager": _("Casemanager"),
         "no_casemanager": _("No casemanager assigned."),
         "once": _("This page is shown once. Do not copy or print it."),
+        "melding_intro": _(
+            "Fill in the melding as it reached you. It is checked as an imported file is; "
+            "a problem is shown next to its field."
+        ),
+        "optional": _("optional"),
+        "choose": _("Choose"),
+        "store": _("Store melding"),
+        "check_fields": _("Not stored yet: check the fields marked below."),
+        "stored_note": _("The case reference is in Telegram too. You can close this page."),
+    }
+
+
+def _melding_labels(_: Translator) -> dict[str, SafeText]:
+    """The melding form's field labels, by column name."""
+    return {
+        "bron": _("Source"),
+        "thema": _("Theme"),
+        "achternaam": _("Surname"),
+        "voornamen": _("Given names"),
+        "geboortedatum": _("Date of birth"),
+        "bsn": _("BSN"),
+        "gemeente": _("Municipality"),
+        "datum": _("Date of the melding"),
+        "opmerking": _("Remark"),
     }
 
 

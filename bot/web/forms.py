@@ -4,6 +4,11 @@ A form token is `<expiry>.<hmac>`: the HMAC (SHA-256, a key derived from the key
 file) of the link it belongs to and the moment it stops being accepted. A form
 posted to another link, after the expiry or without a token is refused before
 anything is looked up.
+
+The form for a new melding, opened with the PIN, carries a token of its own
+purpose (`melding_form_token`): it expires with the form, and a token of a PIN
+form is not one of it, so nobody holding only the link (and a PIN page) can send
+the form past the PIN.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl
 
 FORM_VALIDITY = timedelta(minutes=15)
-MAX_BODY = 4096  # bytes of a posted form
-MAX_FIELDS = 10
+MAX_BODY = 16 * 1024  # bytes of a posted form (the melding form has a remark)
+MAX_FIELDS = 16
+_PIN_FORM = "reveal-form"
+_MELDING_FORM = "melding-form"
 
 
 class BadForm(ValueError):
@@ -25,11 +32,29 @@ class BadForm(ValueError):
 def form_token(key: bytes, link_token: str, *, now: datetime) -> str:
     """A token for a form of the page of `link_token`, accepted until now + FORM_VALIDITY."""
     expiry = int((now + FORM_VALIDITY).timestamp())
-    return f"{expiry}.{_mac(key, link_token, expiry)}"
+    return f"{expiry}.{_mac(key, _PIN_FORM, link_token, expiry)}"
 
 
 def form_token_ok(key: bytes, link_token: str, token: str | None, *, now: datetime) -> bool:
     """Whether `token` was made for this link's form and has not expired."""
+    return _token_ok(key, _PIN_FORM, link_token, token, now=now)
+
+
+def melding_form_token(key: bytes, link_token: str, *, until: datetime) -> str:
+    """A token for the melding form that `link_token`'s PIN opened, accepted until `until`
+    (the form's own end: the same token however often the form is shown again)."""
+    expiry = int(until.timestamp())
+    return f"{expiry}.{_mac(key, _MELDING_FORM, link_token, expiry)}"
+
+
+def melding_form_token_ok(key: bytes, link_token: str, token: str | None, *, now: datetime) -> bool:
+    """Whether `token` was made for the melding form of this link and has not expired."""
+    return _token_ok(key, _MELDING_FORM, link_token, token, now=now)
+
+
+def _token_ok(
+    key: bytes, purpose: str, link_token: str, token: str | None, *, now: datetime
+) -> bool:
     if not token or len(token) > 100:
         return False
     expiry_text, _, mac = token.partition(".")
@@ -37,7 +62,7 @@ def form_token_ok(key: bytes, link_token: str, token: str | None, *, now: dateti
         return False
     expiry = int(expiry_text)
     if not hmac.compare_digest(
-        mac.encode("ascii", "replace"), _mac(key, link_token, expiry).encode()
+        mac.encode("ascii", "replace"), _mac(key, purpose, link_token, expiry).encode()
     ):
         return False
     return now < datetime.fromtimestamp(expiry, UTC)
@@ -66,6 +91,6 @@ def parse_form(body: bytes) -> dict[str, str]:
     return fields
 
 
-def _mac(key: bytes, link_token: str, expiry: int) -> str:
-    message = f"reveal-form\x00{link_token}\x00{expiry}".encode("utf-8", "replace")
+def _mac(key: bytes, purpose: str, link_token: str, expiry: int) -> str:
+    message = f"{purpose}\x00{link_token}\x00{expiry}".encode("utf-8", "replace")
     return hmac.new(key, message, hashlib.sha256).hexdigest()

@@ -127,6 +127,12 @@ CASES = (
         "/toewijzen", "Gebruik: /toewijzen", _coordinator_only(), in_group=_in_group_private_only()
     ),
     Case(
+        "/melding",
+        "Je link naar het formulier voor een nieuwe melding",
+        _coordinator_only(),
+        in_group=_in_group_private_only(),
+    ),
+    Case(
         "/mijnzaken",
         "Je hebt geen open zaken",
         {

@@ -289,3 +289,62 @@ async def test_zaak_tells_the_coordinator_when_the_link_could_not_be_sent(
     with core.db.session() as session:
         [link] = session.exec(select(RevealLink)).all()
         assert link.revoked_at is not None
+
+
+async def test_melding_sends_a_form_link_privately_and_the_reference_comes_back(
+    running: RunningBot, world: World, people: People
+) -> None:
+    core, telegram = running.core, running.telegram
+    group = running.group
+    # A partner, and the command in the group: refused, no link made.
+    await running.say(
+        world.partner, "/melding", contains="Met jouw rol kun je dit commando niet gebruiken."
+    )
+    await running.say(
+        world.coordinator, "/melding", chat=group, reply_in=group.id, contains="privégesprek"
+    )
+    # Typed data after the command: deleted where possible, never echoed; the link still comes.
+    since = len(telegram.sent)
+    warned = await running.say(
+        world.coordinator, "/melding Jansen 01-02-1990", contains="Typ nooit persoonsgegevens"
+    )
+    assert "Jansen" not in warned.text
+    message = await telegram.wait_for_message(
+        world.coordinator.id, contains="/r/", since=since, timeout=EVENT_TIMEOUT
+    )
+    assert message.text.startswith("Je link naar het formulier voor een nieuwe melding:")
+    [*_, params] = _link_calls(telegram, world.coordinator.id)
+    preview = params["link_preview_options"]
+    assert (json.loads(preview) if isinstance(preview, str) else preview) == {"is_disabled": True}
+    found = LINK.search(message.text)
+    assert found
+    with core.db.session() as session:
+        links = session.exec(select(RevealLink).where(RevealLink.kind == "melding_form")).all()
+        assert len(links) == 1  # the partner's and the group's /melding made none
+        code = core.reveals.create_setup_code(session, world.member_ids["coordinator"], CLI).code
+
+    async with httpx.AsyncClient() as http:
+        page = await http.get(found.group(0))
+        form = FORM.search(page.text)
+        assert form
+        fields = {"form": form.group(1), "setup_code": code, "pin": PIN, "pin_again": PIN}
+        shown = await http.post(found.group(0), data=fields)
+        form = FORM.search(shown.text)
+        assert form and 'name="achternaam"' in shown.text
+        identity = people.identity()
+        stored = await http.post(
+            found.group(0),
+            data={
+                "form": form.group(1), "step": "melding", "bron": "ggz", "thema": "oggz",
+                "achternaam": identity.surname, "voornamen": identity.given_names,
+                "geboortedatum": identity.birth_date.isoformat(), "bsn": identity.bsn or "",
+                "gemeente": "Weert", "datum": "2026-01-05", "opmerking": "",
+            },
+        )  # fmt: skip
+        reference = re.search(r"VH-[0-9]{4}-[0-9]{4}", stored.text)
+        assert stored.status_code == 200 and reference, stored.text
+    told = await telegram.wait_for_message(
+        world.coordinator.id, contains=reference.group(0), since=since, timeout=EVENT_TIMEOUT
+    )
+    assert told.text.startswith("De melding van het formulier is opgeslagen")
+    # (The telegram fixture fails the test if any outgoing call held a person's data.)

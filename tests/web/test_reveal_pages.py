@@ -23,7 +23,7 @@ from bot.domain.reveal import LinkKind, LinkState
 from bot.privacy.pii_guard import PiiGuard
 from bot.storage.models import Melding, Member, Person, WebAccess
 from bot.web import build_web, serve_web
-from bot.web.forms import form_token
+from bot.web.forms import MAX_BODY, form_token
 from tests.conftest import People
 from tests.services.test_reveal import (
     OTHER_PIN,
@@ -236,7 +236,7 @@ async def test_every_response_has_the_security_headers(
         await client.put(f"/r/{token}"),
         await post(client, token, form, pin=PIN),
         await post(client, token, None, pin=PIN),
-        await client.post(f"/r/{token}", content=b"x" * 5000),
+        await client.post(f"/r/{token}", content=b"x" * (MAX_BODY + 1)),
         await client.post(f"/r/{token}", content=b"pin=\xff"),
     ]
     assert [r.status_code for r in responses] == [200, 200, 200, 403, 404, 405, 200, 403, 413, 400]
@@ -252,13 +252,15 @@ async def test_bad_bodies_and_tokens_get_a_plain_page_that_echoes_nothing(
     token = issue(core, world.partner, world.announcements[0])
     form = form_of(await client.get(f"/r/{token}"))
     marker = "ZZMARKERZZ"
-    large = await client.post(f"/r/{token}", data={"form": form, "pin": marker * 500})
+    large = await client.post(
+        f"/r/{token}", data={"form": form, "pin": marker * (MAX_BODY // len(marker) + 1)}
+    )
     assert large.status_code == 413 and marker not in large.text
     assert "te groot" in large.text
 
     async def chunks() -> AsyncIterator[bytes]:
         yield b"pin=1&"
-        yield marker.encode() * 500
+        yield marker.encode() * (MAX_BODY // len(marker) + 1)
 
     streamed = await client.post(f"/r/{token}", content=chunks())  # no declared length
     assert streamed.status_code == 413
