@@ -86,6 +86,11 @@ MSG_NO_HEADER = mark("the first line is not a header; expected the columns {colu
 MSG_MISSING_COLUMNS = mark("the file misses the columns {columns}")
 MSG_DUPLICATE_COLUMNS = mark("the header names the columns {columns} more than once")
 MSG_DUPLICATE_COLUMN = mark("the header names a column more than once")
+MSG_BEFORE_BIRTH = mark("{column} is before the date of birth")
+MSG_OTHER_KIND = mark(
+    "the header also names {columns}, columns of another kind of file; "
+    "a file holds one kind of rows"
+)
 MSG_FIELD_COUNT = mark("the row has {found} fields; the header has {expected}")
 MSG_ROW_TOO_LONG = mark("the row is too long; a field may have at most {max} characters")
 MSG_UNCLOSED_QUOTE = mark(
@@ -422,6 +427,9 @@ def _header_columns(text: str, delimiter: str, row_format: RowFormat[Any]) -> li
     missing = [c for c in row_format.required if c not in columns]
     if missing:
         raise FileUnreadable(MSG_MISSING_COLUMNS, {"columns": _columns(missing)})
+    # A file that both kinds could read would be stored twice, once as each.
+    if row_format.foreign and all(c in columns for c in row_format.foreign):
+        raise FileUnreadable(MSG_OTHER_KIND, {"columns": _columns(row_format.foreign)})
     return columns
 
 
@@ -617,6 +625,16 @@ class Fields:
             self.problem(column, MSG_DATE)
         return parsed
 
+    def not_before_birth(
+        self, column: str, when: datetime.date | None, identity: Identity | None
+    ) -> None:
+        """A date in the person's life is not before their birth (a wrong birth date is
+        named on its own)."""
+        if when is None or identity is None:
+            return
+        if "geboortedatum" not in {p.field for p in self.problems} and when < identity.birth_date:
+            self.problem(column, MSG_BEFORE_BIRTH)
+
     def identity(self) -> Identity | None:
         """achternaam, voornamen, geboortedatum and bsn, checked alike in every format."""
         surname = self.text("achternaam")
@@ -690,6 +708,8 @@ class RowFormat(Generic[RowT]):
     required: tuple[str, ...]
     optional: tuple[str, ...]
     check: Callable[[int, Fields], RowT | None]
+    # The other kind's own required columns: a header naming them all is refused.
+    foreign: tuple[str, ...] = ()
 
     @property
     def known(self) -> tuple[str, ...]:
@@ -745,6 +765,7 @@ def _check_dpan(line: int, fields: Fields) -> DpanRow | None:
     municipality = fields.municipality()
     institution = fields.text("inrichting")
     when = fields.dated_around_today("datum")
+    fields.not_before_birth("datum", when, identity)
     remark = fields.remark()
 
     # Without problems every required value was found and parsed; the None
@@ -766,5 +787,9 @@ def _check_dpan(line: int, fields: Fields) -> DpanRow | None:
 
 
 DPAN: RowFormat[DpanRow] = RowFormat(
-    name="dpan", required=REQUIRED_COLUMNS, optional=OPTIONAL_COLUMNS, check=_check_dpan
+    name="dpan",
+    required=REQUIRED_COLUMNS,
+    optional=OPTIONAL_COLUMNS,
+    check=_check_dpan,
+    foreign=("bron", "thema"),
 )

@@ -133,6 +133,8 @@ def _check(line: int, fields: Fields) -> MeldingRow | None:
             fields.problem("datum", MSG_FUTURE)
         elif when.year < fields.today.year - MAX_AGE_YEARS:
             fields.problem("datum", MSG_TOO_OLD, years=MAX_AGE_YEARS)
+        else:
+            fields.not_before_birth("datum", when, identity)
 
     remark = fields.remark()
 
@@ -157,7 +159,11 @@ def _check(line: int, fields: Fields) -> MeldingRow | None:
 
 
 MELDINGEN: RowFormat[MeldingRow] = RowFormat(
-    name="meldingen", required=REQUIRED_COLUMNS, optional=OPTIONAL_COLUMNS, check=_check
+    name="meldingen",
+    required=REQUIRED_COLUMNS,
+    optional=OPTIONAL_COLUMNS,
+    check=_check,
+    foreign=("soort", "inrichting"),
 )
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, and_, col, func, or_, select
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -260,7 +260,16 @@ class Decisions:
         case.decided_at, case.decided_by = now, member_id
         # Once in procesregie, a case keeps counting as one: closing it when its goal is
         # reached must not make retention treat it as a case that never had procesregie.
-        case.procesregie = case.procesregie or decision is Decision.PROCESREGIE
+        # Unless it was a mistake: replaced before any casemanager took the case on, and
+        # not because its goal was reached. Then the data goes as for any other case.
+        if decision is Decision.PROCESREGIE:
+            case.procesregie = True
+        elif (
+            previous is Decision.PROCESREGIE
+            and reason is not CloseReason.DOEL_BEREIKT
+            and not self._ever_accepted(session, case.id)
+        ):
+            case.procesregie = False
         if closes_case(decision):
             if case.closed_at is None:
                 case.closed_at = now
@@ -746,6 +755,23 @@ class Decisions:
         if lock:
             query = query.with_for_update()
         return session.exec(query).first()
+
+    def _ever_accepted(self, session: Session, case_id: int) -> bool:
+        """Whether a casemanager ever accepted the case (the assignment may have ended)."""
+        accepted = session.exec(
+            select(CaseAssignment.id).where(
+                CaseAssignment.case_id == case_id,
+                # A withdrawn offer that had an answer was accepted: a decline stays declined.
+                or_(
+                    CaseAssignment.state == AssignmentState.ACCEPTED.value,
+                    and_(
+                        CaseAssignment.state == AssignmentState.WITHDRAWN.value,
+                        col(CaseAssignment.answered_at).is_not(None),
+                    ),
+                ),
+            )
+        ).first()
+        return accepted is not None
 
     def _current(self, session: Session, case_id: int) -> CaseAssignment | None:
         return session.exec(

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import Enum
 from pathlib import Path
 from typing import BinaryIO, Generic, Protocol, TypeVar
 
@@ -76,6 +77,9 @@ class ImportReport:
     unreadable: str | None = None  # why the file as a whole could not be read
     given_up: bool = False  # stopped for good after too many attempts (see `give_up`)
     cases_opened: list[str] = field(default_factory=list)
+    # This run of the import was started before and stopped part-way: the rows that
+    # attempt stored count as new (as in one clean run), not as duplicates.
+    resumed: bool = False
 
 
 class ImportInterrupted(Exception):
@@ -136,6 +140,14 @@ def _given_up_notice(_: Translator, *, number: int, attempts: int, imported: int
         attempts=attempts,
         imported=imported,
     )
+
+
+class Stored(Enum):
+    """What became of a row that was not rejected."""
+
+    NEW = "new"
+    DUPLICATE = "duplicate"  # stored by another import (or an earlier, finished run)
+    EARLIER = "earlier"  # this line of this import, stored before (a run resumed, or run again)
 
 
 class ImportRow(Protocol):
@@ -285,7 +297,7 @@ class Importer(Generic[RowT]):
         """
         self._check_ready()
         import_id, attempts = self._start(sha256)
-        report = ImportReport(name, import_id=import_id)
+        report = ImportReport(name, import_id=import_id, resumed=attempts > 1)
         if max_attempts is not None and attempts > max_attempts:
             return self.give_up(import_id, actor=actor, attempts=attempts - 1, report=report)
         rows = self._read(stream)
@@ -397,13 +409,13 @@ class Importer(Generic[RowT]):
         """
         now = self._clock.now()
         with self._db.session() as session:
-            record = session.exec(select(ImportFile).where(ImportFile.sha256 == sha256)).first()
+            record = session.exec(
+                select(ImportFile).where(ImportFile.sha256 == sha256, ImportFile.kind == self.kind)
+            ).first()
             if record is None:
                 record = ImportFile(sha256=sha256, kind=self.kind, status="running", started_at=now)
             elif record.status != "running":
                 record.status, record.attempts, record.started_at = "running", 0, now
-            # The same bytes may be offered as another kind: the last run says what it was.
-            record.kind = self.kind
             record.attempts += 1
             session.add(record)
             session.flush()
@@ -496,7 +508,7 @@ class Importer(Generic[RowT]):
 
         `careful`: each row in a savepoint, so that a row that fails is rejected alone.
         """
-        counts = {"new": 0, "duplicate": 0, "rejected": 0}
+        counts = {"new": 0, "earlier": 0, "duplicate": 0, "rejected": 0}
         errors: list[tuple[int, list[str]]] = []
         opened: list[str] = []
         failed: list[str] = []  # type names of the unexpected failures (careful only)
@@ -531,9 +543,11 @@ class Importer(Generic[RowT]):
                 if isinstance(outcome, str):
                     counts["rejected"] += 1
                     errors.append((item.line, [outcome]))
+                elif outcome is Stored.EARLIER and report.resumed:
+                    counts["earlier"] += 1
                 else:
-                    counts["new" if outcome else "duplicate"] += 1
-            if len(failed) >= 2 and counts["new"] + counts["duplicate"] == 0:
+                    counts["new" if outcome is Stored.NEW else "duplicate"] += 1
+            if len(failed) >= 2 and counts["new"] + counts["earlier"] + counts["duplicate"] == 0:
                 # Not one row went in: a fault of the database or of this code, not of
                 # the rows. Rejecting them all would lose the file; stop instead.
                 raise _RowsKeepFailing(failed[0])
@@ -543,7 +557,9 @@ class Importer(Generic[RowT]):
             record.rows_duplicate += counts["duplicate"]
             record.rows_rejected += counts["rejected"]
             session.add(record)
-        report.new += counts["new"]
+        # The record counted the rows an earlier attempt stored then; the report of
+        # this attempt counts them too, so that it tells what the whole run did.
+        report.new += counts["new"] + counts["earlier"]
         report.duplicate += counts["duplicate"]
         report.rejected += counts["rejected"]
         report.cases_opened += opened
@@ -557,17 +573,17 @@ class Importer(Generic[RowT]):
         actor: str,
         opened: list[str],
         seen: dict[SourceKey, tuple[int | None, int]],
-    ) -> bool | str:
-        """True: new; False: a duplicate of an earlier import; str: why the row is rejected."""
+    ) -> Stored | str:
+        """What became of the row; a str: why it is rejected."""
         existing = seen.get(_key(row))
         if existing is not None:
             import_of, line = existing
             if import_of == import_id and line != row.line:
                 return self._("bron_id appears earlier in this file (line {line})", line=line)
-            return False
+            return Stored.EARLIER if import_of == import_id else Stored.DUPLICATE
         self._store_row(session, row, import_id, actor, opened)
         seen[_key(row)] = (import_id, row.line)
-        return True
+        return Stored.NEW
 
     def _import_row_alone(
         self,
@@ -578,7 +594,7 @@ class Importer(Generic[RowT]):
         opened: list[str],
         seen: dict[SourceKey, tuple[int | None, int]],
         failed: list[str],
-    ) -> bool | str:
+    ) -> Stored | str:
         """`_import_row` in a savepoint: a failure rolls back this row only.
 
         Failures of the database itself (`_NOT_THE_ROW`) are raised: they are no
@@ -593,7 +609,7 @@ class Importer(Generic[RowT]):
                 raise
             except IntegrityError:
                 if self._stored(session, _key(row)):
-                    return False  # another importer stored the same melding a moment ago
+                    return Stored.DUPLICATE  # another importer stored it a moment ago
                 if attempt == 1:
                     continue  # e.g. a new person's pseudonym taken a moment ago: look again
                 cause = "IntegrityError"
@@ -643,6 +659,11 @@ class Importer(Generic[RowT]):
             )
         ).first()
         if open_case is not None:
+            if opened_at < open_case.opened_at:
+                # An older melding that arrived later: the case began with it (the
+                # reports count the case from then). Its reference keeps its number.
+                open_case.opened_at = opened_at
+                session.add(open_case)
             return open_case, False
         year = opened_at.astimezone(self._settings.tz).year
         number = _next_case_number(session, year)

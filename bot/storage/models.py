@@ -207,10 +207,13 @@ class ImportFile(SQLModel, table=True):
     """
 
     __tablename__ = "import_file"
+    # The same bytes offered as another kind of file are another import: a wrong
+    # attempt (refused as unreadable) leaves the record of the right one alone.
+    __table_args__ = (UniqueConstraint("sha256", "kind", name="uq_import_file_sha256_kind"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    sha256: str = Field(max_length=64, unique=True, index=True)
-    # What the file was read as by its last run: dpan or meldingen (an Importer's kind).
+    sha256: str = Field(max_length=64)
+    # What the file is read as: dpan or meldingen (an Importer's kind).
     kind: str = Field(max_length=16)
     status: str = Field(max_length=16)  # running, done, unreadable, failed (given up)
     # Starts since the import last finished; the inbox gives up after a few.

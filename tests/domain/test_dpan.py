@@ -22,6 +22,7 @@ from bot.config import MIDDEN_LIMBURG
 from bot.domain import dpan
 from bot.domain.dpan import (
     KNOWN_COLUMNS,
+    MSG_BEFORE_BIRTH,
     MSG_BINARY,
     MSG_BSN_DIGITS,
     MSG_BSN_ELFPROEF,
@@ -386,6 +387,12 @@ BAD_FIELDS = [
         id="datum-far-future",
     ),
     pytest.param({"datum": "2019-01-01"}, "datum", MSG_IMPLAUSIBLE, id="datum-far-past"),
+    pytest.param(
+        {"geboortedatum": "2024-01-01", "datum": "2023-06-01"},
+        "datum",
+        MSG_BEFORE_BIRTH,
+        id="datum-before-birth",
+    ),
     pytest.param({"achternaam": "A" * 201}, "achternaam", MSG_TOO_LONG, id="long-surname"),
     pytest.param({"bron_id": "X" * 65}, "bron_id", MSG_TOO_LONG, id="long-bron-id"),
 ]

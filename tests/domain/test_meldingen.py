@@ -6,7 +6,7 @@ import io
 from datetime import date
 
 from bot.config import MIDDEN_LIMBURG
-from bot.domain.dpan import MSG_FUTURE, MSG_REQUIRED, RowError
+from bot.domain.dpan import MSG_BEFORE_BIRTH, MSG_FUTURE, MSG_REQUIRED, RowError
 from bot.domain.meldingen import (
     MSG_BRON,
     MSG_HISTORY,
@@ -45,6 +45,7 @@ def test_each_broken_field_is_named() -> None:
     assert problems({**GOOD, "thema": "overlast"}) == [("thema", MSG_THEMA)]
     assert problems({**GOOD, "datum": "24-11-2026"}) == [("datum", MSG_FUTURE)]
     assert problems({**GOOD, "datum": ""}) == [("datum", MSG_REQUIRED)]
+    assert problems({**GOOD, "datum": "31-01-1980"}) == [("datum", MSG_BEFORE_BIRTH)]
     assert problems({**GOOD, "besluit": "procesregie", "gesloten_op": "2026-01-01"}) == [
         ("besluit", MSG_HISTORY),
         ("gesloten_op", MSG_HISTORY),

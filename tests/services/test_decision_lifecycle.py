@@ -182,3 +182,31 @@ def test_a_correction_does_not_reopen_a_case_when_a_newer_one_of_its_theme_is_op
     )  # fmt: skip
     with pytest.raises(IntegrityError), core.db.session() as session:
         session.add(second)
+
+
+@pytest.mark.parametrize("accepted", [False, True], ids=["mistaken", "worked-on"])
+def test_a_procesregie_corrected_before_anyone_took_it_on_does_not_keep_data_longer(
+    core: Core, clock: FrozenClock, world: World, accepted: bool
+) -> None:
+    """Procesregie replaced a minute later was a mistake: the 6-month rule applies. Once a
+    casemanager accepted the case, it had procesregie: its data stays the longer time."""
+    reference = world.nazorg[0]
+    with core.db.session() as session:
+        core.decisions.decide(
+            session, reference=reference, decision=Decision.PROCESREGIE,
+            member_id=world.coordinator,
+        )  # fmt: skip
+    if accepted:
+        assignment_id = _offer(core, world, reference)
+        with core.db.session() as session:
+            core.decisions.answer_offer(
+                session, assignment_id=assignment_id, member_id=world.casemanager, accept=True
+            )
+    with core.db.session() as session:
+        core.decisions.decide(
+            session, reference=reference, decision=Decision.AFGESLOTEN,
+            member_id=world.coordinator, reason=CloseReason.LOPEND_TRAJECT,
+        )  # fmt: skip
+    assert _case(core, reference).procesregie is accepted
+    _retention(core, clock, datetime(2027, 6, 2, 10, tzinfo=AMSTERDAM))
+    assert (_melding_of(core, reference).erased_at is None) is accepted

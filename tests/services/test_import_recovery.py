@@ -54,13 +54,15 @@ def test_crash_between_batches_then_rerun(core: Core, tmp_path: Path) -> None:
         )
     assert counts(core)[:2] == (14, 14)
     again = core.detention.import_path(dpan, actor=CLI, batch_size=7)
-    assert (again.new, again.duplicate, again.rejected) == (16, 14, 0)
+    # The run resumed: what its first attempt stored is new, as in one clean run.
+    assert (again.new, again.duplicate, again.rejected) == (30, 0, 0)
     assert counts(core)[:2] == (30, 30)
     with core.db.session() as session:
         references = session.exec(select(Case.reference)).all()
         assert len(references) == len(set(references))
         record = session.exec(select(ImportFile)).one()
-        assert (record.kind, record.rows_new, record.status) == ("dpan", 30, "done")
+        assert (record.kind, record.rows_new, record.rows_duplicate) == ("dpan", 30, 0)
+        assert record.status == "done"
 
 
 def test_crash_inside_a_batch_leaves_no_half_rows(
@@ -85,11 +87,12 @@ def test_crash_inside_a_batch_leaves_no_half_rows(
     assert counts(core)[:2] == (7, 7)  # the first batch only: the second rolled back whole
     monkeypatch.setattr(core.vault, "register", real_register)
     again = core.detention.import_path(dpan, actor=CLI, batch_size=7)
-    assert (again.new, again.duplicate) == (13, 7)
+    assert (again.new, again.duplicate) == (20, 0)
     assert counts(core)[:2] == (20, 20)
     with core.db.session() as session:
         record = session.exec(select(ImportFile)).one()
         assert (record.status, record.attempts) == ("done", 2)
+        assert (record.rows_new, record.rows_duplicate) == (20, 0)
 
 
 def test_one_failing_row_is_rejected_and_the_rest_of_its_batch_imported(
@@ -158,6 +161,9 @@ async def test_killed_importer_process_then_rerun(core: Core, tmp_path: Path) ->
     imported_before = counts(core)[0]
     assert 0 < imported_before < total, "the kill should land half-way"
     report = core.detention.import_path(dpan, actor=CLI)
-    assert report.new + report.duplicate == total
-    assert report.duplicate == imported_before
+    # Resumed: the rows of the killed attempt are new, not duplicates; counted once.
+    assert (report.new, report.duplicate) == (total, 0)
     assert counts(core)[:2] == (total, total)
+    with core.db.session() as session:
+        record = session.exec(select(ImportFile)).one()
+        assert (record.rows_new, record.rows_duplicate, record.attempts) == (total, 0, 2)

@@ -21,6 +21,7 @@ from bot.services.audit import CLI
 from bot.services.imports import ImportReport
 from bot.services.meldingen import new_bron_id
 from bot.storage.models import Case, ImportFile, Melding, OutboxMessage
+from tests.app.test_detention import HEADER as DPAN_HEADER
 from tests.app.test_detention import write_dpan
 from tests.conftest import People
 from tests.services.test_reveal import _wait_until_blocked
@@ -227,13 +228,14 @@ def test_a_crash_half_way_then_a_rerun_gives_the_state_of_one_run(
         core.meldingen.import_path(path, actor=CLI, after_batch=crash, batch_size=4)
     assert figures(core) == (8, 8, 8)
     again = core.meldingen.import_path(path, actor=CLI, batch_size=4)
-    assert (again.new, again.duplicate, again.rejected) == (12, 8, 0)
+    # The run resumed: the rows its first attempt stored are new, as in one clean run.
+    assert (again.new, again.duplicate, again.rejected) == (20, 0, 0)
     assert figures(core) == (20, 10, 10)
     with core.db.session() as session:
         references = session.exec(select(Case.reference)).all()
         assert sorted(references) == [f"VH-2026-{n:04d}" for n in range(1, 11)]
         record = session.exec(select(ImportFile)).one()
-        assert (record.rows_new, record.rows_duplicate, record.status) == (20, 8, "done")
+        assert (record.rows_new, record.rows_duplicate, record.status) == (20, 0, "done")
 
 
 def test_an_open_case_of_the_same_theme_is_joined_another_theme_or_a_closed_case_is_new(
@@ -367,3 +369,49 @@ def test_a_case_opened_by_another_importer_meanwhile_is_joined_not_doubled(
     assert (report.new, report.duplicate, report.rejected, report.cases_opened) == (1, 0, 0, [])
     assert case_of(core, "POL-1").reference == "VH-2026-0050"
     assert figures(core) == (2, 2, 1)
+
+
+def test_a_file_is_one_kind_and_a_wrong_kind_leaves_the_right_import_alone(
+    core: Core, people: People, tmp_path: Path
+) -> None:
+    a, b = people.identity(), people.identity()
+    dpan = write_dpan(tmp_path / "dpan.csv", [a])
+    assert core.detention.import_path(dpan, actor=CLI).new == 1
+    # The same bytes offered as meldingen: refused, and the detention import stays done.
+    wrong = core.meldingen.import_path(dpan, actor=CLI)
+    assert wrong.unreadable == "het bestand mist de kolommen bron, thema"
+    with core.db.session() as session:
+        records = session.exec(select(ImportFile).order_by(col(ImportFile.id))).all()
+        assert [(r.kind, r.status, r.rows_new) for r in records] == [
+            ("dpan", "done", 1), ("meldingen", "unreadable", 0),
+        ]  # fmt: skip
+    # A header both kinds could read is refused by both: never stored twice.
+    header = [*DPAN_HEADER, "bron", "thema"]
+    row = [
+        "X-1", "uitstroom", b.surname, b.given_names, b.birth_date.isoformat(), b.bsn or "",
+        "Roermond", "PI Roermond", "2026-11-20", "", "politie", "top_x",
+    ]  # fmt: skip
+    both = tmp_path / "both.csv"
+    both.write_bytes(meldingen_csv([row], header=header))
+    as_dpan = core.detention.import_path(both, actor=CLI)
+    as_meldingen = core.meldingen.import_path(both, actor=CLI)
+    for report in (as_dpan, as_meldingen):
+        assert report.new == 0 and report.unreadable is not None
+        assert "een andere soort bestand" in report.unreadable
+    assert figures(core) == (1, 1, 1)
+
+
+def test_an_older_melding_joining_later_moves_the_case_start_back(
+    core: Core, people: People, tmp_path: Path
+) -> None:
+    """A case opens on its first melding's date, whatever order the rows come in."""
+    person = people.identity()
+    rows = [
+        melding_row(person, "POL-2", datum="2026-06-01"),
+        melding_row(person, "POL-1", datum="2025-03-01"),
+    ]
+    core.meldingen.import_path(write_meldingen(tmp_path / "m.csv", rows), actor=CLI)
+    case = case_of(core, "POL-1")
+    assert case.id == case_of(core, "POL-2").id
+    assert case.opened_at.astimezone(AMSTERDAM).date().isoformat() == "2025-03-01"
+    assert figures(core) == (2, 1, 1)

@@ -5,8 +5,10 @@ that case and opened one when there was none; two importers at once could both
 open one. A partial unique index on (person_id, theme) over open cases makes
 the second wait and fail, and the importer's row retry then joins the first.
 
-import_file.kind: what the file was read as (dpan, meldingen). Imports made
-before are dpan, except those that stored meldingen of a meldingen file.
+import_file.kind: what the file is read as (dpan, meldingen). Imports made
+before are dpan, except those that stored meldingen of a meldingen file. An
+import is its content read as one kind: (sha256, kind) is unique, so a wrong
+attempt (the same bytes as the other kind) no longer takes over the record.
 
 Revision ID: 0017
 Revises: 0015
@@ -37,6 +39,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('import_file', schema=None) as batch_op:
         batch_op.alter_column('kind', existing_type=sa.String(16), server_default=None)
+        batch_op.drop_index('ix_import_file_sha256')
+        batch_op.create_unique_constraint('uq_import_file_sha256_kind', ['sha256', 'kind'])
     op.create_index(
         'uq_vh_case_open_person_theme',
         'vh_case',
@@ -49,5 +53,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index('uq_vh_case_open_person_theme', table_name='vh_case')
+    # Refuses (the unique index fails) while one content was imported as both kinds.
     with op.batch_alter_table('import_file', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_import_file_sha256_kind', type_='unique')
+        batch_op.create_index('ix_import_file_sha256', ['sha256'], unique=True)
         batch_op.drop_column('kind')
