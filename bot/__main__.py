@@ -319,22 +319,27 @@ def ask_melding(
     value) and that field is asked again. An empty answer to a required field,
     or the end of input, aborts.
     """
+    from bot.domain.dpan import MSG_FIRST_NAME_NO_LETTERS, MSG_NO_LETTERS
     from bot.domain.meldingen import MANUAL_FIELDS, Bron, MeldingRow, check_one
     from bot.i18n import translator
 
     _ = translator(settings.locale)
+    dates = str(_("YYYY-MM-DD or DD-MM-YYYY"))
     hints = {
         "bron": ", ".join(b.value for b in Bron),
         "thema": ", ".join(t.value for t in Theme),
-        "geboortedatum": "YYYY-MM-DD",
+        "geboortedatum": dates,
         "gemeente": ", ".join(settings.municipalities),
-        "datum": "YYYY-MM-DD",
+        "datum": dates,
     }
+    optional = str(_("optional, Enter to skip"))
+    # Names need letters only when there is no BSN: not a problem before the BSN is asked.
+    needs_bsn = {MSG_NO_LETTERS, MSG_FIRST_NAME_NO_LETTERS}
     values: dict[str, str] = {"bron_id": bron_id}
     index = 0
     while index < len(MANUAL_FIELDS):
         name, required = MANUAL_FIELDS[index]
-        hint = hints.get(name) or ("" if required else "optional, Enter to skip")
+        hint = hints.get(name) or ("" if required else optional)
         try:
             answer = ask(f"{name}{f' ({hint})' if hint else ''}: ").strip()
         except EOFError:
@@ -349,7 +354,11 @@ def ask_melding(
             index += 1
             continue
         asked = [field for field, _required in MANUAL_FIELDS[: index + 1]]
-        problems = [p for p in result.problems if p.field in asked]
+        problems = [
+            p
+            for p in result.problems
+            if p.field in asked and ("bsn" in asked or p.message not in needs_bsn)
+        ]
         if not problems:
             index += 1
             continue

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,8 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from bot.config import Settings
+from bot.domain.meldingen import MeldingRow
 from bot.storage.engine import make_engine
 from bot.storage.models import Case, Melding
 from tests.conftest import People, process_env
@@ -152,3 +154,33 @@ def test_melding_add_stops_at_the_end_of_input_or_an_empty_answer_storing_nothin
     assert result.stderr.strip().endswith("vhbot: aborted; nothing stored")
     assert "melding stored" not in result.stdout
     assert figures(env) == (0, 0)
+
+
+def test_melding_add_takes_a_name_without_letters_when_a_bsn_follows(
+    settings: Settings, people: People
+) -> None:
+    """As the import does: a first name without letters is fine with a BSN, so it is not
+    refused before the BSN is asked; without a BSN it is asked again once the BSN is empty."""
+    from bot.__main__ import ask_melding
+
+    person = people.identity()
+    said: list[str] = []
+
+    def run(answers: list[str]) -> MeldingRow | None:
+        given = iter(answers)
+        return ask_melding(
+            lambda _prompt: next(given), said.append, settings=settings,
+            today=date(2026, 11, 23), bron_id="HAND-1",
+        )  # fmt: skip
+
+    start = ["politie", "top_x", person.surname, "-", person.birth_date.isoformat()]
+    end = ["Roermond", "2026-11-20", ""]
+    row = run([*start, "123456782", *end])
+    assert isinstance(row, MeldingRow) and row.identity.bsn == "123456782"
+    assert said == []
+    # Without a BSN: voornamen is asked again (then geboortedatum and bsn follow again).
+    row = run([*start, "", person.given_names, person.birth_date.isoformat(), "", *end])
+    assert isinstance(row, MeldingRow) and row.identity.bsn is None
+    assert said == [
+        "  voornamen: de eerste naam in voornamen moet letters bevatten als er geen BSN is"
+    ]
