@@ -455,3 +455,41 @@ async def test_forged_agenda_buttons_answer_clearly_and_change_nothing(
     assert decisions(running) == before
     assert decision_audits(running) == audited
     assert len(running.telegram.calls("editMessageText")) == sent
+
+
+async def test_long_agendas_page_within_telegrams_limit_with_headings_kept(
+    running: RunningBot, world: World
+) -> None:
+    """Thirty organisations with 200-character names, none answered: every page fits a
+    Telegram message, and a page going on with the triage repeats its heading."""
+    core = running.core
+    with core.db.session() as session:
+        for number in range(30):
+            code = f"O{number:02d}"
+            name = f"Organisatie {number:02d} " + "lang " * 37
+            core.memberships.add_organisation(
+                session, name=name.strip()[:200], code=code, themes=[Theme.JEUGD], actor=CLI
+            )
+            core.memberships.add_member(
+                session, telegram_id=900_000 + number, name=f"Lid {number}",
+                organisation_code=code, roles=[Role.PARTNER], actor=CLI,
+            )  # fmt: skip
+    references = [add_case(core, n, Theme.JEUGD) for n in range(1, 13)]
+    page = await running.say(world.coordinator, "/agenda", contains="Agenda")
+    texts = [page.text]
+    while "Volgende »" in [b["text"] for b in page.buttons()]:
+        since = len(running.telegram.sent)
+        assert await press(running, world.coordinator, page, page.button_data("Volgende »")) == ""
+        page = await running.telegram.wait_for_message(
+            world.coordinator.id, contains="Agenda (pagina", since=since
+        )
+        texts.append(page.text)
+    assert len(texts) > 2
+    for number, text in enumerate(texts, start=1):
+        assert len(text) <= 4096
+        assert text.startswith(f"Agenda (pagina {number} van {len(texts)})")
+        heading = text.split("\n")[2]
+        assert heading.startswith("Triageoverleg: dinsdag 24 november 10:00")
+        assert heading.endswith("(vervolg)") == (number > 1)
+        assert "en nog " in text  # the names of the missing organisations are cut short
+    assert all(any(f"• {r} ·" in text for text in texts) for r in references)
