@@ -174,15 +174,18 @@ class Agenda:
         announced = 0
         for item, meeting, case in rows:
             starts_at = aware(meeting.starts_at)
-            if announce_from(starts_at, lead, tz) > now:
-                continue
             assert item.id is not None  # noqa: S101 - stored rows have ids
             released = self._release_announcement(session, case)
             if released is not None:
                 # A release was asked about when it came in: the item shows those
-                # answers instead of asking the partners a second time.
+                # answers (at once: nothing is sent) instead of asking the partners a
+                # second time; rolled over, it is chased again before the new meeting.
+                if item.rolled_over_from is not None:
+                    self._carry_over(session, released, item, meeting)
                 item.announcement_id = released
                 session.add(item)
+                continue
+            if announce_from(starts_at, lead, tz) > now:
                 continue
             item.announcement_id = self._announcements.publish(
                 session,
