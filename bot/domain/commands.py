@@ -118,8 +118,8 @@ BUTTONS: tuple[Permission, ...] = (
     Permission("tw", mark("Assign a casemanager"), COORDINATOR, PRIVATE),
     # Another page of /agenda: agp:<page>:<version>:<theme index or a>.
     Permission("agp", mark("Turn a page of the agenda"), COORDINATOR, PRIVATE),
-    # A decision under an /agenda item: agd:<case id>:p|d|a, agd:<case id>:d:<ORG>,
-    # agd:<case id>:a:<reason>.
+    # A decision under an /agenda item: agd:<item id>:p|d|a, agd:<item id>:d:<ORG>,
+    # agd:<item id>:a:<reason>.
     Permission("agd", mark("Record a decision from the agenda"), COORDINATOR, PRIVATE),
     # The casemanager's answer to an offered case: cm:<assignment id>:a (accept),
     # cm:<assignment id>:d (decline: asks the reason), cm:<assignment id>:d:<reason>.

@@ -169,6 +169,7 @@ def chase_from(starts_at: datetime, tz: ZoneInfo) -> datetime:
 class ItemShown:
     """One agenda item as /agenda shows it (safe values only)."""
 
+    item_id: int
     case_id: int
     reference: str
     pseudonym: str

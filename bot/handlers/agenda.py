@@ -2,8 +2,10 @@
 
 Typed input and callback data are parsed here and never repeated in an answer.
 Page buttons (agp:<page>:<version>:<theme>) show another page only while the
-agenda is the one they were made for; decision buttons (agd:<case id>:p|d|a,
-agd:<case id>:d:<ORG>, agd:<case id>:a:<reason>) go to the decisions service.
+agenda is the one they were made for; decision buttons (agd:<item id>:p|d|a,
+agd:<item id>:d:<ORG>, agd:<item id>:a:<reason>) go to the decisions service only
+while their agenda item is current: an item since decided, closed or rolled over
+to another meeting answers that the agenda is outdated and changes nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bot.handlers.decisions import decided_text
 from bot.handlers.members import acknowledge
 from bot.i18n import Translator
 from bot.safe import CaseReference, OrganisationName, SafeText, printable_name
+from bot.services.agenda import ItemState
 from bot.services.decisions import Decided
 from bot.views.agenda import (
     Page,
@@ -54,6 +57,15 @@ def _outdated(_: Translator) -> SafeText:
     return _("This agenda is outdated. Ask /agenda again.")
 
 
+def _stale(state: ItemState, _: Translator) -> SafeText:
+    """The answer to a decision button whose item is not (or no longer) on the agenda."""
+    if state is ItemState.GONE:
+        return _("This case is no longer on the agenda. Ask /agenda again.")
+    if state is ItemState.OUTDATED:
+        return _outdated(_)
+    return _(CLOSED_OR_UNKNOWN)
+
+
 def page_markup(
     pages: list[Page], number: int, version: int, theme: Theme | None, _: Translator
 ) -> InlineKeyboardMarkup | None:
@@ -63,10 +75,10 @@ def page_markup(
         [
             InlineKeyboardButton(
                 _("{reference}: procesregie", reference=CaseReference(item.reference)),
-                callback_data=f"agd:{item.case_id}:p",
+                callback_data=f"agd:{item.item_id}:p",
             ),
-            InlineKeyboardButton(_("doorgeleid"), callback_data=f"agd:{item.case_id}:d"),
-            InlineKeyboardButton(_("afgesloten"), callback_data=f"agd:{item.case_id}:a"),
+            InlineKeyboardButton(_("doorgeleid"), callback_data=f"agd:{item.item_id}:d"),
+            InlineKeyboardButton(_("afgesloten"), callback_data=f"agd:{item.item_id}:a"),
         ]
         for item in page.items
     ]
@@ -173,19 +185,21 @@ class AgendaHandlers:
         if match is None or (match[2] == "p" and match[3] is not None):
             await query.answer(_(CLOSED_OR_UNKNOWN), show_alert=True)
             return
-        case_id, word, extra = int(match[1]), match[2], match[3]
+        item_id, word, extra = int(match[1]), match[2], match[3]
         member_id = caller.member.member_id
         core = self._core
 
-        def step(session: Session) -> tuple[str | None, Decided | None, list[tuple[str, str]]]:
-            reference = core.agenda.triage_reference(session, case_id)
+        def step(
+            session: Session,
+        ) -> tuple[ItemState, str | None, Decided | None, list[tuple[str, str]]]:
+            state, reference = core.agenda.item_on_agenda(session, item_id, core.clock.now())
             if reference is None:
-                return None, None, []
+                return state, None, None, []
             if word == "d" and extra is None:
                 organisations = [(o.code, o.name) for o in core.memberships.organisations(session)]
-                return reference, None, organisations
+                return state, reference, None, organisations
             if word == "a" and reason is None:
-                return reference, None, []
+                return state, reference, None, []
             decision = {"p": Decision.PROCESREGIE, "d": Decision.DOORGELEID}.get(
                 word, Decision.AFGESLOTEN
             )
@@ -197,14 +211,12 @@ class AgendaHandlers:
                 organisation_code=extra if word == "d" else None,
                 reason=reason,
             )
-            return reference, decided, []
+            return state, reference, decided, []
 
-        reference, decided, organisations = await self._in_session(step)
+        state, reference, decided, organisations = await self._in_session(step)
         shown = CaseReference.or_none(reference or "")
         if shown is None:
-            await query.answer(
-                _("This case is no longer on the agenda. Ask /agenda again."), show_alert=True
-            )
+            await query.answer(_stale(state, _), show_alert=True)
             return
         await acknowledge(query)
         if decided is not None:
@@ -215,7 +227,7 @@ class AgendaHandlers:
                 [
                     InlineKeyboardButton(
                         SafeText.layout("{}", OrganisationName(printable_name(name) or "?")),
-                        callback_data=f"agd:{case_id}:d:{code}",
+                        callback_data=f"agd:{item_id}:d:{code}",
                     )
                 ]
                 for code, name in organisations
@@ -225,7 +237,7 @@ class AgendaHandlers:
             rows = [
                 [
                     InlineKeyboardButton(
-                        close_reason_label(_, r), callback_data=f"agd:{case_id}:a:{r.value}"
+                        close_reason_label(_, r), callback_data=f"agd:{item_id}:a:{r.value}"
                     )
                 ]
                 for r in CloseReason

@@ -15,6 +15,7 @@ the working day before it.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
@@ -32,6 +33,16 @@ from bot.domain.meetings import (
 from bot.domain.roles import Theme
 from bot.services.announcements import Announcements
 from bot.storage.models import AgendaItem, Announcement, Case, Meeting, Person, aware
+from bot.storage.upsert import insert_if_absent
+
+
+class ItemState(StrEnum):
+    """What a button under an /agenda item finds (see `Agenda.item_on_agenda`)."""
+
+    CURRENT = "current"
+    GONE = "gone"
+    OUTDATED = "outdated"
+    UNKNOWN = "unknown"
 
 
 class Agenda:
@@ -45,23 +56,26 @@ class Agenda:
         return next_meeting(schedule, now, self._settings.tz)
 
     def _meeting(self, session: Session, meeting_type: MeetingType, now: datetime) -> Meeting:
+        """The next meeting of `meeting_type`, made when first needed (race-free)."""
         starts_at = self.next_start(meeting_type, now)
-        found = session.exec(
+        insert_if_absent(
+            session, Meeting, ["type", "starts_at"], type=meeting_type.value, starts_at=starts_at
+        )
+        return session.exec(
             select(Meeting).where(
                 Meeting.type == meeting_type.value, Meeting.starts_at == starts_at
             )
-        ).first()
-        if found is None:
-            found = Meeting(type=meeting_type.value, starts_at=starts_at)
-            session.add(found)
-            session.flush()
-        return found
+        ).one()
 
     def plan(self, session: Session, now: datetime) -> int:
         """Put every case in triage on the agenda of its next meeting.
 
-        A case whose latest item is of a meeting that has started rolls over.
-        Returns how many items were added.
+        A case whose latest item is of a meeting that has started rolls over: the
+        new item keeps the announcement and its answers (the partners are not asked
+        again), and the organisations still missing are chased once more the working
+        day before the new meeting. Safe to run in two transactions at once (/agenda
+        and the duty): meetings and items are inserted unless there, so the second
+        waits for the first and adds nothing. Returns how many items were added.
         """
         cases = session.exec(
             select(Case)
@@ -84,20 +98,54 @@ class Agenda:
             ).first()
             if latest is not None and latest[1].id == meeting.id:
                 continue
-            passed = latest[1] if latest is not None and aware(latest[1].starts_at) <= now else None
+            passed = latest if latest is not None and aware(latest[1].starts_at) <= now else None
             if latest is not None and passed is None:
                 continue  # on the agenda of a later meeting already (e.g. a schedule change)
-            session.add(
-                AgendaItem(
-                    meeting_id=meeting.id or 0,
-                    case_id=case.id,
-                    rolled_over_from=passed.id if passed is not None else None,
-                    created_at=now,
-                )
+            inserted = insert_if_absent(
+                session,
+                AgendaItem,
+                ["meeting_id", "case_id"],
+                meeting_id=meeting.id,
+                case_id=case.id,
+                rolled_over_from=passed[1].id if passed is not None else None,
+                created_at=now,
             )
+            if not inserted:
+                continue  # another transaction planned it first
             added += 1
+            if passed is not None and passed[0].announcement_id is not None:
+                item = session.exec(
+                    select(AgendaItem).where(
+                        AgendaItem.meeting_id == meeting.id, AgendaItem.case_id == case.id
+                    )
+                ).one()
+                self._carry_over(session, passed[0].announcement_id, item, meeting)
         session.flush()
         return added
+
+    def _carry_over(
+        self, session: Session, announcement_id: int, item: AgendaItem, meeting: Meeting
+    ) -> None:
+        """A rolled-over item keeps the announcement of its earlier item, and its answers.
+
+        The late organisations are chased again the working day before the new
+        meeting. An agenda item's announcement moves to the new item, so its
+        messages (edited by the tally editor) show the new meeting; a release's
+        announcement stays about its release.
+        """
+        assert item.id is not None  # noqa: S101 - selected rows have ids
+        starts_at = aware(meeting.starts_at)
+        item.announcement_id = announcement_id
+        session.add(item)
+        announcement = session.get(Announcement, announcement_id, with_for_update=True)
+        assert announcement is not None  # noqa: S101 - foreign key
+        announcement.chase_from = chase_from(starts_at, self._settings.tz)
+        announcement.chased_at = None
+        if announcement.kind == AnnouncementKind.AGENDA_ITEM.value:
+            announcement.subject_id = item.id
+            announcement.deadline = starts_at
+            announcement.answers_version += 1  # its messages show the new meeting
+        session.add(announcement)
 
     def announce_due(self, session: Session, now: datetime) -> int:
         """Announce the items whose announcement time has come (at once when late).
@@ -117,21 +165,27 @@ class Agenda:
                 col(Case.decision).is_(None),
             )
             .order_by(col(Meeting.starts_at), col(AgendaItem.id))
+            # Two announcers at once: the second waits, then skips the items the first
+            # announced (PostgreSQL re-checks the WHERE on a locked row).
+            .with_for_update(of=AgendaItem)
         ).all()
         tz = self._settings.tz
         lead = self._settings.agenda_lead_working_days
         announced = 0
         for item, meeting, case in rows:
             starts_at = aware(meeting.starts_at)
-            if announce_from(starts_at, lead, tz) > now:
-                continue
             assert item.id is not None  # noqa: S101 - stored rows have ids
             released = self._release_announcement(session, case)
             if released is not None:
                 # A release was asked about when it came in: the item shows those
-                # answers instead of asking the partners a second time.
+                # answers (at once: nothing is sent) instead of asking the partners a
+                # second time; rolled over, it is chased again before the new meeting.
+                if item.rolled_over_from is not None:
+                    self._carry_over(session, released, item, meeting)
                 item.announcement_id = released
                 session.add(item)
+                continue
+            if announce_from(starts_at, lead, tz) > now:
                 continue
             item.announcement_id = self._announcements.publish(
                 session,
@@ -163,7 +217,10 @@ class Agenda:
     ) -> list[MeetingShown]:
         """The next meeting of each type (of `theme`'s type only when given) with its items.
 
-        Plans first, so the agenda shown is the current one (in this transaction).
+        Plans first, so the agenda shown is the current one and every item shown is a
+        stored row: its buttons carry the item's id, which tells a later press whether
+        the page is outdated (`item_on_agenda`). Planning is race-free, so /agenda and
+        the duty may plan at the same moment.
         """
         self.plan(session, now)
         kinds = [meeting_type_for(theme)] if theme is not None else list(MeetingType)
@@ -207,7 +264,9 @@ class Agenda:
         else:
             names = self._announcements.answering_names(session, theme)
             expected, answered, missing, known = len(names), 0, tuple(names), 0
+        assert item.id is not None  # noqa: S101 - stored rows have ids
         return ItemShown(
+            item_id=item.id,
             case_id=case.id,
             reference=case.reference,
             pseudonym=person.pseudonym,
@@ -221,9 +280,32 @@ class Agenda:
             known=known,
         )
 
-    def triage_reference(self, session: Session, case_id: int) -> str | None:
-        """The reference of case `case_id` while it is in triage (open, no decision)."""
-        case = session.get(Case, case_id)
-        if case is None or case.closed_at is not None or case.decision is not None:
-            return None
-        return case.reference
+    def item_on_agenda(
+        self, session: Session, item_id: int, now: datetime
+    ) -> tuple[ItemState, str | None]:
+        """Whether a button of item `item_id` (under an /agenda page) still speaks of the
+        current agenda, and the case's reference when it does.
+
+        UNKNOWN: no such item. GONE: its case has a decision or is closed (decided,
+        corrected, closed since the page was shown). OUTDATED: its meeting has started,
+        or the case is on a later meeting's agenda (rolled over). The case row is locked
+        so that a decision taken on a CURRENT answer is the first one, not a correction.
+        """
+        item = session.get(AgendaItem, item_id)
+        if item is None:
+            return ItemState.UNKNOWN, None
+        case = session.get(Case, item.case_id, with_for_update=True, populate_existing=True)
+        meeting = session.get(Meeting, item.meeting_id)
+        assert case is not None  # noqa: S101 - foreign key
+        assert meeting is not None  # noqa: S101 - foreign key
+        if case.closed_at is not None or case.decision is not None:
+            return ItemState.GONE, None
+        starts_at = aware(meeting.starts_at)
+        later = session.exec(
+            select(AgendaItem.id)
+            .join(Meeting, col(Meeting.id) == col(AgendaItem.meeting_id))
+            .where(AgendaItem.case_id == case.id, col(Meeting.starts_at) > starts_at)
+        ).first()
+        if starts_at <= now or later is not None:
+            return ItemState.OUTDATED, None
+        return ItemState.CURRENT, case.reference

@@ -31,6 +31,7 @@ from bot.storage.models import (
     Case,
     Member,
     Organisation,
+    aware,
 )
 from bot.views.announcements import (
     Facts,
@@ -375,6 +376,7 @@ class Announcements:
         per_member: dict[int, tuple[Member, Organisation, dict[bool, list[Reference]]]] = {}
         group_lines: list[tuple[Reference, list[OrganisationName]]] = []
         chased: list[int] = []
+        moments: list[datetime] = []
         for announcement in due:
             assert announcement.id is not None  # noqa: S101 - stored rows have ids
             if _case_closed(session, announcement):
@@ -398,9 +400,13 @@ class Announcements:
             announcement.chased_at = now
             session.add(announcement)
             chased.append(announcement.id)
+            moments.append(aware(announcement.chase_from or announcement.deadline))
         if not chased:
             return 0
-        run = f"{chased[0]}-{chased[-1]}-{len(chased)}"
+        # The latest chase moment is part of the run: a rolled-over agenda item's
+        # announcement is chased again before its next meeting, maybe in a run of the
+        # same ids; two processes chasing at once still make the same keys.
+        run = f"{chased[0]}-{chased[-1]}-{len(chased)}-{int(max(moments).timestamp())}"
         for member_id, (member, organisation, lists) in per_member.items():
             _ = translator(member.language or self._settings.locale)
             for in_private, references in sorted(lists.items()):

@@ -2,8 +2,10 @@
 
 Only case references, pseudonyms, themes, municipalities and organisation names
 appear. A page's buttons carry its number and the agenda's version (a checksum
-of every page's text): a button of a page that no longer shows the current
-agenda says so instead of showing something else.
+of every page's text and items): a button of a page that no longer shows the
+current agenda says so instead of showing something else. A meeting's heading is
+never split from its items: a page going on with a meeting repeats it, marked
+"(continued)".
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ MEETING_LABELS: dict[MeetingType, str] = {
 }
 # At most this many items per page: each brings a row of buttons.
 ITEMS_PER_PAGE = 8
+# A page's text stays this far under Telegram's 4096 characters (room for its header).
+PAGE_ROOM = MESSAGE_LIMIT
+# The names of missing organisations of one item take at most this many characters.
+MISSING_ROOM = 800
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,22 @@ def theme_from_code(code: str) -> Theme | None:
     if not 0 <= index < len(Theme):
         raise ValueError("no such theme")
     return list(Theme)[index]
+
+
+def _missing_line(names: Sequence[str], _: Translator) -> SafeText:
+    """`  Missing: A, B, C`, and past MISSING_ROOM characters of names `… and N more`."""
+    shown: list[OrganisationName] = []
+    size = 0
+    for name in names:
+        printable = OrganisationName(printable_name(name) or "?")
+        if shown and size + len(printable) + 2 > MISSING_ROOM:
+            break
+        shown.append(printable)
+        size += len(printable) + 2
+    listed = SafeText.joined(", ", shown)
+    if len(shown) == len(names):
+        return _("  Missing: {names}", names=listed)
+    return _("  Missing: {names} and {count} more", names=listed, count=len(names) - len(shown))
 
 
 def _item_lines(item: ItemShown, _: Translator) -> list[SafeText]:
@@ -86,56 +108,70 @@ def _item_lines(item: ItemShown, _: Translator) -> list[SafeText]:
     else:
         lines.append(_("  Not announced yet · expected: {expected}", expected=item.expected))
     if item.missing:
-        names = [OrganisationName(printable_name(n) or "?") for n in item.missing]
-        lines.append(_("  Missing: {names}", names=SafeText.joined(", ", names)))
+        lines.append(_missing_line(item.missing, _))
     if item.rolled_over:
         lines.append(_("  Rolled over from an earlier meeting."))
     return lines
 
 
+def _heading(meeting: MeetingShown, _: Translator, tz: ZoneInfo, *, continued: bool) -> SafeText:
+    label, time = _(MEETING_LABELS[meeting.type]), _.datetime(meeting.starts_at, tz)
+    if continued:
+        return _("{meeting}: {time} (continued)", meeting=label, time=time)
+    return _("{meeting}: {time}", meeting=label, time=time)
+
+
+def _size(lines: Sequence[SafeText]) -> int:
+    return sum(len(line) + 1 for line in lines)
+
+
 def agenda_pages(meetings: Sequence[MeetingShown], _: Translator, tz: ZoneInfo) -> list[Page]:
-    """The agenda in pages of at most ITEMS_PER_PAGE items and MESSAGE_LIMIT characters."""
-    # Blocks: a meeting's heading (no item) or an item's lines.
-    blocks: list[tuple[list[SafeText], ItemShown | None]] = []
+    """The agenda in pages of at most ITEMS_PER_PAGE items and PAGE_ROOM characters.
+
+    A meeting's heading always comes with its first item (or its "No items."); a page
+    that goes on with a meeting begun on the page before repeats its heading, marked
+    as continued. An item's text is bounded (MISSING_ROOM), so one always fits a page.
+    """
+    chunks: list[tuple[list[SafeText], list[ItemShown]]] = [([], [])]
+
+    def place(lines: list[SafeText], item: ItemShown | None, *, continued: list[SafeText]) -> None:
+        page_lines, page_items = chunks[-1]
+        full = item is not None and len(page_items) >= ITEMS_PER_PAGE
+        if page_lines and (full or _size(page_lines) + _size(lines) > PAGE_ROOM):
+            chunks.append(([], []))
+            page_lines, page_items = chunks[-1]
+            lines = continued + lines
+        page_lines.extend(lines)
+        if item is not None:
+            page_items.append(item)
+
     for meeting in meetings:
-        heading = [
-            BLANK,
-            _(
-                "{meeting}: {time}",
-                meeting=_(MEETING_LABELS[meeting.type]),
-                time=_.datetime(meeting.starts_at, tz),
-            ),
-        ]
+        heading = [BLANK, _heading(meeting, _, tz, continued=False)]
         if not meeting.items:
-            heading.append(_("  No items."))
-        blocks.append((heading, None))
-        blocks.extend((_item_lines(item, _), item) for item in meeting.items)
-    chunks: list[list[tuple[list[SafeText], ItemShown | None]]] = [[]]
-    size = 0
-    for block in blocks:
-        length = sum(len(line) + 1 for line in block[0])
-        count = sum(1 for _lines, item in chunks[-1] if item is not None)
-        full = count >= ITEMS_PER_PAGE and block[1] is not None
-        if chunks[-1] and (full or size + length > MESSAGE_LIMIT - 200):
-            chunks.append([])
-            size = 0
-        chunks[-1].append(block)
-        size += length
+            place([*heading, _("  No items.")], None, continued=[])
+            continue
+        again = [BLANK, _heading(meeting, _, tz, continued=True)]
+        for number, item in enumerate(meeting.items):
+            if number == 0:
+                place([*heading, *_item_lines(item, _)], item, continued=[])
+            else:
+                place(_item_lines(item, _), item, continued=again)
     pages = []
-    for number, chunk in enumerate(chunks, start=1):
+    for number, (lines, items) in enumerate(chunks, start=1):
         if len(chunks) == 1:
             header = _("Agenda")
         else:
             header = _("Agenda (page {page} of {pages})", page=number, pages=len(chunks))
-        lines = [header] + [line for block, _item in chunk for line in block]
-        items = tuple(item for _lines, item in chunk if item is not None)
-        pages.append(Page(SafeText.joined("\n", lines), items))
+        pages.append(Page(SafeText.joined("\n", [header, *lines]), tuple(items)))
     return pages
 
 
 def agenda_version(pages: Sequence[Page]) -> int:
-    """A checksum of the whole agenda as shown: a changed agenda has another one."""
-    return zlib.crc32("\f".join(page.text for page in pages).encode())
+    """A checksum of the whole agenda as shown, with its items: a changed agenda (another
+    text, or other items behind the same text) has another one."""
+    shown = "\f".join(page.text for page in pages)
+    items = ",".join(str(item.item_id) for page in pages for item in page.items)
+    return zlib.crc32(f"{shown}\v{items}".encode())
 
 
 def themes_text(_: Translator) -> SafeText:

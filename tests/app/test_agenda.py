@@ -16,12 +16,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import col, select
 
+from bot.app import tally_editor
 from bot.clock import FrozenClock
 from bot.domain.roles import Role, Theme
 from bot.sandbox.fake_telegram import FakeUser, SentMessage
 from bot.scheduling.duties import announce_agenda_items, chase_overdue_answers
 from bot.services.audit import CLI
-from bot.storage.models import Case, RevealLink
+from bot.storage.models import AgendaItem, AuditEntry, Case, RevealLink
 from tests.app.conftest import RunningBot, World
 from tests.app.test_answers import press
 from tests.conftest import People
@@ -75,6 +76,26 @@ async def press_then(
     return await running.telegram.wait_for_message(user.id, contains=contains, since=since)
 
 
+async def shown_now(running: RunningBot, message: SentMessage) -> str:
+    """The text `message` shows once the tally editor has caught up (as the running bot
+    does now and again), e.g. after its item rolled over to the next meeting."""
+    assert running.application is not None
+    await tally_editor(running.application).catch_up(running.application.bot)
+    await running.settled()
+    return str(running.telegram.message(message.chat_id, message.message_id)["text"])
+
+
+def item_ids(running: RunningBot) -> dict[str, int]:
+    """Each case's reference and the id of its latest agenda item (what its buttons carry)."""
+    with running.core.db.session() as session:
+        rows = session.exec(
+            select(Case.reference, AgendaItem.id)
+            .join(AgendaItem, col(AgendaItem.case_id) == col(Case.id))
+            .order_by(col(AgendaItem.id))
+        ).all()
+    return {reference: item_id for reference, item_id in rows if item_id is not None}
+
+
 def decisions(running: RunningBot) -> list[tuple[str, str | None]]:
     with running.core.db.session() as session:
         return [
@@ -118,16 +139,19 @@ async def test_items_are_announced_answered_chased_and_roll_over(
 
     # The meeting passes undecided; the radicalisation item's time comes on the Monday
     # before the first Wednesday of December: only privately, to the entitled member.
+    # The triage item rolls over without being asked about again.
     clock.set(at(2026, 11, 30, 14))
-    assert await agenda_run(running) == 2
+    assert await agenda_run(running) == 1
     [private] = items_in(running, radical.id, restricted)
     assert "woensdag 2 december 14:00" in private.text
     assert items_in(running, group, restricted) == []
     for user in (world.partner, world.coordinator, world.casemanager):
         assert items_in(running, user.id, restricted) == []
-    [_first, rolled] = items_in(running, group, triage)
-    assert "dinsdag 1 december 10:00" in rolled.text
-    assert "Doorgeschoven van een eerder overleg." in rolled.text
+    [announced] = items_in(running, group, triage)
+    rolled = await shown_now(running, announced)
+    assert "dinsdag 1 december 10:00" in rolled
+    assert "Doorgeschoven van een eerder overleg." in rolled
+    assert "Bekend: Politie Limburg" in rolled
     answer = await press(running, radical, private, private.button_data("Niet bekend"))
     assert answer == "Genoteerd voor Expertisecentrum Radicalisering: niet bekend."
 
@@ -144,7 +168,8 @@ async def test_agenda_pages_rolled_over_items_and_an_outdated_page(
     assert "Triageoverleg: dinsdag 1 december 10:00" in first.text
     assert f"• {references[0]} · P-00000001 · Jeugd · Weert" in first.text
     assert "Doorgeschoven van een eerder overleg." in first.text
-    assert "Nog niet aangekondigd · verwacht: 2" in first.text  # announced on Friday
+    # Announced before the first meeting: the rolled-over items keep that announcement.
+    assert "Geantwoord 0 van 2 · bekend: 0" in first.text
     assert "Ontbreekt: Politie Limburg, Reclassering Nederland" in first.text
     assert len(first.text) <= 4096
     assert references[8] not in first.text
@@ -176,8 +201,7 @@ async def test_decisions_from_the_agenda_buttons(running: RunningBot, world: Wor
     recorded = await press_then(running, coordinator, shown, data, kept)
     assert recorded.text.startswith(f"Besluit voor zaak {kept} vastgelegd: procesregie.")
 
-    with core.db.session() as session:
-        ids = {c.reference: c.id for c in session.exec(select(Case))}
+    ids = item_ids(running)
     ask = await press_then(
         running, coordinator, shown, f"agd:{ids[referred]}:d", "welke organisatie"
     )
@@ -212,9 +236,8 @@ async def test_bad_input_gets_a_clear_answer_and_changes_nothing(
     core = running.core
     reference = add_case(core, 1, Theme.JEUGD)
     typed = "Jansen"
-    with core.db.session() as session:
-        case_id = session.exec(select(Case.id).where(Case.reference == reference)).one()
     shown = await running.say(world.coordinator, "/agenda", contains="Agenda")
+    item_id = item_ids(running)[reference]
     before = decisions(running)
     for user, text, answer in (
         (world.partner, "/agenda", "Met jouw rol"),
@@ -231,9 +254,9 @@ async def test_bad_input_gets_a_clear_answer_and_changes_nothing(
         "agp:1:x:a",
         f"agp:1:{typed}:a",
         "agp:1:1:99",
-        f"agd:{case_id}:x",
-        f"agd:{case_id}:p:{typed}",
-        f"agd:{case_id}:a:{typed}",
+        f"agd:{item_id}:x",
+        f"agd:{item_id}:p:{typed}",
+        f"agd:{item_id}:a:{typed}",
         "agd:999999:p",
     ):
         answer = await press(running, world.coordinator, shown, data, forged=True)
@@ -245,10 +268,10 @@ async def test_bad_input_gets_a_clear_answer_and_changes_nothing(
         assert typed not in answer
     # A partner pressing a coordinator's button (forged): refused by role.
     anchor = await running.say(world.partner, "/start", contains="")
-    answer = await press(running, world.partner, anchor, f"agd:{case_id}:p", forged=True)
+    answer = await press(running, world.partner, anchor, f"agd:{item_id}:p", forged=True)
     assert "Met jouw rol" in answer
     # doorgeleid to an organisation that does not exist.
-    await press_then(running, world.coordinator, shown, f"agd:{case_id}:d:NOPE", "geen organisatie")
+    await press_then(running, world.coordinator, shown, f"agd:{item_id}:d:NOPE", "geen organisatie")
     assert decisions(running) == before
 
 
@@ -281,3 +304,192 @@ async def test_a_meldingen_file_reaches_the_agenda_per_theme(
     assert items_in(running, group, cases["radicalisering"]) == []
     for user in (world.partner, world.coordinator, world.casemanager):
         assert items_in(running, user.id, cases["radicalisering"]) == []
+
+
+async def test_a_rolled_over_item_keeps_its_answers_and_is_chased_once_more(
+    running: RunningBot, world: World, clock: FrozenClock
+) -> None:
+    """An undecided item rolls over: the partners are not asked again from zero; those
+    still missing are chased the working day before the new meeting, one digest each."""
+    telegram, core, group = running.telegram, running.core, running.group.id
+    first, second = add_case(core, 1, Theme.TOP_X), add_case(core, 2, Theme.JEUGD)
+    assert await agenda_run(running) == 2
+    messages = [items_in(running, group, reference)[0] for reference in (first, second)]
+    for message in messages:
+        answer = await press(running, world.partner, message, message.button_data("Bekend"))
+        assert answer == "Genoteerd voor Politie Limburg: bekend."
+    clock.set(at(2026, 11, 23, 10))
+    assert await core.db.run(chase_overdue_answers, core) == 2
+    await running.outbox_drained()
+
+    clock.set(at(2026, 11, 24, 11))  # the meeting passed undecided
+    assert await agenda_run(running) == 0
+    for reference, message in zip((first, second), messages, strict=True):
+        assert items_in(running, group, reference) == [message]  # no second announcement
+        text = await shown_now(running, message)
+        assert "Agendapunt voor het overleg van dinsdag 1 december 10:00" in text
+        assert "Doorgeschoven van een eerder overleg." in text
+        assert "Bekend: Politie Limburg" in text
+    shown = await running.say(world.coordinator, "/agenda", contains="Agenda")
+    for reference in (first, second):
+        block = shown.text.split(f"• {reference}")[1].split("•")[0]
+        assert "Geantwoord 1 van 2 · bekend: 1" in block
+        assert "Ontbreekt: Reclassering Nederland" in block
+        assert "Doorgeschoven van een eerder overleg." in block
+
+    # Chased again the working day before the new meeting, once, one digest per person.
+    def reminders(user: FakeUser) -> list[SentMessage]:
+        return [m for m in telegram.messages_to(user.id) if "Herinnering" in m.text]
+
+    before = len(reminders(world.coordinator))
+    clock.set(at(2026, 11, 30, 9, 59))
+    assert await core.db.run(chase_overdue_answers, core) == 0
+    clock.set(at(2026, 11, 30, 10))
+    assert await core.db.run(chase_overdue_answers, core) == 2
+    assert await core.db.run(chase_overdue_answers, core) == 0
+    await running.outbox_drained()
+    [digest] = reminders(world.coordinator)[before:]
+    assert f"• {first}" in digest.text and f"• {second}" in digest.text
+    assert reminders(world.partner) == []
+    # The old buttons answer for the same announcement: the missing organisation answers.
+    answer = await press(
+        running, world.coordinator, messages[0], messages[0].button_data("Niet bekend")
+    )
+    assert answer == "Genoteerd voor Reclassering Nederland: niet bekend."
+    again = await running.say(world.coordinator, "/agenda", contains="Agenda")
+    assert "Geantwoord 2 van 2 · bekend: 1" in again.text.split(f"• {first}")[1].split("•")[0]
+
+
+def decision_audits(running: RunningBot) -> int:
+    with running.core.db.session() as session:
+        return len(
+            session.exec(select(AuditEntry).where(AuditEntry.action == "case.decision")).all()
+        )
+
+
+async def test_buttons_of_an_outdated_agenda_change_nothing(
+    running: RunningBot, world: World, clock: FrozenClock
+) -> None:
+    """Decision buttons of an item decided, corrected, closed or rolled over since the
+    page was shown answer that the agenda is outdated; forged data answers clearly."""
+    core, coordinator = running.core, world.coordinator
+    decided, closed, rolled = (add_case(core, n, Theme.JEUGD) for n in (1, 2, 3))
+    shown = await running.say(coordinator, "/agenda", contains="Agenda")
+    ids = item_ids(running)
+    assert shown.button_data(f"{decided}: procesregie") == f"agd:{ids[decided]}:p"
+    ask = await press_then(running, coordinator, shown, f"agd:{ids[rolled]}:d", "welke organisatie")
+    await running.say(coordinator, f"/besluit {decided} procesregie", contains="vastgelegd")
+    await running.say(coordinator, f"/besluit {decided} doorgeleid rn", contains="gecorrigeerd")
+    await running.say(coordinator, f"/besluit {decided} procesregie", contains="gecorrigeerd")
+    await running.say(coordinator, f"/besluit {closed} afgesloten dubbel", contains="vastgelegd")
+    before, audited = decisions(running), decision_audits(running)
+    gone = "Deze zaak staat niet meer op de agenda. Vraag /agenda opnieuw."
+    for data, answer in (
+        (shown.button_data(f"{decided}: procesregie"), gone),
+        (f"agd:{ids[decided]}:d:RN", gone),
+        (f"agd:{ids[closed]}:a", gone),
+        (f"agd:{ids[closed]}:a:dubbel", gone),
+    ):
+        assert await press(running, coordinator, shown, data, forged=True) == answer, data
+
+    # Tuesday's meeting passes: the undecided item rolls over to the next one. The old
+    # page's buttons (and the organisation asked for) no longer speak of it.
+    clock.set(at(2026, 11, 24, 11))
+    outdated = "Deze agenda is verouderd. Vraag /agenda opnieuw."
+    answer = await press(running, coordinator, shown, shown.button_data(f"{rolled}: procesregie"))
+    assert answer == outdated
+    answer = await press(running, coordinator, ask, ask.button_data("Reclassering Nederland"))
+    assert answer == outdated
+    await agenda_run(running)  # the duty plans: the case has an item of the new meeting
+    assert await press(running, coordinator, shown, f"agd:{ids[rolled]}:p", forged=True) == (
+        outdated
+    )
+    assert decisions(running) == before
+    assert decision_audits(running) == audited
+    # The new agenda's button is the new item's and works.
+    fresh = await running.say(coordinator, "/agenda jeugd", contains="Agenda")
+    new_id = item_ids(running)[rolled]
+    assert new_id != ids[rolled]
+    assert fresh.button_data(f"{rolled}: procesregie") == f"agd:{new_id}:p"
+    done = await press_then(running, coordinator, fresh, f"agd:{new_id}:p", "vastgelegd")
+    assert rolled in done.text
+
+
+async def test_forged_agenda_buttons_answer_clearly_and_change_nothing(
+    running: RunningBot, world: World
+) -> None:
+    """Non-numeric or unknown ids, and a page button of another coordinator's agenda (in
+    another language: another version) change nothing."""
+    core, coordinator = running.core, world.coordinator
+    for number in range(1, 13):
+        add_case(core, number, Theme.JEUGD)
+    english = running.telegram.add_user("Eve", language_code="en", started=True)
+    with core.db.session() as session:
+        core.memberships.add_member(
+            session, telegram_id=english.id, name="Eve Coordinator", organisation_code="RN",
+            roles=[Role.COORDINATOR], actor=CLI,
+        )  # fmt: skip
+    theirs = await running.say(english, "/agenda", contains="Agenda")
+    assert theirs.text.startswith("Agenda (page 1 of 2)")
+    mine = await running.say(coordinator, "/agenda", contains="Agenda")
+    their_next = theirs.button_data("Next »")
+    assert their_next != mine.button_data("Volgende »")
+    before, audited, sent = (
+        decisions(running),
+        decision_audits(running),
+        len(running.telegram.calls("editMessageText")),
+    )
+    unknown = "Dit verzoek is gesloten of onbekend."
+    for data, answer in (
+        (their_next, "Deze agenda is verouderd. Vraag /agenda opnieuw."),
+        ("agp:2:abc:a", unknown),
+        ("agp:x:1:a", unknown),
+        ("agd:abc:p", unknown),
+        ("agd:999999:p", unknown),
+        ("agd:999999:d:RN", unknown),
+        ("agd:-1:p", unknown),
+        ("agd:1:p:", unknown),
+    ):
+        assert await press(running, coordinator, mine, data, forged=True) == answer, data
+    await running.settled()
+    assert decisions(running) == before
+    assert decision_audits(running) == audited
+    assert len(running.telegram.calls("editMessageText")) == sent
+
+
+async def test_long_agendas_page_within_telegrams_limit_with_headings_kept(
+    running: RunningBot, world: World
+) -> None:
+    """Thirty organisations with 200-character names, none answered: every page fits a
+    Telegram message, and a page going on with the triage repeats its heading."""
+    core = running.core
+    with core.db.session() as session:
+        for number in range(30):
+            code = f"O{number:02d}"
+            name = f"Organisatie {number:02d} " + "lang " * 37
+            core.memberships.add_organisation(
+                session, name=name.strip()[:200], code=code, themes=[Theme.JEUGD], actor=CLI
+            )
+            core.memberships.add_member(
+                session, telegram_id=900_000 + number, name=f"Lid {number}",
+                organisation_code=code, roles=[Role.PARTNER], actor=CLI,
+            )  # fmt: skip
+    references = [add_case(core, n, Theme.JEUGD) for n in range(1, 13)]
+    page = await running.say(world.coordinator, "/agenda", contains="Agenda")
+    texts = [page.text]
+    while "Volgende »" in [b["text"] for b in page.buttons()]:
+        since = len(running.telegram.sent)
+        assert await press(running, world.coordinator, page, page.button_data("Volgende »")) == ""
+        page = await running.telegram.wait_for_message(
+            world.coordinator.id, contains="Agenda (pagina", since=since
+        )
+        texts.append(page.text)
+    assert len(texts) > 2
+    for number, text in enumerate(texts, start=1):
+        assert len(text) <= 4096
+        assert text.startswith(f"Agenda (pagina {number} van {len(texts)})")
+        heading = text.split("\n")[2]
+        assert heading.startswith("Triageoverleg: dinsdag 24 november 10:00")
+        assert heading.endswith("(vervolg)") == (number > 1)
+        assert "en nog " in text  # the names of the missing organisations are cut short
+    assert all(any(f"• {r} ·" in text for text in texts) for r in references)

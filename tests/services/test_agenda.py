@@ -5,10 +5,13 @@ The clock starts on Monday 2026-11-23 09:00 (Amsterdam) and moves only when told
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from bot.clock import FrozenClock
@@ -111,20 +114,27 @@ def test_items_are_announced_at_the_lead_time_roll_over_and_are_chased(
         assert triage in sent.text and "P-00000001" in sent.text
         assert first.rolled_over_from is None
 
-    # The meeting passes undecided: the item rolls over to the next Tuesday, and is
-    # announced only on the Friday before it (2 working days).
+    # The meeting passes undecided: the item rolls over to the next Tuesday. The partners
+    # are not asked again: it keeps its announcement, which now speaks of the new
+    # meeting, and is chased again the working day before it.
     clock.set(at(2026, 11, 24, 11))
     assert run_agenda(core) == 0
-    clock.set(at(2026, 11, 27, 9, 59))
-    assert run_agenda(core) == 0
     clock.set(at(2026, 11, 27, 10))
-    assert run_agenda(core) == 1
+    assert run_agenda(core) == 0
     with core.db.session() as session:
         items = session.exec(select(AgendaItem).order_by(col(AgendaItem.id))).all()
         assert [i.rolled_over_from for i in items] == [None, items[0].meeting_id]
-        second = session.get(Announcement, items[1].announcement_id)
-        assert second is not None
-        assert second.chase_from == at(2026, 11, 30, 10)
+        assert items[1].announcement_id == items[0].announcement_id
+        assert len(session.exec(select(Announcement)).all()) == 1
+        kept = session.get(Announcement, items[1].announcement_id)
+        assert kept is not None
+        assert (kept.subject_id, kept.deadline, kept.chase_from, kept.chased_at) == (
+            items[1].id,
+            at(2026, 12, 1, 10),
+            at(2026, 11, 30, 10),
+            None,
+        )
+        assert kept.answers_version == 1  # its messages are edited to show the new meeting
         # The sender has not run: mark the messages sent, as the outbox would.
         for message in session.exec(select(OutboxMessage)):
             message.status = "sent"
@@ -133,9 +143,7 @@ def test_items_are_announced_at_the_lead_time_roll_over_and_are_chased(
         for shown in session.exec(select(AnnouncementMessage)):
             shown.message_id = 1000 + (shown.id or 0)
             session.add(shown)
-    # Chased the working day before the meeting (not before), and once.
-    with core.db.session() as session:
-        assert core.announcements.chase_overdue(session, at(2026, 11, 30, 9, 59)) == 1  # first
+    # Chased the working day before the new meeting (not before), and once.
     with core.db.session() as session:
         assert core.announcements.chase_overdue(session, at(2026, 11, 30, 9, 59)) == 0
         assert core.announcements.chase_overdue(session, at(2026, 11, 30, 10)) == 1
@@ -164,3 +172,62 @@ def test_a_restricted_item_goes_only_privately_and_a_decided_case_leaves(
         assert shown.type is MeetingType.RADICALISERING
         [item] = shown.items
         assert (item.answered, item.expected, item.missing, item.known) == (0, 1, ("Radicaal",), 0)
+
+
+def _wait_until_blocked(core: Core, thread: threading.Thread) -> None:
+    """Until the other planner waits for a lock the first holds (SQLite: a moment, as
+    its BEGIN IMMEDIATE makes the second wait before it reads anything)."""
+    if core.db.dialect != "postgresql":
+        time.sleep(0.2)
+        return
+    deadline = time.monotonic() + 5
+    with core.db.engine.connect() as connection:
+        while time.monotonic() < deadline and thread.is_alive():
+            waiting = connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar()
+            connection.rollback()  # pg_stat_activity is a snapshot per transaction
+            if waiting:
+                return
+            time.sleep(0.01)
+    pytest.fail("the second planner never waited for the first")
+
+
+@pytest.mark.parametrize("meeting_made_before", [False, True])
+def test_two_planners_at_once_make_one_meeting_and_one_item_each(
+    core: Core, clock: FrozenClock, meeting_made_before: bool
+) -> None:
+    """/agenda and the duty plan at the same moment: the second reads before the first
+    commits, then waits on the unique meeting (or item) row; it ends without an error."""
+    add_case(core, 1, Theme.TOP_X)
+    add_case(core, 2, Theme.JEUGD)
+    if meeting_made_before:
+        with core.db.session() as session:
+            session.add(Meeting(type="triage", starts_at=at(2026, 11, 24, 10)))
+    errors: list[BaseException] = []
+    added: list[int] = []
+
+    def second() -> None:
+        try:
+            with core.db.session() as session:
+                added.append(core.agenda.plan(session, clock.now()))
+        except BaseException as error:  # reported by the assertions below
+            errors.append(error)
+
+    with core.db.session() as session:
+        added.append(core.agenda.plan(session, clock.now()))
+        thread = threading.Thread(target=second)
+        thread.start()
+        _wait_until_blocked(core, thread)
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert errors == []
+    assert added == [2, 0]
+    with core.db.session() as session:
+        assert len(session.exec(select(Meeting)).all()) == 1
+        items = session.exec(select(AgendaItem)).all()
+        assert sorted(i.case_id for i in items) == sorted({i.case_id for i in items})
+        assert len(items) == 2
