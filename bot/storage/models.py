@@ -542,8 +542,100 @@ class SetupCode(SQLModel, table=True):
     )
 
 
+class Action(SQLModel, table=True):
+    """An action of a case's plan of approach (bot.domain.plan).
+
+    Its title is a catalogue code, or the professional's own words, kept only
+    encrypted (`title_ct`) and shown on the case page only. The owner is a member
+    or an organisation (its members share it). `version` changes with every
+    change, so that buttons of an older message are recognised as outdated.
+    """
+
+    __tablename__ = "action"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="vh_case.id", index=True)
+    number: int  # 1, 2, ... within its case: how Telegram names an own-title action
+    domain: str = Field(max_length=32)  # bot.domain.plan.ZrmDomain
+    catalogue_code: str | None = Field(default=None, max_length=32)
+    title_ct: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    owner_member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    owner_organisation_id: int | None = Field(
+        default=None, foreign_key="organisation.id", index=True
+    )
+    deadline: date = Field(sa_column=Column(Date, nullable=False, index=True))
+    state: str = Field(max_length=16, index=True)  # bot.domain.plan.ActionState
+    version: int = 1
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: int = Field(foreign_key="member.id")
+    done_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    done_by: int | None = Field(default=None, foreign_key="member.id")
+
+    __table_args__ = (UniqueConstraint("case_id", "number", name="uq_action_case_number"),)
+
+
+class ActionEvent(SQLModel, table=True):
+    """What happened to an action: its history on the case page, and stagnation's clock."""
+
+    __tablename__ = "action_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    action_id: int = Field(foreign_key="action.id", index=True)
+    case_id: int = Field(foreign_key="vh_case.id", index=True)
+    kind: str = Field(max_length=16)  # created, done, postponed, reassigned, cancelled
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    member_id: int | None = Field(default=None, foreign_key="member.id")
+    old_deadline: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    new_deadline: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    reason: str | None = Field(default=None, max_length=16)  # bot.domain.plan.PostponeReason
+
+
+class ZrmMeasurement(SQLModel, table=True):
+    """A ZRM measurement of a case: a score 1..5 per domain, in `zrm_score`."""
+
+    __tablename__ = "zrm_measurement"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="vh_case.id", index=True)
+    measured_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    member_id: int = Field(foreign_key="member.id")
+
+
+class ZrmScore(SQLModel, table=True):
+    __tablename__ = "zrm_score"
+
+    measurement_id: int = Field(
+        foreign_key="zrm_measurement.id",
+        primary_key=True,
+        sa_column_kwargs={"autoincrement": False},
+    )
+    domain: str = Field(max_length=32, primary_key=True)  # bot.domain.plan.ZrmDomain
+    score: int
+
+
+class Conversation(SQLModel, table=True):
+    """A member's conversation half-way (/actie, /zrm, postponing): survives a restart.
+
+    One per member; a new command replaces it. Its state is encrypted: it may hold
+    an own title typed by the member.
+    """
+
+    __tablename__ = "conversation"
+
+    member_id: int = Field(
+        foreign_key="member.id", primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    kind: str = Field(max_length=16)  # actie, zrm, postpone
+    step: str = Field(max_length=32)
+    state_ct: str = Field(sa_column=Column(Text, nullable=False))
+    version: int = 1  # buttons of an earlier step carry an older version
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 __all__ = [
     "AccessRequest",
+    "Action",
+    "ActionEvent",
     "Announcement",
     "AnnouncementMessage",
     "Answer",
@@ -553,6 +645,7 @@ __all__ = [
     "CaseAssignment",
     "CaseCounter",
     "ChatHold",
+    "Conversation",
     "ImportFile",
     "Invite",
     "InviteFailure",
@@ -564,5 +657,7 @@ __all__ = [
     "RevealLink",
     "SetupCode",
     "WebAccess",
+    "ZrmMeasurement",
+    "ZrmScore",
     "aware",
 ]
