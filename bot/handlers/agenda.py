@@ -41,7 +41,9 @@ if TYPE_CHECKING:
     from bot.core import Core
 
 PAGE_DATA = re.compile(r"agp:([0-9]{1,3}):([0-9]{1,10}):(a|[0-9]{1,2})")
-DECIDE_DATA = re.compile(r"agd:([0-9]{1,9}):(p|d|a)(?::([A-Za-z0-9_]{1,16}))?")
+# The third part: an organisation's code (bot.services.members: letters, digits, _ and -)
+# or a close reason's code.
+DECIDE_DATA = re.compile(r"agd:([0-9]{1,9}):(p|d|a)(?::([A-Za-z0-9_-]{1,16}))?")
 
 T = TypeVar("T")
 
@@ -112,19 +114,22 @@ class AgendaHandlers:
 
         return await core.db.run(work)
 
-    async def _pages(self, theme: Theme | None, _: Translator) -> list[Page]:
+    async def _pages(self, theme: Theme | None, member_id: int, _: Translator) -> list[Page]:
         core = self._core
         meetings = await self._in_session(
-            lambda session: core.agenda.overview(session, core.clock.now(), theme)
+            lambda session: core.agenda.overview(
+                session, core.clock.now(), theme, member_id=member_id
+            )
         )
         return agenda_pages(meetings, _, core.settings.tz)
 
     async def agenda(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/agenda [THEMA]: the next meetings and their items, page 1."""
         caller = await authorize_command(update, self._core, "agenda")
-        if caller is None:
+        if caller is None or caller.member is None:
             return
         _ = caller.tr
+        member_id = caller.member.member_id
         args = context.args or []
         theme = None
         if args:
@@ -134,7 +139,19 @@ class AgendaHandlers:
             except ValueError:
                 await update.get_bot().send_message(caller.chat_id, themes_text(_))
                 return
-        pages = await self._pages(theme, _)
+            core = self._core
+            if not await self._in_session(
+                lambda session: core.decisions.member_entitled(session, member_id, word)
+            ):
+                await update.get_bot().send_message(
+                    caller.chat_id,
+                    _(
+                        "Your organisation does not work on that theme, so its agenda is not "
+                        "shown to you. /agenda shows the themes it does work on."
+                    ),
+                )
+                return
+        pages = await self._pages(theme, member_id, _)
         version = agenda_version(pages)
         await update.get_bot().send_message(
             caller.chat_id,
@@ -146,7 +163,7 @@ class AgendaHandlers:
         """Another page of the agenda, while it is still the same agenda."""
         query = update.callback_query
         caller = await authorize_button(update, self._core, "agp")
-        if caller is None or query is None:
+        if caller is None or query is None or caller.member is None:
             return
         _ = caller.tr
         match = PAGE_DATA.fullmatch(query.data or "")
@@ -158,7 +175,7 @@ class AgendaHandlers:
         except ValueError:
             await query.answer(_(CLOSED_OR_UNKNOWN), show_alert=True)
             return
-        pages = await self._pages(theme, _)
+        pages = await self._pages(theme, caller.member.member_id, _)
         number, version = int(match[1]), int(match[2])
         if version != agenda_version(pages) or not 1 <= number <= len(pages):
             await query.answer(_outdated(_), show_alert=True)
@@ -192,11 +209,16 @@ class AgendaHandlers:
         def step(
             session: Session,
         ) -> tuple[ItemState, str | None, Decided | None, list[tuple[str, str]]]:
-            state, reference = core.agenda.item_on_agenda(session, item_id, core.clock.now())
+            state, reference = core.agenda.item_on_agenda(
+                session, item_id, core.clock.now(), member_id=member_id
+            )
             if reference is None:
                 return state, None, None, []
             if word == "d" and extra is None:
-                organisations = [(o.code, o.name) for o in core.memberships.organisations(session)]
+                organisations = [
+                    (o.code, o.name)
+                    for o in core.decisions.referral_organisations(session, reference)
+                ]
                 return state, reference, None, organisations
             if word == "a" and reason is None:
                 return state, reference, None, []

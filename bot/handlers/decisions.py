@@ -355,6 +355,9 @@ def decided_text(decided: Decided, _: Translator) -> SafeText:
             DecisionOutcome.NO_ORGANISATION: _(
                 "There is no organisation with that code. Coordinators see the codes with /leden."
             ),
+            DecisionOutcome.ORGANISATION_NOT_ENTITLED: _(
+                "That organisation does not work on this case's theme. Choose one that does."
+            ),
         }.get(decided.outcome, _("There is no case with that reference."))
     shown = decision_text(_, DecisionShown(decided.decision, decided.organisation, decided.reason))
     if decided.outcome is DecisionOutcome.UNCHANGED:

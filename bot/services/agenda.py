@@ -14,7 +14,7 @@ the working day before it.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 
 from sqlmodel import Session, col, select
@@ -30,9 +30,18 @@ from bot.domain.meetings import (
     meeting_type_for,
     next_meeting,
 )
-from bot.domain.roles import Theme
+from bot.domain.roles import Theme, parse_themes
 from bot.services.announcements import Announcements
-from bot.storage.models import AgendaItem, Announcement, Case, Meeting, Person, aware
+from bot.storage.models import (
+    AgendaItem,
+    Announcement,
+    Case,
+    Meeting,
+    Member,
+    Organisation,
+    Person,
+    aware,
+)
 from bot.storage.upsert import insert_if_absent
 
 
@@ -55,6 +64,19 @@ class Agenda:
         schedule = self._settings.meeting_schedule(meeting_type)
         return next_meeting(schedule, now, self._settings.tz)
 
+    def current_start(self, meeting_type: MeetingType, now: datetime) -> datetime:
+        """The meeting of `meeting_type` that is on: today's, also once it started (its
+        decisions are taken in it), until the day is over; else the next one."""
+        tz = self._settings.tz
+        midnight = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
+        schedule = self._settings.meeting_schedule(meeting_type)
+        return next_meeting(schedule, midnight - timedelta(microseconds=1), tz)
+
+    def _day_over(self, starts_at: datetime, now: datetime) -> bool:
+        """Whether a meeting's day has passed: only then do its undecided items roll over."""
+        tz = self._settings.tz
+        return starts_at.astimezone(tz).date() < now.astimezone(tz).date()
+
     def _meeting(self, session: Session, meeting_type: MeetingType, now: datetime) -> Meeting:
         """The next meeting of `meeting_type`, made when first needed (race-free)."""
         starts_at = self.next_start(meeting_type, now)
@@ -70,7 +92,8 @@ class Agenda:
     def plan(self, session: Session, now: datetime) -> int:
         """Put every case in triage on the agenda of its next meeting.
 
-        A case whose latest item is of a meeting that has started rolls over: the
+        A case whose latest item is of a meeting whose day is over rolls over (during
+        the meeting's day its items stay on it, decided or not): the
         new item keeps the announcement and its answers (the partners are not asked
         again), and the organisations still missing are chased once more the working
         day before the new meeting. Safe to run in two transactions at once (/agenda
@@ -96,11 +119,13 @@ class Agenda:
                 .where(AgendaItem.case_id == case.id)
                 .order_by(col(Meeting.starts_at).desc())
             ).first()
-            if latest is not None and latest[1].id == meeting.id:
+            if latest is not None and (
+                latest[1].id == meeting.id or not self._day_over(aware(latest[1].starts_at), now)
+            ):
+                # Planned already; or its meeting is today (it may be on now) or later
+                # (e.g. after a schedule change).
                 continue
-            passed = latest if latest is not None and aware(latest[1].starts_at) <= now else None
-            if latest is not None and passed is None:
-                continue  # on the agenda of a later meeting already (e.g. a schedule change)
+            passed = latest
             inserted = insert_if_absent(
                 session,
                 AgendaItem,
@@ -213,9 +238,10 @@ class Agenda:
         ).first()
 
     def overview(
-        self, session: Session, now: datetime, theme: Theme | None = None
+        self, session: Session, now: datetime, theme: Theme | None = None, *, member_id: int
     ) -> list[MeetingShown]:
-        """The next meeting of each type (of `theme`'s type only when given) with its items.
+        """The current meeting of each type (of `theme`'s type only when given) with its
+        items: today's while its day lasts, also once it started, else the next one.
 
         Plans first, so the agenda shown is the current one and every item shown is a
         stored row: its buttons carry the item's id, which tells a later press whether
@@ -223,10 +249,16 @@ class Agenda:
         the duty may plan at the same moment.
         """
         self.plan(session, now)
+        # Only the themes the coordinator's organisation works on: a restricted theme's
+        # meeting and items are not shown outside its circle.
+        entitled = _themes_of(session, member_id)
+        if theme is not None and theme not in entitled:
+            return []
         kinds = [meeting_type_for(theme)] if theme is not None else list(MeetingType)
+        kinds = [k for k in kinds if any(meeting_type_for(t) is k for t in entitled)]
         shown = []
         for kind in kinds:
-            starts_at = self.next_start(kind, now)
+            starts_at = self.current_start(kind, now)
             meeting = session.exec(
                 select(Meeting).where(Meeting.type == kind.value, Meeting.starts_at == starts_at)
             ).first()
@@ -245,6 +277,8 @@ class Agenda:
                 ).all()
                 for item, case, person in rows:
                     if theme is not None and case.theme != theme.value:
+                        continue
+                    if Theme(case.theme) not in entitled:
                         continue
                     items.append(self._item(session, item, case, person))
             shown.append(MeetingShown(kind, starts_at, tuple(items)))
@@ -281,15 +315,17 @@ class Agenda:
         )
 
     def item_on_agenda(
-        self, session: Session, item_id: int, now: datetime
+        self, session: Session, item_id: int, now: datetime, *, member_id: int
     ) -> tuple[ItemState, str | None]:
         """Whether a button of item `item_id` (under an /agenda page) still speaks of the
         current agenda, and the case's reference when it does.
 
-        UNKNOWN: no such item. GONE: its case has a decision or is closed (decided,
-        corrected, closed since the page was shown). OUTDATED: its meeting has started,
-        or the case is on a later meeting's agenda (rolled over). The case row is locked
-        so that a decision taken on a CURRENT answer is the first one, not a correction.
+        UNKNOWN: no such item, or one of a theme outside the member's circle. GONE:
+        its case has a decision or is closed (decided, corrected, closed since the page
+        was shown). OUTDATED: its meeting's day is over, or the case is on a later
+        meeting's agenda (rolled over). During the meeting (its day) the buttons work:
+        that is when the decisions are taken. The case row is locked so that a decision
+        taken on a CURRENT answer is the first one, not a correction.
         """
         item = session.get(AgendaItem, item_id)
         if item is None:
@@ -298,6 +334,8 @@ class Agenda:
         meeting = session.get(Meeting, item.meeting_id)
         assert case is not None  # noqa: S101 - foreign key
         assert meeting is not None  # noqa: S101 - foreign key
+        if Theme(case.theme) not in _themes_of(session, member_id):
+            return ItemState.UNKNOWN, None
         if case.closed_at is not None or case.decision is not None:
             return ItemState.GONE, None
         starts_at = aware(meeting.starts_at)
@@ -306,6 +344,13 @@ class Agenda:
             .join(Meeting, col(Meeting.id) == col(AgendaItem.meeting_id))
             .where(AgendaItem.case_id == case.id, col(Meeting.starts_at) > starts_at)
         ).first()
-        if starts_at <= now or later is not None:
+        if self._day_over(starts_at, now) or later is not None:
             return ItemState.OUTDATED, None
         return ItemState.CURRENT, case.reference
+
+
+def _themes_of(session: Session, member_id: int) -> frozenset[Theme]:
+    """The themes the member's organisation works on (none for an unknown member)."""
+    member = session.get(Member, member_id)
+    organisation = session.get(Organisation, member.organisation_id) if member else None
+    return parse_themes(organisation.themes) if organisation is not None else frozenset()

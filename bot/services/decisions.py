@@ -65,6 +65,8 @@ class DecisionOutcome(StrEnum):
     NO_ORGANISATION = "no_organisation"
     # Reopening would give the person a second open case of the theme (`other_case`).
     OTHER_CASE_OPEN = "other_case_open"
+    # doorgeleid to an organisation that does not work on the case's theme.
+    ORGANISATION_NOT_ENTITLED = "organisation_not_entitled"
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,10 @@ class Decisions:
         if case is None or case.id is None:
             return self._refused_decision(session, actor, "", DecisionOutcome.NO_CASE)
         subject = f"case:{case.id}"
+        if not self.member_entitled(session, member_id, case.theme):
+            # A restricted theme's case, outside the coordinator's circle: as if unknown.
+            self._refused(session, actor, subject, "besluit", "not_entitled")
+            return Decided(DecisionOutcome.NO_CASE)
         previous = Decision(case.decision) if case.decision else None
         if previous is None and case.closed_at is not None:
             return self._refused_decision(session, actor, subject, DecisionOutcome.CLOSED)
@@ -232,6 +238,10 @@ class Decisions:
             if organisation is None or organisation.id is None:
                 return self._refused_decision(
                     session, actor, subject, DecisionOutcome.NO_ORGANISATION
+                )
+            if not _entitled(organisation, case.theme):
+                return self._refused_decision(
+                    session, actor, subject, DecisionOutcome.ORGANISATION_NOT_ENTITLED
                 )
         new_reason = reason.value if decision is Decision.AFGESLOTEN and reason else None
         new_organisation = organisation.id if organisation is not None else None
@@ -500,6 +510,10 @@ class Decisions:
         if case is None or case.id is None:
             self._refused(session, member_actor(by), "", "toewijzen", AssignOutcome.NO_CASE.value)
             return AssignOutcome.NO_CASE
+        if not self.member_entitled(session, by, case.theme):
+            # A restricted theme's case, outside the coordinator's circle: as if unknown.
+            self._refused(session, member_actor(by), f"case:{case.id}", "toewijzen", "not_entitled")
+            return AssignOutcome.NO_CASE
         if case.closed_at is not None:
             self._refused(session, member_actor(by), f"case:{case.id}", "toewijzen", "closed")
             return AssignOutcome.CLOSED
@@ -755,6 +769,25 @@ class Decisions:
         if lock:
             query = query.with_for_update()
         return session.exec(query).first()
+
+    def member_entitled(self, session: Session, member_id: int, theme: str) -> bool:
+        """Whether the member's organisation works on `theme` (restricted themes: only
+        the organisations granted them)."""
+        member = session.get(Member, member_id)
+        organisation = session.get(Organisation, member.organisation_id) if member else None
+        return organisation is not None and _entitled(organisation, theme)
+
+    def referral_organisations(self, session: Session, reference: str) -> list[Organisation]:
+        """The organisations a case can be referred to (doorgeleid): those that work on
+        its theme, by name."""
+        case = self._case(session, reference)
+        if case is None:
+            return []
+        return [
+            organisation
+            for organisation in self._memberships.organisations(session)
+            if _entitled(organisation, case.theme)
+        ]
 
     def _ever_accepted(self, session: Session, case_id: int) -> bool:
         """Whether a casemanager ever accepted the case (the assignment may have ended)."""

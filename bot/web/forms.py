@@ -19,7 +19,9 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl
 
 FORM_VALIDITY = timedelta(minutes=15)
-MAX_BODY = 16 * 1024  # bytes of a posted form (the melding form has a remark)
+# Bytes of a posted form: the melding form's longest lawful content, a 4,000-character
+# remark in any script (up to 12 bytes a character once URL-encoded) and the names.
+MAX_BODY = 64 * 1024
 MAX_FIELDS = 16
 _PIN_FORM = "reveal-form"
 _MELDING_FORM = "melding-form"

@@ -162,7 +162,7 @@ async def test_agenda_pages_rolled_over_items_and_an_outdated_page(
     core = running.core
     references = [add_case(core, n, Theme.JEUGD) for n in range(1, 21)]
     await agenda_run(running)
-    clock.set(at(2026, 11, 24, 11))  # Tuesday's meeting passed: all roll over
+    clock.set(at(2026, 11, 25, 9))  # the day of Tuesday's meeting is over: all roll over
     first = await running.say(world.coordinator, "/agenda", contains="Agenda")
     assert first.text.startswith("Agenda (pagina 1 van 3)")
     assert "Triageoverleg: dinsdag 1 december 10:00" in first.text
@@ -322,7 +322,7 @@ async def test_a_rolled_over_item_keeps_its_answers_and_is_chased_once_more(
     assert await core.db.run(chase_overdue_answers, core) == 2
     await running.outbox_drained()
 
-    clock.set(at(2026, 11, 24, 11))  # the meeting passed undecided
+    clock.set(at(2026, 11, 25, 9))  # the meeting's day passed undecided
     assert await agenda_run(running) == 0
     for reference, message in zip((first, second), messages, strict=True):
         assert items_in(running, group, reference) == [message]  # no second announcement
@@ -392,9 +392,9 @@ async def test_buttons_of_an_outdated_agenda_change_nothing(
     ):
         assert await press(running, coordinator, shown, data, forged=True) == answer, data
 
-    # Tuesday's meeting passes: the undecided item rolls over to the next one. The old
-    # page's buttons (and the organisation asked for) no longer speak of it.
-    clock.set(at(2026, 11, 24, 11))
+    # Tuesday's meeting and its day pass: the undecided item rolls over to the next one.
+    # The old page's buttons (and the organisation asked for) no longer speak of it.
+    clock.set(at(2026, 11, 25, 9))
     outdated = "Deze agenda is verouderd. Vraag /agenda opnieuw."
     answer = await press(running, coordinator, shown, shown.button_data(f"{rolled}: procesregie"))
     assert answer == outdated
@@ -493,3 +493,86 @@ async def test_long_agendas_page_within_telegrams_limit_with_headings_kept(
         assert heading.endswith("(vervolg)") == (number > 1)
         assert "en nog " in text  # the names of the missing organisations are cut short
     assert all(any(f"• {r} ·" in text for text in texts) for r in references)
+
+
+async def test_a_restricted_case_stays_inside_its_circle_for_coordinators_too(
+    running: RunningBot, world: World, radical: FakeUser
+) -> None:
+    """The coordinator's organisation (RN) works on every theme but radicalisering: a
+    radicalisation case is not shown to them, and they cannot decide, assign or refer it;
+    a case is referred only to organisations that work on its theme."""
+    core = running.core
+    restricted, other = add_case(core, 1, Theme.RADICALISERING), add_case(core, 2, Theme.JEUGD)
+    shown = await running.say(world.coordinator, "/agenda", contains="Agenda")
+    assert other in shown.text and restricted not in shown.text
+    assert "Radicalisering" not in shown.text
+    reply = await running.say(world.coordinator, "/agenda radicalisering", contains="")
+    assert "Jouw organisatie werkt niet aan dat thema" in reply.text
+    ids, before = item_ids(running), decisions(running)
+    unknown = "Dit verzoek is gesloten of onbekend."
+    for data in (f"agd:{ids[restricted]}:p", f"agd:{ids[restricted]}:d:RAD"):
+        assert await press(running, world.coordinator, shown, data, forged=True) == unknown
+    for command in (f"/besluit {restricted} procesregie", f"/toewijzen {restricted}"):
+        reply = await running.say(world.coordinator, command, contains="")
+        assert reply.text == "Er is geen zaak met die referentie.", command
+    # Referring the other case: only organisations that work on jeugd are offered, and a
+    # forged press for the radicalisation centre is refused.
+    ask = await press_then(
+        running, world.coordinator, shown, f"agd:{ids[other]}:d", "Naar welke organisatie"
+    )
+    offered = [b["text"] for row in ask.reply_markup["inline_keyboard"] for b in row]
+    assert "Expertisecentrum Radicalisering" not in offered
+    assert "Reclassering Nederland" in offered
+    refused = await press_then(
+        running, world.coordinator, shown, f"agd:{ids[other]}:d:RAD", "werkt niet aan het thema"
+    )
+    assert "Expertisecentrum" not in refused.text
+    assert decisions(running) == before
+
+
+async def test_during_the_meeting_its_agenda_and_buttons_still_work(
+    running: RunningBot, world: World, clock: FrozenClock
+) -> None:
+    """Decisions are taken in the meeting: until its day is over, /agenda shows it and its
+    buttons decide; the day after, what was left undecided has rolled over."""
+    reference, later = (
+        add_case(running.core, 1, Theme.JEUGD),
+        add_case(running.core, 2, Theme.JEUGD),
+    )
+    clock.set(at(2026, 11, 24, 9, 55))
+    before = await running.say(world.coordinator, "/agenda", contains="Agenda")
+    clock.set(at(2026, 11, 24, 10, 15))  # the triage meeting is on
+    during = await running.say(world.coordinator, "/agenda", contains="Agenda")
+    assert "Triageoverleg: dinsdag 24 november 10:00" in during.text
+    assert "Doorgeschoven" not in during.text
+    done = await press_then(
+        running, world.coordinator, before, before.button_data(f"{reference}: procesregie"),
+        "vastgelegd",
+    )  # fmt: skip
+    assert reference in done.text
+    clock.set(at(2026, 11, 25, 8))
+    after = await running.say(world.coordinator, "/agenda", contains="Agenda")
+    assert "Triageoverleg: dinsdag 1 december 10:00" in after.text
+    assert later in after.text and "Doorgeschoven van een eerder overleg." in after.text
+    assert reference not in after.text
+
+
+async def test_a_case_is_referred_to_an_organisation_whose_code_has_a_hyphen(
+    running: RunningBot, world: World
+) -> None:
+    core = running.core
+    with core.db.session() as session:
+        core.memberships.add_organisation(
+            session, name="GGZ Noord-Midden", code="GGZ-NML", themes=None, actor=CLI
+        )
+    reference = add_case(core, 1, Theme.JEUGD)
+    shown = await running.say(world.coordinator, "/agenda", contains="Agenda")
+    ask = await press_then(
+        running, world.coordinator, shown, shown.button_data("doorgeleid"),
+        "Naar welke organisatie",
+    )  # fmt: skip
+    done = await press_then(
+        running, world.coordinator, ask, ask.button_data("GGZ Noord-Midden"), "vastgelegd"
+    )
+    assert "doorgeleid naar GGZ Noord-Midden" in done.text
+    assert decisions(running) == [(reference, "doorgeleid")]

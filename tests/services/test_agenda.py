@@ -19,6 +19,7 @@ from bot.core import Core
 from bot.domain.announcements import AnnouncementKind
 from bot.domain.meetings import MeetingType
 from bot.domain.roles import Role, Theme
+from bot.services.agenda import ItemState
 from bot.services.audit import CLI
 from bot.storage.models import (
     AgendaItem,
@@ -26,6 +27,7 @@ from bot.storage.models import (
     AnnouncementMessage,
     Case,
     Meeting,
+    Member,
     OutboxMessage,
     Person,
 )
@@ -168,10 +170,25 @@ def test_a_restricted_item_goes_only_privately_and_a_decided_case_leaves(
         chats = sorted(m.chat_id for m in session.exec(select(OutboxMessage)))
         assert chats == [302, 303]
         assert len(session.exec(select(Meeting)).all()) == 1
-        [shown] = core.agenda.overview(session, clock.now(), Theme.RADICALISERING)
+        ids = {m.telegram_id: m.id for m in session.exec(select(Member))}
+        [shown] = core.agenda.overview(
+            session, clock.now(), Theme.RADICALISERING, member_id=ids[302]
+        )
         assert shown.type is MeetingType.RADICALISERING
         [item] = shown.items
         assert (item.answered, item.expected, item.missing, item.known) == (0, 1, ("Radicaal",), 0)
+        # Outside the radicalisation circle: neither the meeting nor its item is shown.
+        outside = ids[301]
+        assert outside is not None
+        assert (
+            core.agenda.overview(session, clock.now(), Theme.RADICALISERING, member_id=outside)
+            == []
+        )
+        shown_all = core.agenda.overview(session, clock.now(), member_id=outside)
+        assert MeetingType.RADICALISERING not in [m.type for m in shown_all]
+        assert all(i.theme is not Theme.RADICALISERING for m in shown_all for i in m.items)
+        state = core.agenda.item_on_agenda(session, item.item_id, clock.now(), member_id=outside)
+        assert state == (ItemState.UNKNOWN, None)
 
 
 def _wait_until_blocked(core: Core, thread: threading.Thread) -> None:

@@ -60,8 +60,12 @@ def test_a_rolled_over_release_keeps_its_announcement_and_is_chased_again(
         subject, deadline = release.subject_id, release.deadline
         release.chased_at = core.clock.now()  # chased after its answer time, as the chaser does
         session.add(release)
-    # Thursday's nazorg table passed undecided: the item rolls over to the next Thursday.
-    clock.set(datetime(2026, 11, 26, 11, tzinfo=amsterdam))
+    # Thursday's nazorg table passed undecided: the day after, the item rolls over to the
+    # next Thursday (during Thursday it stays on that day's meeting).
+    clock.set(datetime(2026, 11, 26, 23, 59, tzinfo=amsterdam))
+    with core.db.session() as session:
+        assert core.agenda.plan(session, core.clock.now()) == 0
+    clock.set(datetime(2026, 11, 27, 8, tzinfo=amsterdam))
     with core.db.session() as session:
         assert core.agenda.plan(session, core.clock.now()) == 1
         assert core.agenda.announce_due(session, core.clock.now()) == 0

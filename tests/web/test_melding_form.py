@@ -265,3 +265,14 @@ async def test_a_form_is_marked_done_once(
         assert link is not None and link.id is not None
         assert links.finish(link.id, core.clock.now(), session=session)
         assert not links.finish(link.id, core.clock.now(), session=session)
+
+
+async def test_a_long_remark_in_another_script_fits_the_form(
+    client: httpx.AsyncClient, core: Core, world: World
+) -> None:
+    """What the remark field takes (4,000 characters) is never refused as too large,
+    whatever the script: Cyrillic costs 6 bytes a character once URL-encoded."""
+    token, form = await opened_form(client, core, world)
+    page = await post(client, token, form, **good(opmerking="Ж" * 4000))
+    assert page.status_code == 200, page.status_code
+    assert len(meldingen(core)) == 1
