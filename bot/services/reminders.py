@@ -236,11 +236,16 @@ class Reminders:
             if all(told.action_id != due.action_id for told in found.actions):
                 found.actions.append(due)  # told once: the first reason (their own) wins
 
+        per_deadline: dict[date, tuple[set[Audience], int]] = {}
         for row in actions:
             action_id, version, number, case_id, domain, code, owner_member, owner_org, deadline = (
                 row
             )
-            told = audiences(deadline, today, policy)
+            known = per_deadline.get(deadline)
+            if known is None:  # few distinct deadlines: each worked out once
+                known = (audiences(deadline, today, policy), working_days_overdue(deadline, today))
+                per_deadline[deadline] = known
+            told, overdue = known
             if not told:
                 continue
             own = ActionDue(
@@ -250,7 +255,7 @@ class Reminders:
                 domain=ZrmDomain(domain),
                 catalogue_code=code,
                 deadline=deadline,
-                overdue=working_days_overdue(deadline, today),
+                overdue=overdue,
                 why=Why.OWNER,
             )
             if owner_member is not None and owner_member in active:
@@ -412,11 +417,13 @@ class Reminders:
 
 
 class _Names:
-    """Owner names for escalations, each decrypted once per run."""
+    """Owner names for escalations: read in one query when first needed, each
+    decrypted once per run."""
 
     def __init__(self, session: Session, cipher: FieldCipher) -> None:
         self._session = session
         self._cipher = cipher
+        self._sealed: dict[int, str] | None = None
         self._members: dict[int, MemberName | None] = {}
         self._organisations: dict[int, OrganisationName | None] | None = None
 
@@ -424,17 +431,7 @@ class _Names:
         self, member_id: int | None, organisation_id: int | None
     ) -> MemberName | OrganisationName | None:
         if member_id is not None:
-            if member_id not in self._members:
-                member = self._session.get(Member, member_id)
-                name = (
-                    None
-                    if member is None
-                    else self._cipher.decrypt(member.name_ct, context=MEMBER_NAME_CONTEXT)
-                )
-                self._members[member_id] = (
-                    None if name is None else MemberName.or_none(printable_name(name))
-                )
-            return self._members[member_id]
+            return self._member(member_id)
         if organisation_id is not None:
             if self._organisations is None:
                 self._organisations = {
@@ -446,3 +443,23 @@ class _Names:
                 }
             return self._organisations.get(organisation_id)
         return None
+
+    def _member(self, member_id: int) -> MemberName | None:
+        if member_id in self._members:
+            return self._members[member_id]
+        if self._sealed is None:
+            self._sealed = {
+                found: sealed
+                for found, sealed in self._session.exec(select(Member.id, Member.name_ct)).all()
+                if found is not None
+            }
+        sealed = self._sealed.get(member_id)
+        name = (
+            None
+            if sealed is None
+            else MemberName.or_none(
+                printable_name(self._cipher.decrypt(sealed, context=MEMBER_NAME_CONTEXT))
+            )
+        )
+        self._members[member_id] = name
+        return name
