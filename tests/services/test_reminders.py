@@ -18,10 +18,12 @@ from bot.core import Core
 from bot.domain.calendar import add_working_days
 from bot.domain.plan import ActionState, ZrmDomain, action_button_data
 from bot.domain.roles import Role, Theme
+from bot.i18n import translator
 from bot.scheduling.duties import send_reminders
 from bot.services.audit import CLI
 from bot.services.reminders import Reminders, digest_key
 from bot.storage.models import Member, OutboxMessage
+from bot.views.reminders import ActionDue, CaseDigest, Why, digest_parts
 from tests import plan_factory as pf
 
 MONDAY = date(2026, 11, 23)
@@ -371,3 +373,18 @@ def test_english_for_a_member_who_chose_it(core: Core, team: Team) -> None:
     assert row is not None
     assert row.text.startswith("Your reminders for")
     assert "housing: find housing, deadline today" in row.text
+
+
+def test_no_part_holds_more_than_100_buttons() -> None:
+    """However much room the text leaves, 60 own actions (120 buttons) take two parts."""
+    case = CaseDigest("VH-2026-0042", "P-7KQ4M2XZ", Theme.NAZORG)
+    case.actions.extend(
+        ActionDue(
+            action_id=n, version=1, number=n, domain=ZrmDomain.ADL, catalogue_code=None,
+            deadline=MONDAY, overdue=0, why=Why.OWNER,
+        )
+        for n in range(1, 61)
+    )  # fmt: skip
+    parts = digest_parts(translator("nl"), [case], MONDAY, limit=100_000)
+    assert [part.buttons for part in parts] == [100, 20]
+    assert "(vervolg)" in parts[1].text
