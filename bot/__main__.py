@@ -398,6 +398,35 @@ def _sweep(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _outbox(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.services import outbox
+
+    with _opened(settings) as core:
+        counts = outbox.counts(core.db, core.clock.now())
+    age = counts.oldest_pending_age
+    print(f"pending: {counts.pending}")
+    print(f"sent: {counts.sent}")
+    print(f"failed: {counts.failed}")
+    print(f"oldest pending age: {'-' if age is None else _age(age.total_seconds())}")
+    print(f"chats on hold (403): {counts.held_chats}")
+    return 0
+
+
+def _age(seconds: float) -> str:
+    """`42 s`, `3 min 5 s`, `2 h 10 min`, `3 d 4 h`."""
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
+
+
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
@@ -493,6 +522,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add(melding, "add", _melding_add, "type in one melding (asks for each field)")
     add(commands, "sweep", _sweep, "run every due scheduled duty once now, then exit")
+    add(
+        commands,
+        "outbox",
+        _outbox,
+        "pending, sent and failed message counts, and the oldest pending age",
+    )
 
     invite = add(commands, "invite", _invite, "print a one-time invite code (valid 72 hours)")
     invite.add_argument("--org", required=True, help="organisation short code")

@@ -37,6 +37,7 @@ from bot.services.guard import OutgoingGuard, PiiRefused
 from bot.services.meldingen import MeldingenService
 from bot.services.members import Memberships
 from bot.services.persons import PersonVault
+from bot.services.reminders import Reminders
 from bot.services.reveal import Reveals
 from bot.storage import migrate
 from bot.storage.engine import Database, safe_url
@@ -139,6 +140,7 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         ),
         decisions=decisions,
         agenda=Agenda(settings=settings, announcements=announcements),
+        reminders=Reminders(settings=settings, clock=clock, cipher=cipher),
     )
 
 

@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     # Agenda items are announced this many working days before their meeting.
     agenda_lead_working_days: int = Field(default=2, ge=0, le=10)
     inbox_interval_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # The daily digest of actions due (working days only), from this local time on.
+    reminder_time: time = time(8, 30)
 
     @field_validator("telegram_api_url", "public_url")
     @classmethod

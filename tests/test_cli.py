@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
+from sqlmodel import select
 
 from bot.storage.engine import make_engine
 from tests.conftest import process_env
@@ -269,3 +270,46 @@ def test_audit_verify_against_the_anchor(env: dict[str, str], tmp_path: Path) ->
         f"vhbot: anchor file {anchors}: line 1 does not verify (changed, forged or cut off)\n"
     )
     assert f"no valid anchor in {anchors}" in forged.stdout
+
+
+def test_outbox_prints_counts_and_the_oldest_pending_age(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    from datetime import UTC, timedelta
+
+    from bot.i18n import translator
+    from bot.services import outbox
+    from bot.storage.engine import Database
+    from bot.storage.models import OutboxMessage
+
+    assert vhbot("keys", "init", env=env, cwd=tmp_path).returncode == 0
+    assert vhbot("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    empty = vhbot("outbox", env=env, cwd=tmp_path)
+    assert empty.returncode == 0, empty.stderr
+    assert empty.stdout.splitlines()[:4] == [
+        "pending: 0",
+        "sent: 0",
+        "failed: 0",
+        "oldest pending age: -",
+    ]
+    db = Database.from_url(env["VHBOT_DATABASE_URL"])
+    now = datetime.now(UTC)
+    text = translator("nl")("Done.")
+    with db.session() as session:
+        rows = [(150, "pending"), (20, "pending"), (300, "sent"), (300, "sent"), (5, "failed")]
+        for n, (age, _) in enumerate(rows):
+            at = now - timedelta(minutes=age)
+            outbox.enqueue(session, key=f"t:{n}", chat_id=n + 1, text=text, now=at)
+        session.flush()
+        for row in session.exec(select(OutboxMessage)).all():
+            row.status = rows[int(row.dedupe_key[2:])][1]
+            session.add(row)
+    db.dispose()
+    counted = vhbot("outbox", env=env, cwd=tmp_path)
+    assert counted.returncode == 0, counted.stderr
+    assert counted.stdout.splitlines()[:4] == [
+        "pending: 2",
+        "sent: 2",
+        "failed: 1",
+        "oldest pending age: 2 h 30 min",
+    ]

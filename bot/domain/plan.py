@@ -299,3 +299,22 @@ def zrm_due(opened: date, first_measured: date | None, measurements: int) -> dat
     if measurements == 1:
         return add_months(first_measured, FOLLOW_UP_ZRM_MONTHS)
     return None
+
+
+# -- buttons ------------------------------------------------------------------------------
+
+
+class ActionVerb(StrEnum):
+    """What an action's button does: [Afgerond] (done) or [Uitstellen] (postpone)."""
+
+    DONE = "d"
+    POSTPONE = "p"
+
+
+def action_button_data(action_id: int, version: int, verb: ActionVerb | str) -> str:
+    """Callback data of an action's button: `act:<action_id>:<version>:<verb>`.
+
+    The version makes a button of an older message (the action changed since)
+    recognisable as outdated.
+    """
+    return f"act:{action_id}:{version}:{ActionVerb(verb).value}"

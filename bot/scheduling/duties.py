@@ -48,6 +48,11 @@ def announce_agenda_items(core: Core) -> int:
         return core.agenda.announce_due(session, now)
 
 
+def send_reminders(core: Core) -> int:
+    """Today's digests of actions due, once per person (from VHBOT_REMINDER_TIME on)."""
+    return core.reminders.send_digests(core.db).digests
+
+
 def erase_expired(core: Core) -> int:
     with core.db.session() as session:
         report = enforce_retention(
@@ -135,6 +140,10 @@ def duties(core: Core) -> tuple[Duty, ...]:
         Duty("purge_reveal_secrets", 3600.0, purge_reveal_secrets),
         # Hourly, told once a day (outbox dedupe key per day), from 09:00 local time.
         Duty("report_unassigned_cases", 3600.0, report_unassigned_cases),
+        # Each minute; from the reminder time on a working day it queues the day's
+        # digests once (outbox key per person and day), then does nothing till tomorrow.
+        # At start-up too: a bot started after 08:30 sends today's at once.
+        Duty("send_reminders", 60.0, send_reminders),
         # Also anchors the head; at start-up the runner does it (check_and_anchor).
         Duty("verify_audit_chain", 86400.0, verify_audit_chain, at_start=False),
     )

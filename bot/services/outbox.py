@@ -17,7 +17,7 @@ import json
 import secrets
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -332,3 +332,40 @@ def unclaim(db: Database, claimed: Claimed, *, error: str) -> None:
             row.claimed_until = None
             row.last_error = error[:200]
             session.add(row)
+
+
+@dataclass(frozen=True)
+class OutboxCounts:
+    """`vhbot outbox`: messages per status, and how long the oldest pending one waits."""
+
+    pending: int
+    sent: int
+    failed: int
+    oldest_pending_age: timedelta | None  # None: nothing pending
+    held_chats: int  # chats Telegram refused (403): their messages wait
+
+
+def counts(db: Database, now: datetime) -> OutboxCounts:
+    """The outbox's counts per status and the age of its oldest pending message."""
+    with db.session() as session:
+        per_status = dict(
+            session.exec(
+                select(OutboxMessage.status, func.count(col(OutboxMessage.id))).group_by(
+                    col(OutboxMessage.status)
+                )
+            ).all()
+        )
+        oldest = session.exec(
+            select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == "pending")
+        ).one()
+        held = session.exec(select(func.count()).select_from(ChatHold)).one()
+    age = None
+    if oldest is not None:
+        age = max(now - (oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)), timedelta(0))
+    return OutboxCounts(
+        pending=int(per_status.get("pending", 0)),
+        sent=int(per_status.get("sent", 0)),
+        failed=int(per_status.get("failed", 0)),
+        oldest_pending_age=age,
+        held_chats=int(held),
+    )
