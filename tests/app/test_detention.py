@@ -172,14 +172,21 @@ async def test_thirty_notifications_twelve_organisations(
     # Twelve organisations press within one second: at most 3 edits, the right tally.
     yes = {"POL", "RN", "GGZ", "RMD", "WRT"}
     edits_before = len(telegram.calls("editMessageText"))
+    pressed = time.monotonic()
     for code, user in partners.users.items():
         data = first.button_data("Bekend" if code in yes else "Niet bekend")
         telegram.press_button(user, first, data)
     await telegram.wait_for_call("answerCallbackQuery", count=12)
+    answering = time.monotonic() - pressed  # real seconds the bot took to take them all
     final = await telegram.wait_for_message(group.id, contains="Nog geen reactie: 0", timeout=10)
     await running.settled()  # every edit the presses asked for has had its chance
     edits = telegram.calls("editMessageText")[edits_before:]
-    assert 1 <= len(edits) <= 3
+    # One edit per edit delay at most: presses within one delay ride along. On a busy
+    # machine taking the twelve answers may last longer than a second, so the bound is
+    # what the delays they spanned allow (still far below one edit per press).
+    spanned = answering / core.settings.edit_delay_seconds
+    assert 1 <= len(edits) <= max(3, 2 + int(spanned)), (len(edits), answering)
+    assert len(edits) < 12
     assert (
         "Bekend: GGZ, Gemeente Roermond, Gemeente Weert, Politie, Reclassering · "
         "Niet bekend: Gemeente Leudal, Gemeente Maasgouw, Jeugdzorg, MEE, "
