@@ -37,6 +37,7 @@ from bot.services.guard import OutgoingGuard, PiiRefused
 from bot.services.meldingen import MeldingenService
 from bot.services.members import Memberships
 from bot.services.persons import PersonVault
+from bot.services.plan import PlanOfApproach
 from bot.services.reveal import Reveals
 from bot.storage import migrate
 from bot.storage.engine import Database, safe_url
@@ -139,6 +140,9 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         ),
         decisions=decisions,
         agenda=Agenda(settings=settings, announcements=announcements),
+        plan=PlanOfApproach(
+            settings=settings, cipher=cipher, audit=audit, clock=clock, vault=vault
+        ),
     )
 
 

@@ -20,6 +20,7 @@ from bot.services.detention import DetentionService
 from bot.services.meldingen import MeldingenService
 from bot.services.members import Memberships
 from bot.services.persons import PersonVault
+from bot.services.plan import PlanOfApproach
 from bot.services.reveal import Reveals
 from bot.storage.engine import Database
 
@@ -42,3 +43,4 @@ class Core:
     reveals: Reveals
     decisions: Decisions
     agenda: Agenda
+    plan: PlanOfApproach
