@@ -318,7 +318,7 @@ class PlanHandlers:
             if query is not None and (turn.step is None or turn.version == pressed):
                 await query.answer(text, show_alert=True)
                 return
-            if turn.step is None:
+            if turn.step is None or turn.problem is Problem.USE_BUTTONS:
                 await self._reply(update, caller, text)
                 return
             prompt, keyboard = _prompt(_, turn)

@@ -381,7 +381,11 @@ class PlanOfApproach:
             state["title"] = title
             return self._next(session, conversation, state, Step.OWNER, case=case)
         if step is Step.OWNER:
-            chosen, problem = self._owner(session, case, code, value)
+            chosen, problem = (
+                self._owner(session, case, value[:1], value[1:])
+                if code == "o" and value
+                else (None, Problem.FORGED)
+            )
             if chosen is None:
                 if problem is Problem.OWNER_INACTIVE:
                     return self._refused_turn(
