@@ -105,6 +105,7 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         settings=settings, cipher=cipher, audit=audit, clock=clock, memberships=memberships
     )
     announcements = Announcements(settings=settings, audit=audit)
+    plan = PlanOfApproach(settings=settings, cipher=cipher, audit=audit, clock=clock, vault=vault)
     meldingen = MeldingenService(
         settings=settings, db=db, vault=vault, cipher=cipher, audit=audit, clock=clock
     )
@@ -137,12 +138,11 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
             memberships=memberships,
             decisions=decisions,
             meldingen=meldingen,
+            plan=plan,
         ),
         decisions=decisions,
         agenda=Agenda(settings=settings, announcements=announcements),
-        plan=PlanOfApproach(
-            settings=settings, cipher=cipher, audit=audit, clock=clock, vault=vault
-        ),
+        plan=plan,
     )
 
 

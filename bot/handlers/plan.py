@@ -59,7 +59,13 @@ from bot.services.plan import (
     Turn,
     ZrmSummary,
 )
-from bot.views.plan import action_buttons, action_label, domain_label, reason_label
+from bot.views.plan import (
+    STATE_LABELS,
+    action_buttons,
+    action_label,
+    domain_label,
+    reason_label,
+)
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -75,11 +81,6 @@ QUICK_LABELS = {
     QuickDeadline.ONE_WEEK: mark("+1 week"),
     QuickDeadline.TWO_WEEKS: mark("+2 weeks"),
     QuickDeadline.ONE_MONTH: mark("+1 month"),
-}
-STATE_LABELS = {
-    ActionState.OPEN: mark("open"),
-    ActionState.DONE: mark("done"),
-    ActionState.CANCELLED: mark("cancelled"),
 }
 PROBLEM_MESSAGES: dict[Problem, str] = {
     Problem.NO_CASE: mark("There is no case with that reference."),

@@ -15,6 +15,7 @@ from bot.domain.plan import (
     CATALOGUE_BY_CODE,
     POSTPONE_REASON_LABELS,
     ZRM_DOMAIN_LABELS,
+    ActionState,
     ActionVerb,
     PostponeReason,
     ZrmDomain,
@@ -24,6 +25,19 @@ from bot.i18n import Translator, mark
 from bot.safe import CaseReference, SafeText
 
 ACTION_DONE = mark("Done")
+STATE_LABELS = {
+    ActionState.OPEN: mark("open"),
+    ActionState.DONE: mark("done"),
+    ActionState.CANCELLED: mark("cancelled"),
+}
+# What happened to an action (action_event.kind), on the case page.
+EVENT_LABELS = {
+    "created": mark("added"),
+    "done": mark("done"),
+    "postponed": mark("postponed"),
+    "reassigned": mark("reassigned"),
+    "cancelled": mark("cancelled"),
+}
 ACTION_POSTPONE = mark("Postpone")
 
 
