@@ -37,6 +37,7 @@ from bot.services.guard import OutgoingGuard, PiiRefused
 from bot.services.meldingen import MeldingenService
 from bot.services.members import Memberships
 from bot.services.persons import PersonVault
+from bot.services.plan import PlanOfApproach
 from bot.services.reminders import Reminders
 from bot.services.reveal import Reveals
 from bot.storage import migrate
@@ -105,6 +106,7 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         settings=settings, cipher=cipher, audit=audit, clock=clock, memberships=memberships
     )
     announcements = Announcements(settings=settings, audit=audit)
+    plan = PlanOfApproach(settings=settings, cipher=cipher, audit=audit, clock=clock, vault=vault)
     meldingen = MeldingenService(
         settings=settings, db=db, vault=vault, cipher=cipher, audit=audit, clock=clock
     )
@@ -137,10 +139,12 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
             memberships=memberships,
             decisions=decisions,
             meldingen=meldingen,
+            plan=plan,
         ),
         decisions=decisions,
         agenda=Agenda(settings=settings, announcements=announcements),
         reminders=Reminders(settings=settings, clock=clock, cipher=cipher),
+        plan=plan,
     )
 
 

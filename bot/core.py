@@ -20,6 +20,7 @@ from bot.services.detention import DetentionService
 from bot.services.meldingen import MeldingenService
 from bot.services.members import Memberships
 from bot.services.persons import PersonVault
+from bot.services.plan import PlanOfApproach
 from bot.services.reminders import Reminders
 from bot.services.reveal import Reveals
 from bot.storage.engine import Database
@@ -44,3 +45,4 @@ class Core:
     decisions: Decisions
     agenda: Agenda
     reminders: Reminders
+    plan: PlanOfApproach

@@ -85,6 +85,32 @@ COMMANDS: tuple[Permission, ...] = (
         COORDINATOR | CASEMANAGER,
         PRIVATE,
     ),
+    # The plan of approach and the ZRM: the case's casemanager (the service decides per
+    # case: the accepted, current one) or a coordinator.
+    Permission(
+        "actie",
+        mark("Add an action to a case's plan of approach: /actie REF"),
+        COORDINATOR | CASEMANAGER,
+        PRIVATE,
+    ),
+    Permission(
+        "plan",
+        mark("A case's plan of approach and ZRM scores: /plan REF"),
+        COORDINATOR | CASEMANAGER,
+        PRIVATE,
+    ),
+    Permission(
+        "zrm",
+        mark("Record a ZRM measurement of a case: /zrm REF"),
+        COORDINATOR | CASEMANAGER,
+        PRIVATE,
+    ),
+    Permission(
+        "annuleer",
+        mark("Leave the conversation you are in (/actie, /zrm, postponing)"),
+        ANY_ROLE,
+        PRIVATE,
+    ),
     Permission(
         "melding",
         mark("A one-time link to the form for a new melding (personal details only there)"),
@@ -124,6 +150,15 @@ BUTTONS: tuple[Permission, ...] = (
     # The casemanager's answer to an offered case: cm:<assignment id>:a (accept),
     # cm:<assignment id>:d (decline: asks the reason), cm:<assignment id>:d:<reason>.
     Permission("cm", mark("Accept or decline a case"), CASEMANAGER, PRIVATE),
+    # A step of /actie: pa:<conversation version>:<step>:<choice>.
+    Permission("pa", mark("Choose a step of a new action"), COORDINATOR | CASEMANAGER, PRIVATE),
+    # A score of /zrm: zr:<conversation version>:<score>.
+    Permission("zr", mark("Score a life domain"), COORDINATOR | CASEMANAGER, PRIVATE),
+    # [Afgerond] [Uitstellen] under an action: act:<action id>:<action version>:d|p. Any
+    # member may own an action (the service checks it is theirs, or their organisation's).
+    Permission("act", mark("Complete or postpone an action"), ANY_ROLE, PRIVATE),
+    # A step of postponing: pp:<conversation version>:<step>:<choice>.
+    Permission("pp", mark("Postpone an action"), ANY_ROLE, PRIVATE),
     # Bekend / Niet bekend under an announcement: in the partner group, or in a private
     # chat for a restricted theme (bot.domain.announcements.audience).
     Permission(

@@ -301,20 +301,41 @@ def zrm_due(opened: date, first_measured: date | None, measurements: int) -> dat
     return None
 
 
-# -- buttons ------------------------------------------------------------------------------
+# -- the buttons under an action ------------------------------------------------------------
 
 
 class ActionVerb(StrEnum):
-    """What an action's button does: [Afgerond] (done) or [Uitstellen] (postpone)."""
+    """What a button under an action does: `d` marks it done, `p` postpones it."""
 
     DONE = "d"
     POSTPONE = "p"
 
 
-def action_button_data(action_id: int, version: int, verb: ActionVerb | str) -> str:
-    """Callback data of an action's button: `act:<action_id>:<version>:<verb>`.
+@dataclass(frozen=True)
+class ActionButton:
+    """A pressed [Afgerond] / [Uitstellen]: the action, the version it showed, the verb."""
 
-    The version makes a button of an older message (the action changed since)
-    recognisable as outdated.
+    action_id: int
+    version: int
+    verb: ActionVerb
+
+
+ACTION_BUTTON_PREFIX = "act"
+_ACTION_BUTTON = re.compile(r"act:([0-9]{1,9}):([0-9]{1,9}):([dp])")
+
+
+def action_button_data(action_id: int, version: int, verb: ActionVerb) -> str:
+    """The callback data of a button under an action: `act:<id>:<version>:d|p`.
+
+    The version is the action's when the message was made: a press after the
+    action changed (postponed, reassigned, done) is recognised as outdated.
     """
-    return f"act:{action_id}:{version}:{ActionVerb(verb).value}"
+    return f"{ACTION_BUTTON_PREFIX}:{action_id}:{version}:{verb.value}"
+
+
+def parse_action_button(data: str) -> ActionButton | None:
+    """The pressed action button, or None for anything else (forged or malformed)."""
+    match = _ACTION_BUTTON.fullmatch(data)
+    if match is None:
+        return None
+    return ActionButton(int(match[1]), int(match[2]), ActionVerb(match[3]))

@@ -16,7 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application
 
-from bot.handlers import agenda, announcements, decisions, fallback, gate, members, reveal, start
+from bot.handlers import (
+    agenda,
+    announcements,
+    decisions,
+    fallback,
+    gate,
+    members,
+    plan,
+    reveal,
+    start,
+)
 from bot.handlers.wait import DatabaseWait
 
 if TYPE_CHECKING:
@@ -34,5 +44,6 @@ def register_all(
     reveal.register(application, core)
     decisions.register(application, core)
     agenda.register(application, core)
+    plan.register(application, core)  # before the fallback: it takes typed answers
     fallback.register(application, core)  # last in group 0: what nothing else took
     DatabaseWait(core).wrap(application)  # last: it wraps what is registered

@@ -16,23 +16,28 @@ if TYPE_CHECKING:
     from bot.core import Core
 
 
+async def not_understood(update: Update, core: Core) -> None:
+    """The short answer to what nothing else took; never echoes what was sent."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    _ = translator(language_for(user.language_code, core.settings.locale))
+    if message.text is not None and message.text.startswith("/"):
+        text = _("I do not know that command. Send /help to see the commands you can use.")
+    else:
+        text = _(
+            "I only understand commands. Send /help to see the commands you can use. "
+            "Never send personal details to me: I show them only on my own page."
+        )
+    await update.get_bot().send_message(message.chat.id, text)
+
+
 def register(application: Application[Any, Any, Any, Any, Any, Any], core: Core) -> None:
-    async def not_understood(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        message, user = update.effective_message, update.effective_user
-        if message is None or user is None:
-            return
-        _ = translator(language_for(user.language_code, core.settings.locale))
-        if message.text is not None and message.text.startswith("/"):
-            text = _("I do not know that command. Send /help to see the commands you can use.")
-        else:
-            text = _(
-                "I only understand commands. Send /help to see the commands you can use. "
-                "Never send personal details to me: I show them only on my own page."
-            )
-        await update.get_bot().send_message(message.chat.id, text)
+    async def fallback(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        await not_understood(update, core)
 
     # Service messages (a pinned message, a new chat photo) are not someone talking to us.
     talk = filters.TEXT | filters.COMMAND | filters.ATTACHMENT | filters.CONTACT | filters.LOCATION
     application.add_handler(
-        MessageHandler(filters.ChatType.PRIVATE & talk & ~filters.UpdateType.EDITED, not_understood)
+        MessageHandler(filters.ChatType.PRIVATE & talk & ~filters.UpdateType.EDITED, fallback)
     )

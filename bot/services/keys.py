@@ -17,8 +17,9 @@ from bot.services.detention import INSTITUTION_CONTEXT, REMARK_CONTEXT
 from bot.services.members import MEMBER_NAME_CONTEXT
 from bot.services.outbox import WITHHELD_TEXT_CONTEXT
 from bot.services.persons import IDENTITY_CONTEXT
+from bot.services.plan import ACTION_TITLE_CONTEXT, CONVERSATION_CONTEXT
 from bot.storage.engine import Database
-from bot.storage.models import Melding, Member, OutboxMessage, Person
+from bot.storage.models import Action, Conversation, Melding, Member, OutboxMessage, Person
 from bot.storage.repositories import EncryptedFieldRepository
 
 
@@ -39,6 +40,8 @@ ENCRYPTED_FIELDS: tuple[EncryptedField, ...] = (
     EncryptedField(Melding, "remark_ct", REMARK_CONTEXT),
     EncryptedField(Melding, "institution_ct", INSTITUTION_CONTEXT),
     EncryptedField(OutboxMessage, "text_ct", WITHHELD_TEXT_CONTEXT),
+    EncryptedField(Action, "title_ct", ACTION_TITLE_CONTEXT),
+    EncryptedField(Conversation, "state_ct", CONVERSATION_CONTEXT),
 )
 
 

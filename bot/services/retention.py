@@ -6,6 +6,8 @@
 - A case with procesregie: VHBOT_RETENTION_DAYS after it closed.
 A person's identity is erased once no notification or case still needs it;
 the pseudonym stays, so reports can still count unique persons.
+With a case's personal data go the own titles of its plan's actions (typed
+text) and any conversation about it half-way.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlmodel import Session, col, select
 from bot.config import Settings
 from bot.domain.detention import notification_erase_date
 from bot.services.audit import AuditLog
+from bot.services.plan import erase_plan_texts
 from bot.storage.models import Case, Melding, OutboxMessage, Person
 
 
@@ -45,6 +48,7 @@ def enforce_retention(
     candidates = session.exec(select(Melding).where(col(Melding.erased_at).is_(None))).all()
     erased = 0
     touched_persons: set[int] = set()
+    touched_cases: set[int] = set()
     for melding in candidates:
         case = session.get(Case, melding.case_id) if melding.case_id else None
         if not _melding_due(melding, case, today, now, settings.retention_days):
@@ -54,6 +58,8 @@ def enforce_retention(
         melding.erased_at = now
         session.add(melding)
         touched_persons.add(melding.person_id)
+        if case is not None and case.id is not None:
+            touched_cases.add(case.id)
         erased += 1
     persons = 0
     for person_id in sorted(touched_persons):
@@ -77,7 +83,8 @@ def enforce_retention(
         session.add(person)
         persons += 1
     withheld = _erase_withheld_texts(session, today)
-    if erased or persons or withheld:
+    plan_texts = erase_plan_texts(session, touched_cases)
+    if erased or persons or withheld or plan_texts:
         audit.record(
             session,
             actor="system",
@@ -86,6 +93,7 @@ def enforce_retention(
             meldingen=erased,
             persons=persons,
             withheld_messages=withheld,
+            plan_texts=plan_texts,
         )
     return RetentionReport(erased, persons)
 

@@ -64,6 +64,7 @@ from bot.services.detention import INSTITUTION_CONTEXT, REMARK_CONTEXT
 from bot.services.meldingen import MeldingenService, new_bron_id
 from bot.services.members import MEMBER_NAME_CONTEXT, Memberships
 from bot.services.persons import IdentityErased, PersonVault
+from bot.services.plan import PagePlan, PlanOfApproach
 from bot.storage.engine import savepoint
 from bot.storage.models import (
     Announcement,
@@ -239,6 +240,8 @@ class RevealedCase:
     decision: DecisionShown | None = None
     decided_at: datetime | None = None
     casemanager: CasemanagerShown | None = None
+    # The plan of approach with its history (own titles decrypted) and the ZRM scores.
+    plan: PagePlan | None = None
 
     @property
     def erased(self) -> bool:
@@ -297,6 +300,7 @@ class Reveals:
         clock: Clock,
         memberships: Memberships,
         decisions: Decisions,
+        plan: PlanOfApproach | None = None,
         meldingen: MeldingenService,
         links: RevealLinkRepository | None = None,
     ) -> None:
@@ -307,6 +311,7 @@ class Reveals:
         self._clock = clock
         self._memberships = memberships
         self._decisions = decisions
+        self._plan = plan
         self._meldingen = meldingen
         self._links = links or RevealLinkRepository()
 
@@ -1099,6 +1104,9 @@ class Reveals:
             decision=self._decision(session, case),
             decided_at=case.decided_at,
             casemanager=self._decisions.casemanager_of(session, case.id),
+            plan=self._plan.page_plan(session, case_id=case.id, member_id=member_id)
+            if self._plan is not None
+            else None,
         )
 
     def _decision(self, session: Session, case: Case) -> DecisionShown | None:

@@ -625,8 +625,10 @@ class Conversation(SQLModel, table=True):
     member_id: int = Field(
         foreign_key="member.id", primary_key=True, sa_column_kwargs={"autoincrement": False}
     )
-    kind: str = Field(max_length=16)  # actie, zrm, postpone
+    kind: str = Field(max_length=16)  # idle, actie, zrm, postpone
     step: str = Field(max_length=32)
+    # The case it is about: retention empties the conversation with the case's data.
+    case_id: int | None = Field(default=None, foreign_key="vh_case.id", index=True)
     state_ct: str = Field(sa_column=Column(Text, nullable=False))
     version: int = 1  # buttons of an earlier step carry an older version
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -35,6 +35,7 @@ from bot.config import Settings, WebPortUnavailable
 from bot.core import Core
 from bot.domain.dpan import Problem
 from bot.domain.meldingen import MANUAL_FIELDS, Bron
+from bot.domain.plan import ZrmDomain
 from bot.i18n import Translator, translator
 from bot.safe import CaseReference, Code, SafeText
 from bot.services.reveal import (
@@ -49,6 +50,13 @@ from bot.services.reveal import (
 )
 from bot.views.announcements import THEME_LABELS
 from bot.views.decisions import ASSIGNMENT_STATE_LABELS, decision_text
+from bot.views.plan import (
+    EVENT_LABELS,
+    STATE_LABELS,
+    action_label,
+    domain_label,
+    reason_label,
+)
 from bot.web.forms import (
     MAX_BODY,
     BadForm,
@@ -205,6 +213,7 @@ class RevealPages:
                 closed=_.date(self._local_date(outcome.closed_at)) if outcome.closed_at else None,
                 meldingen=[self._melding(_, m) for m in outcome.meldingen],
                 **self._case_steering(_, outcome),
+                **self._case_plan(_, outcome),
             )
         if isinstance(outcome, MeldingForm):
             log.info("web.melding_form_opened")
@@ -397,6 +406,52 @@ class RevealPages:
             },
         }
 
+    def _case_plan(self, _: Translator, case: RevealedCase) -> dict[str, Any]:
+        """The plan of approach with each action's history, and the ZRM over time."""
+        plan = case.plan
+        if plan is None:
+            return {"actions": [], "zrm": None}
+        actions = []
+        for shown in plan.actions:
+            action = shown.plan
+            label = action_label(_, action.named)
+            history = []
+            for event in shown.events:
+                when = _.date(self._local_date(event.at))
+                history.append(
+                    {
+                        "when": when,
+                        "what": _(EVENT_LABELS[event.kind]) if event.kind in EVENT_LABELS else "?",
+                        "old": _.date(event.old_deadline) if event.old_deadline else None,
+                        "new": _.date(event.new_deadline) if event.new_deadline else None,
+                        "reason": reason_label(_, event.reason) if event.reason else None,
+                    }
+                )
+            actions.append(
+                {
+                    "number": action.named.number,
+                    "label": label,
+                    "title": shown.title,  # typed text: on this page only
+                    "owner": action.owner_member or action.owner_organisation or "?",
+                    "deadline": _.date(action.deadline),
+                    "state": _(STATE_LABELS[action.state]),
+                    "history": history,
+                }
+            )
+        zrm = None
+        if plan.measurements:
+            zrm = {
+                "dates": [_.date(self._local_date(m.measured_at)) for m in plan.measurements],
+                "rows": [
+                    {
+                        "domain": domain_label(_, domain),
+                        "scores": [m.scores.get(domain, "") for m in plan.measurements],
+                    }
+                    for domain in ZrmDomain
+                ],
+            }
+        return {"actions": actions, "zrm": zrm}
+
     async def not_found(self, request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 404
         return self._error(self._translator(None), status)
@@ -448,6 +503,15 @@ def _labels(_: Translator) -> dict[str, SafeText]:
         "no_decision": _("No decision yet (in triage)."),
         "casemanager": _("Casemanager"),
         "no_casemanager": _("No casemanager assigned."),
+        "plan": _("Plan of approach"),
+        "no_actions": _("No actions yet."),
+        "action": _("Action"),
+        "owner": _("Owner"),
+        "deadline": _("Deadline"),
+        "state": _("State"),
+        "history": _("History"),
+        "zrm": _("ZRM scores"),
+        "no_zrm": _("No ZRM measurement yet."),
         "once": _("This page is shown once. Do not copy or print it."),
         "melding_intro": _(
             "Fill in the melding as it reached you. It is checked as an imported file is; "

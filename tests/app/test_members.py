@@ -56,7 +56,7 @@ async def test_invite_registers_once(running: RunningBot, world: World) -> None:
         if c.params.get("scope", {}).get("chat_id") == newcomer.id
     ]  # fmt: skip
     assert [command["command"] for command in menu[-1]["commands"]] == [
-        "start", "help", "wie", "mijnzaken", "zaak",
+        "start", "help", "wie", "mijnzaken", "zaak", "actie", "plan", "zrm", "annuleer",
     ]  # fmt: skip
     assert "Your organisation" in menu[-1]["commands"][2]["description"]
 

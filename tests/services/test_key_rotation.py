@@ -12,7 +12,8 @@ from bot.privacy.keys import add_data_key, load_key_file
 from bot.services.audit import CLI
 from bot.services.keys import ENCRYPTED_FIELDS, reencrypt_all
 from bot.services.outbox import WITHHELD_TEXT_CONTEXT
-from bot.storage.models import Melding, Member, OutboxMessage, Person
+from bot.services.plan import ACTION_TITLE_CONTEXT, CONVERSATION_CONTEXT
+from bot.storage.models import Action, Case, Conversation, Melding, Member, OutboxMessage, Person
 from tests.app.test_detention import write_dpan
 from tests.conftest import People
 
@@ -55,6 +56,29 @@ def test_rotation_reencrypts_every_field_and_resumes(
         session.add(withheld)
     dpan = write_dpan(tmp_path / "dpan.csv", identities[:1], institutions={1: "Onbekend Huis"})
     assert core.detention.import_path(dpan, actor=CLI).new == 1
+    with core.db.session() as session:
+        case = session.exec(select(Case)).one()
+        member = session.exec(select(Member)).one()
+        assert case.id is not None and member.id is not None
+        session.add(
+            Action(
+                case_id=case.id,
+                number=1,
+                domain="financien",
+                deadline=clock.now().date(),
+                title_ct=core.cipher.encrypt("Eigen titel", context=ACTION_TITLE_CONTEXT),
+                state="open",
+                created_at=clock.now(),
+                created_by=member.id,
+            )
+        )
+        session.add(
+            Conversation(
+                member_id=member.id, kind="actie", step="title", case_id=case.id,
+                state_ct=core.cipher.encrypt_json({"case": case.id}, context=CONVERSATION_CONTEXT),
+                updated_at=clock.now(),
+            )
+        )  # fmt: skip
     core.db.dispose()
 
     ring = add_data_key(settings.key_file)
@@ -73,6 +97,8 @@ def test_rotation_reencrypts_every_field_and_resumes(
         "melding.remark_ct": 1,
         "melding.institution_ct": 1,
         "outbox.text_ct": 1,
+        "action.title_ct": 1,
+        "conversation.state_ct": 1,
     }
     with rotated.db.session() as session:
         assert all(
@@ -91,6 +117,13 @@ def test_rotation_reencrypts_every_field_and_resumes(
             select(OutboxMessage).where(OutboxMessage.dedupe_key == "withheld")
         ).one()
         assert row.text_ct is not None and row.text_ct.startswith("v1.k2.")
+        action = session.exec(select(Action)).one()
+        assert action.title_ct is not None
+        assert (
+            rotated.cipher.decrypt(action.title_ct, context=ACTION_TITLE_CONTEXT) == "Eigen titel"
+        )
+        conversation = session.exec(select(Conversation)).one()
+        assert conversation.state_ct.startswith("v1.k2.")
         for person in session.exec(select(Person)):
             assert person.id is not None
             assert rotated.vault.reveal(session, person.id, actor=CLI, purpose="test") in identities

@@ -96,15 +96,19 @@ def upgrade() -> None:
         sa.Column('member_id', sa.Integer(), autoincrement=False, nullable=False),
         sa.Column('kind', sa.String(16), nullable=False),
         sa.Column('step', sa.String(32), nullable=False),
+        sa.Column('case_id', sa.Integer(), nullable=True),
         sa.Column('state_ct', sa.Text(), nullable=False),
         sa.Column('version', sa.Integer(), nullable=False),
         sa.Column('updated_at', TS, nullable=False),
         sa.ForeignKeyConstraint(['member_id'], ['member.id']),
+        sa.ForeignKeyConstraint(['case_id'], ['vh_case.id']),
         sa.PrimaryKeyConstraint('member_id'),
     )
+    op.create_index('ix_conversation_case_id', 'conversation', ['case_id'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_conversation_case_id', table_name='conversation')
     op.drop_table('conversation')
     op.drop_table('zrm_score')
     op.drop_index('ix_zrm_measurement_case_id', table_name='zrm_measurement')
