@@ -324,13 +324,13 @@ ACTION_BUTTON_PREFIX = "act"
 _ACTION_BUTTON = re.compile(r"act:([0-9]{1,9}):([0-9]{1,9}):([dp])")
 
 
-def action_button_data(action_id: int, version: int, verb: ActionVerb) -> str:
+def action_button_data(action_id: int, version: int, verb: ActionVerb | str) -> str:
     """The callback data of a button under an action: `act:<id>:<version>:d|p`.
 
     The version is the action's when the message was made: a press after the
     action changed (postponed, reassigned, done) is recognised as outdated.
     """
-    return f"{ACTION_BUTTON_PREFIX}:{action_id}:{version}:{verb.value}"
+    return f"{ACTION_BUTTON_PREFIX}:{action_id}:{version}:{ActionVerb(verb).value}"
 
 
 def parse_action_button(data: str) -> ActionButton | None:
