@@ -223,6 +223,7 @@ def test_sweep_without_telegram_runs_every_duty_and_keeps_the_outbox(
         "expire_access_requests",
         "purge_reveal_secrets",
         "report_unassigned_cases",
+        "send_reminders",
         "verify_audit_chain",
     ]
     assert all(value.isdigit() for value in counts.values()), counts
