@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import random
 import shutil
 import socket
 import sys
@@ -65,10 +66,23 @@ def process_env(settings: Settings | None = None, **overrides: str) -> dict[str,
 
 
 def free_port() -> int:
-    """A port nobody listens on now (the web pages of a bot under test listen there)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A port nobody listens on now (the web pages of a bot under test listen there).
+
+    With VHBOT_TEST_PORT_BASE set (CI runs two test runs side by side), the port is
+    taken from the 5,000 above it, below the system's ephemeral range: a port found
+    free here is not handed to the other run, nor to any connection, before the bot
+    listens on it.
+    """
+    base = int(os.environ.get("VHBOT_TEST_PORT_BASE") or 0)
+    candidates = random.sample(range(base, base + 5000), 200) if base else [0]
+    for candidate in candidates:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise RuntimeError("no free port for the web pages under test")
 
 
 async def start_vhbot(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:

@@ -13,7 +13,6 @@ import asyncio
 import base64
 import dataclasses
 import os
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +31,7 @@ from bot.domain.identity import Identity
 from bot.domain.reveal import LinkState
 from bot.privacy.pii_guard import PiiGuard
 from bot.web import serve_web
-from tests.conftest import People
+from tests.conftest import People, free_port
 from tests.services.test_reveal import PIN, World, issue, setup_code, state, with_pin, world
 from tests.web.conftest import SAVED
 
@@ -88,9 +87,7 @@ def browser() -> Iterator[WebDriver]:
 def site(core: Core) -> Iterator[str]:
     """`serve_web` on 127.0.0.1 and a free port, in a thread with its own event loop
     (Selenium's calls block); its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     settings = core.settings.model_copy(update={"web_host": "127.0.0.1", "web_port": port})
     served = dataclasses.replace(core, settings=settings)
     loop = asyncio.new_event_loop()
