@@ -295,9 +295,11 @@ async def test_a_meldingen_file_reaches_the_agenda_per_theme(
     with core.db.session() as session:
         cases = {c.theme: c.reference for c in session.exec(select(Case))}
     # Tuesday's triage is close enough to announce at once; the radicalisation meeting
-    # (first Wednesday of December) waits for its lead time.
-    assert await agenda_run(running) == 1
+    # (first Wednesday of December) waits for its lead time. (The running bot's own
+    # duty may announce before this call does: what reached the chats is what counts.)
+    await agenda_run(running)
     assert len(items_in(running, group, cases["top_x"])) == 1
+    assert items_in(running, radical.id, cases["radicalisering"]) == []
     clock.set(at(2026, 11, 30, 14))
     await agenda_run(running)
     assert len(items_in(running, radical.id, cases["radicalisering"])) == 1
