@@ -53,6 +53,7 @@ from bot.services.plan import (
     Kind,
     OwnerChoice,
     PlanAction,
+    PlanOfApproach,
     PlanShown,
     Problem,
     Step,
@@ -148,39 +149,39 @@ class PlanHandlers:
 
     async def actie(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/actie REF: a new action, step by step."""
-        caller = await authorize_command(update, self._core, "actie")
-        if caller is None or caller.member is None:
-            return
-        reference = _reference(context.args or [])
-        if reference is None:
-            await self._reply(
-                update,
-                caller,
-                caller.tr(mark("Usage: /actie REF, with a case reference such as VH-2026-0042.")),
-            )
-            return
-        member_id, plan = caller.member.member_id, self._core.plan
-        turn = await self._in_session(
-            lambda session: plan.start_action(session, member_id=member_id, reference=reference)
-        )
-        await self._show(update, caller, turn)
+        await self._start(
+            update, context, "actie",
+            mark("Usage: /actie REF, with a case reference such as VH-2026-0042."),
+            lambda plan: plan.start_action,
+        )  # fmt: skip
 
     async def zrm(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/zrm REF: a ZRM measurement, a score per domain."""
-        caller = await authorize_command(update, self._core, "zrm")
+        await self._start(
+            update, context, "zrm",
+            mark("Usage: /zrm REF, with a case reference such as VH-2026-0042."),
+            lambda plan: plan.start_zrm,
+        )  # fmt: skip
+
+    async def _start(
+        self,
+        update: Update,
+        context: ContextTypes.DEFAULT_TYPE,
+        command: str,
+        usage: str,
+        step: Callable[[PlanOfApproach], Callable[..., Turn]],
+    ) -> None:
+        """A conversation command: authorise, parse REF (or show `usage`), start it."""
+        caller = await authorize_command(update, self._core, command)
         if caller is None or caller.member is None:
             return
         reference = _reference(context.args or [])
         if reference is None:
-            await self._reply(
-                update,
-                caller,
-                caller.tr(mark("Usage: /zrm REF, with a case reference such as VH-2026-0042.")),
-            )
+            await self._reply(update, caller, caller.tr(usage))
             return
-        member_id, plan = caller.member.member_id, self._core.plan
+        member_id, start = caller.member.member_id, step(self._core.plan)
         turn = await self._in_session(
-            lambda session: plan.start_zrm(session, member_id=member_id, reference=reference)
+            lambda session: start(session, member_id=member_id, reference=reference)
         )
         await self._show(update, caller, turn)
 
