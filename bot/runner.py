@@ -18,7 +18,6 @@ from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ContextTypes
 
-from bot.app import ALLOWED_UPDATES, build_application, outbox_sender, tally_editor
 from bot.backoff import Backoff, is_passing, unless_stopped
 from bot.config import SettingsError
 from bot.core import Core
@@ -31,6 +30,7 @@ from bot.scheduling.duties import Duty, check_and_anchor, duties
 from bot.scheduling.group_removal import remove_deactivated_members, schedule_group_removal
 from bot.scheduling.pacer import Pacer
 from bot.storage.engine import unavailable
+from bot.telegram_app import ALLOWED_UPDATES, build_application, outbox_sender, tally_editor
 from bot.web import listen_web, serve_web
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,16 @@ TALLY_CATCH_UP_SECONDS = 45.0
 # Seconds before a duty that met the database away runs again; doubled up to the most.
 DUTY_RETRY_FIRST = 1.0
 DUTY_RETRY_MAX = 15.0
+# bot_data key of the event `caught_up` returns.
+CAUGHT_UP = "vhbot.caught_up"
+
+
+def caught_up(application: Application[Any, Any, Any, Any, Any, Any]) -> asyncio.Event:
+    """Set once every duty's run at start-up has ended (done, or failed and left to its
+    retry): from then on what the bot shows changes only through what happens next."""
+    event = application.bot_data[CAUGHT_UP]
+    assert isinstance(event, asyncio.Event)  # noqa: S101 - set by _schedule
+    return event
 
 
 def _schedule(application: Application[Any, Any, Any, Any, Any, Any], core: Core) -> None:
@@ -78,6 +88,22 @@ def _schedule(application: Application[Any, Any, Any, Any, Any, Any], core: Core
 
         return job
 
+    starting = {duty.name for duty in duties(core) if duty.at_start}
+    done_starting = application.bot_data[CAUGHT_UP] = asyncio.Event()
+    if not starting:
+        done_starting.set()
+
+    def first_run(duty: Duty, job: Any) -> Any:
+        async def run(context: ContextTypes.DEFAULT_TYPE) -> None:
+            try:
+                await job(context)
+            finally:
+                starting.discard(duty.name)
+                if not starting:
+                    done_starting.set()
+
+        return run
+
     for duty in duties(core):
         job = database_job(duty)
         job_queue.run_repeating(
@@ -87,7 +113,7 @@ def _schedule(application: Application[Any, Any, Any, Any, Any, Any], core: Core
             # Each runs at start-up too, catching up whatever downtime left. Not with
             # run_repeating(first=0): APScheduler takes a start already past as
             # missed and runs it first one whole interval later (see PTB's docs).
-            job_queue.run_once(job, when=0, name=duty.name)
+            job_queue.run_once(first_run(duty, job), when=0, name=duty.name)
 
     async def catch_up_tallies(context: ContextTypes.DEFAULT_TYPE) -> None:
         await tally_editor(application).catch_up(context.bot)

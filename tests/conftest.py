@@ -14,6 +14,7 @@ import random
 import shutil
 import socket
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 from faker import Faker
 from sqlalchemy import create_engine, text
@@ -65,23 +67,32 @@ def process_env(settings: Settings | None = None, **overrides: str) -> dict[str,
     return env
 
 
+def operator_env(tmp_path: Path, database_url: str, **overrides: str) -> dict[str, str]:
+    """A `vhbot` subprocess's environment once the operator ran `vhbot keys init` and
+    `vhbot db upgrade`: a key file made here and the already migrated `database_url`
+    (those two commands have tests of their own; each costs a subprocess start)."""
+    key_file = tmp_path / "vhbot.keys"
+    create_key_file(key_file)
+    return process_env(VHBOT_DATABASE_URL=database_url, VHBOT_KEY_FILE=str(key_file), **overrides)
+
+
 def free_port() -> int:
     """A port nobody listens on now (the web pages of a bot under test listen there).
 
-    With VHBOT_TEST_PORT_BASE set (CI runs two test runs side by side), the port is
-    taken from the 5,000 above it, below the system's ephemeral range: a port found
-    free here is not handed to the other run, nor to any connection, before the bot
-    listens on it.
+    Taken from a range of 1,000 of this test process's own, below the system's
+    ephemeral ports: a port found free here is not handed to another test process
+    (pytest-xdist runs one per core; VHBOT_TEST_PORT_BASE moves the ranges for runs
+    side by side), nor to an outgoing connection, before the bot listens on it.
     """
-    base = int(os.environ.get("VHBOT_TEST_PORT_BASE") or 0)
-    candidates = random.sample(range(base, base + 5000), 200) if base else [0]
-    for candidate in candidates:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    base = int(os.environ.get("VHBOT_TEST_PORT_BASE") or 10000) + 1000 * int(worker or 0)
+    for candidate in random.sample(range(base, base + 1000), 200):
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", candidate))
             except OSError:
                 continue
-            return int(probe.getsockname()[1])
+            return candidate
     raise RuntimeError("no free port for the web pages under test")
 
 
@@ -93,33 +104,97 @@ async def start_vhbot(*args: str, env: dict[str, str]) -> asyncio.subprocess.Pro
     )  # fmt: skip
 
 
+class PgCopies:
+    """Copies of the migrated template on the PostgreSQL server, made ahead and dropped
+    afterwards by one background thread.
+
+    CREATE DATABASE and DROP DATABASE take about 70 and 85 ms of the server's work each;
+    done while the tests run, a test takes a copy at once (about 2 minutes of a run).
+    """
+
+    AHEAD = 2
+
+    def __init__(self, admin_url: str, template: str) -> None:
+        self._admin_url, self._template = admin_url, template
+        self._ready: list[str] = []
+        self._to_drop: list[str] = []
+        self._fault: BaseException | None = None
+        self._stopping = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._work, name="pg-copies", daemon=True)
+        self._thread.start()
+
+    def take(self) -> str:
+        """A fresh copy's name (waits for one only when the thread is behind)."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._ready or self._fault, timeout=120):
+                raise TimeoutError("no copy of the test database within 120 s")
+            if self._fault is not None:
+                raise RuntimeError("copying the test database failed") from self._fault
+            name = self._ready.pop(0)
+            self._changed.notify_all()
+            return name
+
+    def give_back(self, name: str) -> None:
+        with self._changed:
+            self._to_drop.append(name)
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        """Stop the thread, then drop what is left (the copies not taken too)."""
+        with self._changed:
+            self._stopping = True
+            self._changed.notify_all()
+        self._thread.join(timeout=120)
+        with psycopg.connect(self._admin_url, autocommit=True) as connection:
+            for name in self._ready + self._to_drop:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def _work(self) -> None:
+        try:
+            with psycopg.connect(self._admin_url, autocommit=True) as connection:
+                while True:
+                    with self._changed:
+                        self._changed.wait_for(
+                            lambda: self._stopping or self._to_drop or len(self._ready) < self.AHEAD
+                        )
+                        if self._stopping:
+                            return
+                        drop = self._to_drop.pop(0) if self._to_drop else None
+                    if drop is not None:
+                        connection.execute(f'DROP DATABASE IF EXISTS "{drop}" WITH (FORCE)')
+                        continue
+                    name = f"{self._template.removesuffix('_tpl')}_{os.getpid()}_{next(_counter)}"
+                    connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"')
+                    with self._changed:
+                        self._ready.append(name)
+                        self._changed.notify_all()
+        except BaseException as exc:  # told to the test waiting in take()
+            with self._changed:
+                self._fault = exc
+                self._changed.notify_all()
+
+
 @dataclass
 class DatabaseTemplate:
     dialect: str
     template: str  # SQLite: file path; PostgreSQL: database name
     admin_url: str = ""
+    copies: PgCopies | None = None
 
     def clone(self, tmp_path: Path) -> str:
-        if self.dialect == "sqlite":
+        if self.copies is None:
             target = tmp_path / "vhbot.sqlite3"
             shutil.copyfile(self.template, target)
             return f"sqlite:///{target}"
-        name = f"{self.template.removesuffix('_tpl')}_{os.getpid()}_{next(_counter)}"
-        admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
-        admin.dispose()
+        name = self.copies.take()
         return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
 
     def drop(self, url: str) -> None:
-        if self.dialect != "postgresql":
-            return
-        admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
+        if self.copies is not None:
             name = make_url(url).database
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+            assert name is not None
+            self.copies.give_back(name)
 
 
 @pytest.fixture(scope="session")
@@ -133,7 +208,8 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Data
         return
     admin_url = _pg(PG_URL)
     base = make_url(admin_url).database or "vhbot_test"
-    template = f"{base}_tpl"
+    # One template per test process (pytest-xdist runs several against one server).
+    template = f"{base}_{os.environ.get('PYTEST_XDIST_WORKER', 'gw0')}_tpl"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
@@ -143,12 +219,16 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Data
     engine = make_engine(template_url)
     migrate.upgrade(engine)
     engine.dispose()
-    spec = DatabaseTemplate("postgresql", template, admin_url)
-    yield spec
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
-    admin.dispose()
+    libpq_url = make_url(admin_url).set(drivername="postgresql").render_as_string(False)
+    copies = PgCopies(libpq_url, template)
+    try:
+        yield DatabaseTemplate("postgresql", template, admin_url, copies)
+    finally:
+        copies.close()
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture

@@ -109,3 +109,19 @@ def test_every_module_imports_on_its_own() -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == []
+
+
+@pytest.mark.slow  # one interpreter start
+def test_the_command_line_loads_no_telegram_code() -> None:
+    """A `vhbot` command other than run or demo opens the Core only: without Telegram's
+    library (and its HTTP client) loaded it starts in about a second, not 1.5."""
+    check = (
+        "import sys, bot.__main__, bot.app, bot.storage.migrate\n"
+        "print(sorted(m for m in ('telegram', 'httpx') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check], cwd=BOT.parent, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

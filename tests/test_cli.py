@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from bot.storage.engine import make_engine
-from tests.conftest import process_env
+from tests.conftest import operator_env, process_env
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +39,12 @@ def env(tmp_path: Path, empty_database_url: str) -> dict[str, str]:
         VHBOT_DATABASE_URL=empty_database_url,
         VHBOT_KEY_FILE=str(tmp_path / "vhbot.keys"),
     )
+
+
+@pytest.fixture
+def ready(tmp_path: Path, database_url: str) -> dict[str, str]:
+    """After `vhbot keys init` and `vhbot db upgrade` (tested above on their own)."""
+    return operator_env(tmp_path, database_url)
 
 
 def test_help_lists_the_commands(env: dict[str, str], tmp_path: Path) -> None:
@@ -88,9 +94,8 @@ def test_db_upgrade_is_idempotent(env: dict[str, str], tmp_path: Path) -> None:
     assert "already at" in second.stdout
 
 
-def test_org_member_and_audit_verify(env: dict[str, str], tmp_path: Path) -> None:
-    assert vhbot("keys", "init", env=env, cwd=tmp_path).returncode == 0
-    assert vhbot("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+def test_org_member_and_audit_verify(ready: dict[str, str], tmp_path: Path) -> None:
+    env = ready
     added = vhbot("org", "add", "Politie Limburg", "--short", "POL", env=env, cwd=tmp_path)
     assert added.returncode == 0, added.stderr
     assert "radicalisering" not in added.stdout
@@ -159,11 +164,9 @@ def test_bad_configuration_gets_one_line(
     assert "s3cret" not in result.stderr
 
 
-def test_key_file_readable_by_others_is_refused(env: dict[str, str], tmp_path: Path) -> None:
-    assert vhbot("keys", "init", env=env, cwd=tmp_path).returncode == 0
+def test_key_file_readable_by_others_is_refused(ready: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / "vhbot.keys").chmod(0o644)
-    assert vhbot("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
-    result = vhbot("org", "list", env=env, cwd=tmp_path)
+    result = vhbot("org", "list", env=ready, cwd=tmp_path)
     assert result.returncode == 2
     assert "readable by others" in result.stderr
 
@@ -175,9 +178,8 @@ def test_outdated_schema_is_refused(env: dict[str, str], tmp_path: Path) -> None
     assert "run `vhbot db upgrade`" in result.stderr
 
 
-def test_invite_and_member_remove(env: dict[str, str], tmp_path: Path) -> None:
-    assert vhbot("keys", "init", env=env, cwd=tmp_path).returncode == 0
-    assert vhbot("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+def test_invite_and_member_remove(ready: dict[str, str], tmp_path: Path) -> None:
+    env = ready
     assert (
         vhbot("org", "add", "Mondriaan GGZ", "--short", "GGZ", env=env, cwd=tmp_path).returncode
         == 0
@@ -220,9 +222,8 @@ def _sql(env: dict[str, str], *statements: str) -> None:
         engine.dispose()
 
 
-def test_audit_verify_against_the_anchor(env: dict[str, str], tmp_path: Path) -> None:
-    assert vhbot("keys", "init", env=env, cwd=tmp_path).returncode == 0
-    assert vhbot("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+def test_audit_verify_against_the_anchor(ready: dict[str, str], tmp_path: Path) -> None:
+    env = ready
     for command in (
         ("org", "add", "Politie Limburg", "--short", "POL"),
         ("member", "add", "--telegram-id", "4242", "--name", "Fenna Jansen", "--org", "POL"),
@@ -273,7 +274,7 @@ def test_audit_verify_against_the_anchor(env: dict[str, str], tmp_path: Path) ->
 
 
 def test_outbox_prints_counts_and_the_oldest_pending_age(
-    env: dict[str, str], tmp_path: Path
+    ready: dict[str, str], tmp_path: Path
 ) -> None:
     from datetime import UTC, timedelta
 
@@ -282,8 +283,7 @@ def test_outbox_prints_counts_and_the_oldest_pending_age(
     from bot.storage.engine import Database
     from bot.storage.models import OutboxMessage
 
-    assert vhbot("keys", "init", env=env, cwd=tmp_path).returncode == 0
-    assert vhbot("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    env = ready
     empty = vhbot("outbox", env=env, cwd=tmp_path)
     assert empty.returncode == 0, empty.stderr
     assert empty.stdout.splitlines()[:4] == [

@@ -33,7 +33,7 @@ from bot.safe import Code, Municipality, SafeText
 from bot.sandbox.dpan_files import HEADER, dpan_csv, dpan_rows, made_up_people
 from bot.storage.engine import make_engine
 from bot.storage.models import Melding, OutboxMessage
-from tests.conftest import People, process_env
+from tests.conftest import People, operator_env
 from tests.test_cli import vhbot
 
 pytestmark = pytest.mark.slow
@@ -43,19 +43,15 @@ _ = translator("nl")
 
 
 @pytest.fixture
-def env(tmp_path: Path, empty_database_url: str) -> dict[str, str]:
+def env(tmp_path: Path, database_url: str) -> dict[str, str]:
     """A fresh key file and an upgraded database, as an operator sets them up."""
-    clean = process_env(
-        VHBOT_DATABASE_URL=empty_database_url,
-        VHBOT_KEY_FILE=str(tmp_path / "vhbot.keys"),
+    return operator_env(
+        tmp_path,
+        database_url,
         VHBOT_LOCALE="nl",
         VHBOT_INBOX_DIR=str(tmp_path / "inbox"),
         VHBOT_PARTNER_CHAT_ID="-1001234567890",
     )
-    for command in (("keys", "init"), ("db", "upgrade")):
-        done = vhbot(*command, env=clean, cwd=tmp_path)
-        assert done.returncode == 0, done.stderr
-    return clean
 
 
 def rows_for(people: People, count: int) -> list[list[str]]:

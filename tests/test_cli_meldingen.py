@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.domain.meldingen import MeldingRow
 from bot.storage.engine import make_engine
 from bot.storage.models import Case, Melding
-from tests.conftest import People, process_env
+from tests.conftest import People, operator_env
 from tests.services.test_meldingen_import import melding_row, write_meldingen
 from tests.test_cli import vhbot
 
@@ -29,18 +29,11 @@ AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 @pytest.fixture
-def env(tmp_path: Path, empty_database_url: str) -> dict[str, str]:
+def env(tmp_path: Path, database_url: str) -> dict[str, str]:
     """A fresh key file and an upgraded database; no partner group (nothing is announced)."""
-    clean = process_env(
-        VHBOT_DATABASE_URL=empty_database_url,
-        VHBOT_KEY_FILE=str(tmp_path / "vhbot.keys"),
-        VHBOT_LOCALE="nl",
-        VHBOT_INBOX_DIR=str(tmp_path / "inbox"),
+    return operator_env(
+        tmp_path, database_url, VHBOT_LOCALE="nl", VHBOT_INBOX_DIR=str(tmp_path / "inbox")
     )
-    for command in (("keys", "init"), ("db", "upgrade")):
-        done = vhbot(*command, env=clean, cwd=tmp_path)
-        assert done.returncode == 0, done.stderr
-    return clean
 
 
 def figures(env: dict[str, str]) -> tuple[int, int]:

@@ -10,12 +10,12 @@ import pytest
 from sqlmodel import select
 from telegram.ext import Application
 
-from bot.app import open_core, tally_editor
+from bot.app import open_core
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.core import Core
 from bot.domain.roles import Role
-from bot.runner import serve
+from bot.runner import caught_up, serve
 from bot.sandbox.fake_telegram import (
     FakeChat,
     FakeTelegram,
@@ -26,6 +26,7 @@ from bot.sandbox.fake_telegram import (
 from bot.scheduling.pacer import Pacer
 from bot.services.audit import CLI
 from bot.storage.models import OutboxMessage
+from bot.telegram_app import tally_editor
 
 # Waits end on the event, so a generous limit costs nothing when all is well and
 # keeps a loaded CI machine (2 cores, two databases) from failing a slow moment.
@@ -170,6 +171,10 @@ async def running(
     if task in done:
         task.result()  # raises what went wrong at start-up
     assert waiter in done, "the bot did not start within 10 s"
+    # A test's own data comes after the duties' runs at start-up, which would otherwise
+    # announce or chase it at a moment of their choosing.
+    async with asyncio.timeout(EVENT_TIMEOUT):
+        await caught_up(built[0]).wait()
     running = RunningBot(core, telegram, partner_group, flood_clock, application=built[0])
     try:
         yield running

@@ -16,13 +16,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import col, select
 
-from bot.app import tally_editor
 from bot.clock import FrozenClock
 from bot.domain.roles import Role, Theme
 from bot.sandbox.fake_telegram import FakeUser, SentMessage
 from bot.scheduling.duties import announce_agenda_items, chase_overdue_answers
 from bot.services.audit import CLI
 from bot.storage.models import AgendaItem, AuditEntry, Case, RevealLink
+from bot.telegram_app import tally_editor
 from tests.app.conftest import RunningBot, World
 from tests.app.test_answers import press
 from tests.conftest import People

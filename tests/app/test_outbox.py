@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel import select
 from telegram.ext import ExtBot
 
-from bot.app import build_application, open_core, outbox_sender
+from bot.app import open_core
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.core import Core
@@ -22,6 +22,7 @@ from bot.scheduling.outbox_sender import MAX_FAILURES_IN_A_ROW, OutboxSender
 from bot.services import outbox
 from bot.services.audit import CLI
 from bot.storage.models import AnnouncementMessage, OutboxMessage
+from bot.telegram_app import build_application, outbox_sender
 from tests.app.conftest import RunningBot, virtual_pacer
 from tests.app.test_detention import write_dpan
 from tests.conftest import People, process_env, start_vhbot

@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import col, select
 from telegram.ext import ExtBot
 
-from bot.app import build_application, open_core, outbox_sender
+from bot.app import open_core
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.core import Core
@@ -30,6 +30,7 @@ from bot.services import outbox
 from bot.services.audit import CLI
 from bot.services.reminders import digest_key
 from bot.storage.models import ChatHold, OutboxMessage
+from bot.telegram_app import build_application, outbox_sender
 from tests import plan_factory as pf
 from tests.app.conftest import EVENT_TIMEOUT, until, virtual_pacer
 

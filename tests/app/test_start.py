@@ -6,11 +6,12 @@ import json
 
 import pytest
 
-from bot.app import PiiRefused, build_application
 from bot.domain.roles import Role
 from bot.i18n import translator
 from bot.safe import Code, MemberName, Pseudonym, SafeText
 from bot.services.audit import CLI
+from bot.services.guard import PiiRefused
+from bot.telegram_app import build_application
 from tests.app.conftest import RunningBot
 from tests.conftest import People
 

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 from telegram.ext import ExtBot
 
-from bot.app import build_application, open_core, outbox_sender
+from bot.app import open_core
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.core import Core
@@ -19,6 +19,7 @@ from bot.scheduling.pacer import Pacer
 from bot.scheduling.tally_editor import TallyEditor
 from bot.services.audit import CLI
 from bot.storage.models import Announcement
+from bot.telegram_app import build_application, outbox_sender
 from tests.app.conftest import EVENT_TIMEOUT, RunningBot, World, virtual_pacer
 from tests.app.test_answers import press
 from tests.app.test_detention import announcements, write_dpan
