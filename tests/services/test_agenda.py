@@ -6,12 +6,10 @@ The clock starts on Monday 2026-11-23 09:00 (Amsterdam) and moves only when told
 from __future__ import annotations
 
 import threading
-import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
 from sqlmodel import col, select
 
 from bot.clock import FrozenClock
@@ -31,6 +29,7 @@ from bot.storage.models import (
     OutboxMessage,
     Person,
 )
+from tests.locking import wait_until_blocked
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -191,28 +190,6 @@ def test_a_restricted_item_goes_only_privately_and_a_decided_case_leaves(
         assert state == (ItemState.UNKNOWN, None)
 
 
-def _wait_until_blocked(core: Core, thread: threading.Thread) -> None:
-    """Until the other planner waits for a lock the first holds (SQLite: a moment, as
-    its BEGIN IMMEDIATE makes the second wait before it reads anything)."""
-    if core.db.dialect != "postgresql":
-        time.sleep(0.2)
-        return
-    deadline = time.monotonic() + 5
-    with core.db.engine.connect() as connection:
-        while time.monotonic() < deadline and thread.is_alive():
-            waiting = connection.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            ).scalar()
-            connection.rollback()  # pg_stat_activity is a snapshot per transaction
-            if waiting:
-                return
-            time.sleep(0.01)
-    pytest.fail("the second planner never waited for the first")
-
-
 @pytest.mark.parametrize("meeting_made_before", [False, True])
 def test_two_planners_at_once_make_one_meeting_and_one_item_each(
     core: Core, clock: FrozenClock, meeting_made_before: bool
@@ -238,7 +215,7 @@ def test_two_planners_at_once_make_one_meeting_and_one_item_each(
         added.append(core.agenda.plan(session, clock.now()))
         thread = threading.Thread(target=second)
         thread.start()
-        _wait_until_blocked(core, thread)
+        wait_until_blocked(core, thread, who="planner")
     thread.join(timeout=10)
     assert not thread.is_alive()
     assert errors == []

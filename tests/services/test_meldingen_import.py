@@ -24,7 +24,7 @@ from bot.storage.models import Case, ImportFile, Melding, OutboxMessage
 from tests.app.test_detention import HEADER as DPAN_HEADER
 from tests.app.test_detention import write_dpan
 from tests.conftest import People
-from tests.services.test_reveal import _wait_until_blocked
+from tests.locking import wait_until_blocked
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 MELDINGEN_HEADER = [
@@ -361,7 +361,7 @@ def test_a_case_opened_by_another_importer_meanwhile_is_joined_not_doubled(
         session.flush()
         thread = threading.Thread(target=other_importer)
         thread.start()
-        _wait_until_blocked(core, thread)
+        wait_until_blocked(core, thread, who="import")
     thread.join(timeout=20)
     assert not thread.is_alive()
     report = reports[0]

@@ -9,7 +9,6 @@ import csv
 import io
 import json
 import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,7 +16,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
 from sqlmodel import col, select
 
 from bot.clock import FrozenClock
@@ -53,6 +51,7 @@ from bot.storage.models import (
     SetupCode,
 )
 from tests.conftest import People
+from tests.locking import wait_until_blocked
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 PIN = "480159"
@@ -303,34 +302,13 @@ def test_two_requests_at_once_reveal_only_once(core: Core, world: World) -> None
         results.append(core.reveals.reveal(session, token, PIN, now=now(core)))
         thread = threading.Thread(target=second)
         thread.start()
-        _wait_until_blocked(core, thread)
+        wait_until_blocked(core, thread, who="request")
     thread.join(timeout=10)
     assert not thread.is_alive()
     assert isinstance(results[0], RevealedPerson)
     assert results[1] == Refused(Refusal.USED)
     assert [d["reason"] for *_, d in audit(core, "reveal.refused")] == ["used"]
     assert len(audit(core, "reveal.view")) == 1
-
-
-def _wait_until_blocked(core: Core, thread: threading.Thread) -> None:
-    """Until the other request waits for a lock the first holds (SQLite: a moment)."""
-    if core.db.dialect != "postgresql":
-        time.sleep(0.2)
-        return
-    deadline = time.monotonic() + 5
-    with core.db.engine.connect() as connection:
-        while time.monotonic() < deadline and thread.is_alive():
-            waiting = connection.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            ).scalar()
-            connection.rollback()  # pg_stat_activity is a snapshot per transaction
-            if waiting:
-                return
-            time.sleep(0.01)
-    pytest.fail("the second request never waited for the first")
 
 
 def test_a_link_expires_after_ten_minutes(core: Core, world: World, clock: FrozenClock) -> None:
