@@ -156,9 +156,19 @@ BUTTONS: tuple[Permission, ...] = (
     Permission("zr", mark("Score a life domain"), COORDINATOR | CASEMANAGER, PRIVATE),
     # [Afgerond] [Uitstellen] under an action: act:<action id>:<action version>:d|p. Any
     # member may own an action (the service checks it is theirs, or their organisation's).
+    # [Wijzig #N] under /plan is act:<action id>:<action version>:w: the service lets only
+    # the case's casemanager or a coordinator change an action.
     Permission("act", mark("Complete or postpone an action"), ANY_ROLE, PRIVATE),
     # A step of postponing: pp:<conversation version>:<step>:<choice>.
     Permission("pp", mark("Postpone an action"), ANY_ROLE, PRIVATE),
+    # A step of changing an action (another owner, or cancel it):
+    # pc:<conversation version>:<step>:<choice>.
+    Permission(
+        "pc",
+        mark("Give an action to another owner, or cancel it"),
+        COORDINATOR | CASEMANAGER,
+        PRIVATE,
+    ),
     # Bekend / Niet bekend under an announcement: in the partner group, or in a private
     # chat for a restricted theme (bot.domain.announcements.audience).
     Permission(

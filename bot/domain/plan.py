@@ -305,15 +305,19 @@ def zrm_due(opened: date, first_measured: date | None, measurements: int) -> dat
 
 
 class ActionVerb(StrEnum):
-    """What a button under an action does: `d` marks it done, `p` postpones it."""
+    """What a button under an action does: `d` marks it done, `p` postpones it (the
+    owner's buttons); `w` opens the casemanager's or coordinator's change of it
+    (another owner, or cancel it: the buttons under /plan)."""
 
     DONE = "d"
     POSTPONE = "p"
+    CHANGE = "w"
 
 
 @dataclass(frozen=True)
 class ActionButton:
-    """A pressed [Afgerond] / [Uitstellen]: the action, the version it showed, the verb."""
+    """A pressed [Afgerond] / [Uitstellen] / [Wijzig]: the action, the version it showed,
+    the verb."""
 
     action_id: int
     version: int
@@ -321,14 +325,14 @@ class ActionButton:
 
 
 ACTION_BUTTON_PREFIX = "act"
-_ACTION_BUTTON = re.compile(r"act:([0-9]{1,9}):([0-9]{1,9}):([dp])")
+_ACTION_BUTTON = re.compile(r"act:([0-9]{1,9}):([0-9]{1,9}):([dpw])")
 
 
 def action_button_data(action_id: int, version: int, verb: ActionVerb | str) -> str:
-    """The callback data of a button under an action: `act:<id>:<version>:d|p`.
+    """The callback data of a button under an action: `act:<id>:<version>:d|p|w`.
 
     The version is the action's when the message was made: a press after the
-    action changed (postponed, reassigned, done) is recognised as outdated.
+    action changed (postponed, reassigned, cancelled, done) is recognised as outdated.
     """
     return f"{ACTION_BUTTON_PREFIX}:{action_id}:{version}:{ActionVerb(verb).value}"
 

@@ -1,5 +1,6 @@
 """/actie, /plan, /zrm and /annuleer, the buttons of their conversations, typed answers,
-and [Afgerond] [Uitstellen] under an action.
+[Afgerond] [Uitstellen] under an action, and [Wijzig #N] under /plan (another owner,
+or cancel the action).
 
 Typed input (a reference, an own title, a date) is parsed here or by the service and
 never repeated in an answer; an own title is never shown in Telegram at all.
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlmodel import Session
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -48,8 +50,10 @@ from bot.i18n import Translator, mark
 from bot.safe import BLANK, CaseReference, MemberName, OrganisationName, SafeText, printable_name
 from bot.services.plan import (
     DOMAINS,
+    OWNER_PAGE_SIZE,
     ActionAnswered,
     ActionOutcome,
+    Change,
     Kind,
     OwnerChoice,
     PlanAction,
@@ -59,11 +63,13 @@ from bot.services.plan import (
     Step,
     Turn,
     ZrmSummary,
+    owner_pages,
 )
 from bot.views.plan import (
     STATE_LABELS,
     action_buttons,
     action_label,
+    change_button,
     domain_label,
     reason_label,
 )
@@ -73,10 +79,15 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# pa|pp:<conversation version>:<step code>:<choice>; zr:<version>:s:<score>. Anything
-# else is forged.
-STEP_DATA = re.compile(r"(pa|pp|zr):([0-9]{1,9}):([a-z]):([a-z0-9_]{1,32})")
-KINDS = {"pa": Kind.ACTIE, "pp": Kind.POSTPONE, "zr": Kind.ZRM}
+# pa|pp|pc:<conversation version>:<step code>:<choice>; zr:<version>:s:<score>. Anything
+# else is forged. `g` turns a page of the owner choices: pa|pc:<version>:g:<page>.
+STEP_DATA = re.compile(r"(pa|pp|zr|pc):([0-9]{1,9}):([a-z]):([a-z0-9_]{1,32})")
+KINDS = {"pa": Kind.ACTIE, "pp": Kind.POSTPONE, "zr": Kind.ZRM, "pc": Kind.CHANGE}
+PREFIXES = {kind: prefix for prefix, kind in KINDS.items()}
+PAGE = "g"
+# Under /plan, the [Wijzig #N] buttons of the open actions, this many to a row.
+CHANGE_BUTTONS_PER_ROW = 3
+MAX_CHANGE_BUTTONS = 99  # Telegram allows 100 buttons a message
 
 QUICK_LABELS = {
     QuickDeadline.ONE_WEEK: mark("+1 week"),
@@ -104,6 +115,12 @@ PROBLEM_MESSAGES: dict[Problem, str] = {
     Problem.DATE_PAST: DEADLINE_PROBLEM_MESSAGES[DeadlineProblem.PAST],
     Problem.DATE_TOO_FAR: DEADLINE_PROBLEM_MESSAGES[DeadlineProblem.TOO_FAR],
     Problem.SCORE_INVALID: mark("A ZRM score is 1 to 5. Choose one of the buttons."),
+    Problem.SAME_OWNER: mark("That is the owner already. Choose another owner."),
+    Problem.ACTION_DONE: mark("This action is done already; nothing was changed."),
+    Problem.ACTION_CANCELLED: mark("This action was cancelled already; nothing was changed."),
+    Problem.ACTION_CHANGED: mark(
+        "This action has changed meanwhile; nothing was changed. Ask /plan again."
+    ),
 }
 
 Keyboard = list[list[tuple[SafeText, str]]]
@@ -115,7 +132,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any], core: Core)
     application.add_handler(CommandHandler("plan", handlers.plan))
     application.add_handler(CommandHandler("zrm", handlers.zrm))
     application.add_handler(CommandHandler("annuleer", handlers.cancel))
-    application.add_handler(CallbackQueryHandler(handlers.step, pattern=r"^(pa|pp|zr):"))
+    application.add_handler(CallbackQueryHandler(handlers.step, pattern=r"^(pa|pp|zr|pc):"))
     application.add_handler(CallbackQueryHandler(handlers.action_button, pattern=r"^act:"))
     # Typed answers (an own title, a date); text without a conversation gets the fallback.
     application.add_handler(
@@ -216,7 +233,9 @@ class PlanHandlers:
         shown = await self._in_session(
             lambda session: plan.plan_of(session, member_id=member_id, reference=reference)
         )
-        await self._reply(update, caller, self._plan_text(caller.tr, shown))
+        await self._reply(
+            update, caller, self._plan_text(caller.tr, shown), _change_keyboard(caller.tr, shown)
+        )
 
     # -- answers ---------------------------------------------------------------------------
 
@@ -238,6 +257,16 @@ class PlanHandlers:
                 session, member_id=member_id, kind=kind, version=version, code=code, value=value
             )
         )
+        if code == PAGE and turn.problem is None:
+            # Another page of the owner choices: the same question, edited in place.
+            await acknowledge(query)
+            prompt, keyboard = _prompt(caller.tr, turn)
+            try:
+                await query.edit_message_text(prompt, reply_markup=_markup(keyboard))
+            except BadRequest as exc:  # a second tap on the same arrow: shown already
+                if "not modified" not in str(exc).lower():
+                    raise
+            return
         await self._show(update, caller, turn, query=query, pressed=version)
 
     async def typed(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -256,7 +285,7 @@ class PlanHandlers:
         await self._show(update, caller, turn)
 
     async def action_button(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        """[Afgerond] or [Uitstellen] under an action."""
+        """[Afgerond] or [Uitstellen] under an action, or [Wijzig #N] under /plan."""
         query = update.callback_query
         caller = await authorize_button(update, self._core, "act")
         if caller is None or query is None or caller.member is None:
@@ -267,6 +296,17 @@ class PlanHandlers:
             await query.answer(_(CLOSED_OR_UNKNOWN), show_alert=True)
             return
         member_id, plan = caller.member.member_id, self._core.plan
+        if pressed.verb is ActionVerb.CHANGE:
+            turn = await self._in_session(
+                lambda session: plan.start_change(
+                    session,
+                    member_id=member_id,
+                    action_id=pressed.action_id,
+                    version=pressed.version,
+                )
+            )
+            await self._show(update, caller, turn, query=query, pressed=None)
+            return
         if pressed.verb is ActionVerb.DONE:
             answered = await self._in_session(
                 lambda session: plan.complete(
@@ -357,6 +397,21 @@ class PlanHandlers:
         return self._core.clock.now().astimezone(self._core.settings.tz).date()
 
 
+def _change_keyboard(_: Translator, shown: PlanShown) -> Keyboard:
+    """[Wijzig #N] per open action of an open case (rows of a few: thumb-sized)."""
+    if shown.problem is not None or shown.closed:
+        return []
+    buttons = [
+        change_button(_, action.named)
+        for action in shown.actions
+        if action.state is ActionState.OPEN
+    ][:MAX_CHANGE_BUTTONS]
+    return [
+        buttons[i : i + CHANGE_BUTTONS_PER_ROW]
+        for i in range(0, len(buttons), CHANGE_BUTTONS_PER_ROW)
+    ]
+
+
 def _markup(keyboard: Keyboard) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
@@ -386,6 +441,12 @@ def _answered_text(_: Translator, answered: ActionAnswered) -> SafeText:
             reference=reference,
         ),
         ActionOutcome.NOT_YOURS: _("This action is not yours or your organisation's."),
+        ActionOutcome.REASSIGNED: _(
+            "This action was given to another owner; it is no longer yours. Nothing was changed."
+        ),
+        ActionOutcome.CANCELLED: _(
+            "This action was cancelled; there is nothing more to do. Nothing was changed."
+        ),
         ActionOutcome.CLOSED: _("Case {reference} is closed.", reference=reference),
     }.get(answered.outcome, _(CLOSED_OR_UNKNOWN))
 
@@ -444,9 +505,36 @@ def _prompt(_: Translator, turn: Turn) -> tuple[SafeText, Keyboard]:
                 [],
             )
         case Step.OWNER:
+            return _owner_prompt(_, turn)
+        case Step.CHANGE:
+            assert turn.stored is not None  # noqa: S101 - the action changed
+            assert turn.deadline is not None  # noqa: S101
+            owner = _owner_label(_, turn.owner) if turn.owner is not None else _("no owner")
             return (
-                _("Who owns the action?"),
-                [[(_owner_label(_, owner), f"pa:{v}:o:{owner.code}")] for owner in turn.owners],
+                _(
+                    "{action} of case {reference}: owner {owner}, deadline {date}. What "
+                    "changes? (/annuleer: nothing)",
+                    action=action_label(_, turn.stored),
+                    reference=reference,
+                    owner=owner,
+                    date=_.date(turn.deadline),
+                ),
+                [
+                    [
+                        (_("Other owner"), f"pc:{v}:c:{Change.REASSIGNED.value}"),
+                        (_("Cancel the action"), f"pc:{v}:c:{Change.CANCELLED.value}"),
+                    ]
+                ],
+            )
+        case Step.CONFIRM:
+            assert turn.stored is not None  # noqa: S101 - the action changed
+            return (
+                _(
+                    "Cancel {action} of case {reference}? Its owner is told; it cannot be undone.",
+                    action=action_label(_, turn.stored),
+                    reference=reference,
+                ),
+                [[(_("Yes, cancel it"), f"pc:{v}:x:y"), (_("No, keep it"), f"pc:{v}:x:n")]],
             )
         case Step.DEADLINE:
             return (
@@ -490,9 +578,41 @@ def _prompt(_: Translator, turn: Turn) -> tuple[SafeText, Keyboard]:
             )
 
 
+def _owner_prompt(_: Translator, turn: Turn) -> tuple[SafeText, Keyboard]:
+    """Who owns (or becomes the owner of) the action: a page of the choices, with « / »
+    when there are more than fit on one."""
+    prefix, v, page = PREFIXES[turn.kind], turn.version, turn.page
+    pages = owner_pages(len(turn.owners))
+    shown = turn.owners[page * OWNER_PAGE_SIZE : (page + 1) * OWNER_PAGE_SIZE]
+    rows: Keyboard = [[(_owner_label(_, owner), f"{prefix}:{v}:o:{owner.code}")] for owner in shown]
+    moves = []
+    if page > 0:
+        moves.append((_("« Previous"), f"{prefix}:{v}:{PAGE}:{page - 1}"))
+    if page + 1 < pages:
+        moves.append((_("Next »"), f"{prefix}:{v}:{PAGE}:{page + 1}"))
+    if moves:
+        rows.append(moves)
+    if turn.kind is Kind.CHANGE:
+        assert turn.stored is not None  # noqa: S101 - the action changed
+        question = _(
+            "Who becomes the owner of {action} of case {reference}?",
+            action=action_label(_, turn.stored),
+            reference=CaseReference.or_none(turn.reference or "") or CaseReference("VH-0000-0000"),
+        )
+    else:
+        question = _("Who owns the action?")
+    if pages > 1:
+        question = SafeText.joined(
+            " ", [question, _("(page {page} of {pages})", page=page + 1, pages=pages)]
+        )
+    return question, rows
+
+
 def _finished(_: Translator, turn: Turn) -> tuple[SafeText, Keyboard]:
     """What a finished conversation stored."""
     reference = CaseReference.or_none(turn.reference or "") or CaseReference("VH-0000-0000")
+    if turn.kind is Kind.CHANGE:
+        return _changed(_, turn, reference), []
     if turn.kind is Kind.ZRM:
         lines = [_("ZRM measurement of case {reference} stored:", reference=reference)]
         lines += [
@@ -529,6 +649,25 @@ def _finished(_: Translator, turn: Turn) -> tuple[SafeText, Keyboard]:
     )
 
 
+def _changed(_: Translator, turn: Turn, reference: CaseReference) -> SafeText:
+    if turn.changed is None or turn.stored is None:
+        return _("Nothing was changed.")
+    if turn.changed is Change.CANCELLED:
+        return _(
+            "Cancelled: {action} of case {reference}. The owner has been told.",
+            action=action_label(_, turn.stored),
+            reference=reference,
+        )
+    assert turn.owner is not None  # noqa: S101 - reassigned to an owner
+    return _(
+        "{action} of case {reference} is now owned by {owner}. The new owner and the "
+        "earlier one have been told.",
+        action=action_label(_, turn.stored),
+        reference=reference,
+        owner=_owner_label(_, turn.owner),
+    )
+
+
 def _action_line(_: Translator, action: PlanAction, today: date) -> SafeText:
     if action.owner_member is not None:
         owner: SafeText | MemberName = MemberName.or_none(
@@ -544,7 +683,8 @@ def _action_line(_: Translator, action: PlanAction, today: date) -> SafeText:
     if action.state is ActionState.OPEN and action.deadline < today:
         state = _("overdue")
     return SafeText.layout(
-        "• {} · {} · {} · {}",
+        "• #{} {} · {} · {} · {}",
+        action.named.number,
         action_label(_, action.named),
         owner,
         _.date(action.deadline),

@@ -6,14 +6,18 @@ of the bot. Each step bumps the conversation's version; buttons carry the
 version they were made for, so a button of an earlier step answers "outdated"
 and changes nothing. A member has one conversation at a time: a new command
 replaces it, /annuleer leaves it. Postponing an action ([Uitstellen]) is a
-conversation of the same kind.
+conversation of the same kind, and so is changing one ([Wijzig] under /plan:
+another owner, or cancel it).
 
 Only the case's casemanager (the current, accepted one) or a coordinator steers
 a case's plan. An action's owner is a member, or an organisation whose active
 members share it; the owner completes or postpones it with the buttons under
-the message about it (bot.domain.plan.action_button_data). An own title is
-typed text: it is checked against the case's person (PII guard), stored
-encrypted and shown on the case page only, never in Telegram.
+the message about it (bot.domain.plan.action_button_data); the casemanager hears
+when it is done. The casemanager or a coordinator may give an open action to
+another owner or cancel it: both bump the action's version, so the earlier
+owner's buttons are refused, saying what happened. An own title is typed text:
+it is checked against the case's person (PII guard), stored encrypted and shown
+on the case page only, never in Telegram.
 
 Every change commits with its audit entry, its `action_event` and the messages
 it causes (outbox). Refusals change nothing but are audited (`plan.refused`).
@@ -21,11 +25,13 @@ it causes (outbox). Refusals change nothing but are audited (`plan.refused`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
 from bot.clock import Clock
@@ -67,16 +73,25 @@ from bot.storage.models import (
 from bot.views.plan import (
     ActionNamed,
     action_keyboard,
+    cancelled_notice,
+    done_notice,
     new_action_notice,
     postponed_notice,
+    reassigned_notice,
 )
 
 ACTION_TITLE_CONTEXT = "action.title"
 CONVERSATION_CONTEXT = "conversation.state"
 
 DOMAINS: tuple[ZrmDomain, ...] = tuple(ZrmDomain)
-# At most this many members and organisations are offered as an action's owner.
-MAX_OWNER_CHOICES = 24
+# The owner choices are shown this many to a page (with « / » to turn it): a list
+# that fits a phone's screen, however many members take part in a theme.
+OWNER_PAGE_SIZE = 8
+
+
+def owner_pages(choices: int) -> int:
+    """How many pages `choices` owner choices take (at least one)."""
+    return max(1, -(-choices // OWNER_PAGE_SIZE))
 
 
 class Kind(StrEnum):
@@ -86,6 +101,7 @@ class Kind(StrEnum):
     ACTIE = "actie"
     ZRM = "zrm"
     POSTPONE = "postpone"
+    CHANGE = "change"  # another owner for an action, or cancel it
 
 
 class Step(StrEnum):
@@ -97,6 +113,8 @@ class Step(StrEnum):
     SCORE = "score"  # /zrm: one domain after the other
     NEW_DATE = "new_date"  # postponing: typed or buttons
     REASON = "reason"  # postponing
+    CHANGE = "change"  # changing an action: another owner, or cancel it?
+    CONFIRM = "confirm"  # changing an action: cancel it, sure?
 
 
 # The steps that take typed text.
@@ -120,6 +138,17 @@ class Problem(StrEnum):
     DATE_PAST = "date_past"
     DATE_TOO_FAR = "date_too_far"
     SCORE_INVALID = "score_invalid"
+    SAME_OWNER = "same_owner"  # reassigned to whom owns it already
+    ACTION_DONE = "action_done"  # changing an action done meanwhile
+    ACTION_CANCELLED = "action_cancelled"  # changing (cancelling) a cancelled action
+    ACTION_CHANGED = "action_changed"  # changing an action changed meanwhile
+
+
+class Change(StrEnum):
+    """What changing an action did (the menu's choices are `o` and `x`)."""
+
+    REASSIGNED = "o"
+    CANCELLED = "x"
 
 
 _DEADLINE_PROBLEMS = {
@@ -164,12 +193,16 @@ class Turn:
     zrm_index: int = 0  # SCORE: the domain asked (0..10)
     zrm_scores: tuple[int, ...] = ()  # the ZRM stored at the end
     reason: PostponeReason | None = None
+    page: int = 0  # OWNER: the page of `owners` shown (from 0)
+    changed: Change | None = None  # a change of an action, done
 
 
 class ActionOutcome(StrEnum):
     DONE = "done"
     ALREADY_DONE = "already_done"
-    OUTDATED = "outdated"  # changed since the message (postponed, reassigned, cancelled)
+    OUTDATED = "outdated"  # changed since the message (postponed, reassigned, ...)
+    CANCELLED = "cancelled"  # cancelled by the casemanager or a coordinator
+    REASSIGNED = "reassigned"  # given to another owner: no longer the presser's
     UNKNOWN = "unknown"
     NOT_YOURS = "not_yours"
     CLOSED = "closed"
@@ -208,6 +241,7 @@ class PlanShown:
     reference: str | None = None
     actions: tuple[PlanAction, ...] = ()
     zrm: ZrmSummary = field(default_factory=lambda: ZrmSummary(0))
+    closed: bool = False  # a closed case's plan is shown, but no longer changed
 
 
 @dataclass(frozen=True)
@@ -217,6 +251,10 @@ class ActionEventShown:
     old_deadline: date | None
     new_deadline: date | None
     reason: PostponeReason | None
+    # The owner before (a reassignment) and after (created, reassigned): a member's or
+    # an organisation's name, for the case page.
+    old_owner: str | None = None
+    new_owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -340,6 +378,8 @@ class PlanOfApproach:
             return self._refuse(session, member_id, kind, problem)
         if kind is Kind.ZRM:
             return self._zrm_step(session, member_id, conversation, state, case, code, value)
+        if kind is Kind.CHANGE:
+            return self._change_step(session, member_id, conversation, state, case, code, value)
         return self._action_step(session, member_id, conversation, state, case, code, value, text)
 
     # -- /actie --------------------------------------------------------------------------
@@ -381,6 +421,8 @@ class PlanOfApproach:
             state["title"] = title
             return self._next(session, conversation, state, Step.OWNER, case=case)
         if step is Step.OWNER:
+            if code == "g":
+                return self._owner_page(session, member_id, conversation, state, case, value)
             chosen, problem = (
                 self._owner(session, case, value[:1], value[1:])
                 if code == "o" and value
@@ -447,6 +489,8 @@ class PlanOfApproach:
                 at=now,
                 member_id=member_id,
                 new_deadline=deadline,
+                new_owner_member_id=action.owner_member_id,
+                new_owner_organisation_id=action.owner_organisation_id,
             )
         )
         self._audit.record(
@@ -463,18 +507,7 @@ class PlanOfApproach:
             deadline=deadline.isoformat(),
         )
         named = _named(action, case)
-        for recipient in self._owners_to_tell(session, action):
-            assert recipient.id is not None  # noqa: S101 - stored rows have ids
-            _ = self._translator(recipient)
-            outbox.enqueue(
-                session,
-                key=f"action-new:{action.id}:{recipient.id}",
-                chat_id=recipient.telegram_id,
-                text=new_action_notice(_, named, deadline),
-                reply_markup=action_keyboard(_, action.id, action.version),
-                now=now,
-                new_key=True,
-            )
+        self._tell_new_owners(session, action, named, f"action-new:{action.id}")
         self._end(session, conversation)
         return Turn(
             Kind.ACTIE,
@@ -508,9 +541,12 @@ class PlanOfApproach:
                 return Problem.TITLE_PERSONAL
         return None
 
-    def owner_choices(self, session: Session, case: Case) -> tuple[OwnerChoice, ...]:
+    def owner_choices(
+        self, session: Session, case: Case, *, leave_out: str | None = None
+    ) -> tuple[OwnerChoice, ...]:
         """Who may own an action of the case: its casemanager, the active members of the
-        organisations taking part in its theme, and those organisations."""
+        organisations taking part in its theme, and those organisations; all of them
+        (the buttons show them a page at a time), but `leave_out` (an owner's code)."""
         assert case.id is not None  # noqa: S101 - stored rows have ids
         members: list[OwnerChoice] = []
         casemanager = self._casemanager(session, case.id)
@@ -529,13 +565,33 @@ class PlanOfApproach:
             .where(col(Member.active).is_(True), col(Member.organisation_id).in_(entitled))
             .order_by(col(Member.id))
         ).all()
+        names = {o.id: o.name for o in organisations}
         for member in rows:
-            if member.id not in seen and len(members) < MAX_OWNER_CHOICES:
-                members.append(self._member_choice(session, member))
-        return (
-            *members,
-            *(OwnerChoice("o", o.id or 0, o.name) for o in organisations[:MAX_OWNER_CHOICES]),
-        )
+            if member.id not in seen:
+                members.append(
+                    OwnerChoice(
+                        "m", member.id or 0, self._name(member), names[member.organisation_id]
+                    )
+                )
+        choices = (*members, *(OwnerChoice("o", o.id or 0, o.name) for o in organisations))
+        return tuple(choice for choice in choices if choice.code != leave_out)
+
+    def _owner_page(
+        self,
+        session: Session,
+        member_id: int,
+        conversation: Conversation,
+        state: dict[str, Any],
+        case: Case,
+        value: str | None,
+    ) -> Turn:
+        """« / » under the owner choices: another page of them (the step stays, and so
+        does its version: every page's buttons count)."""
+        turn = self._turn(session, conversation, state, case=case)
+        page = int(value) if value and value.isdigit() and len(value) < 4 else -1
+        if not 0 <= page < owner_pages(len(turn.owners)):
+            return self._forged(session, member_id, conversation, state, case=case)
+        return Turn(**{**turn.__dict__, "page": page})
 
     def _owner(
         self, session: Session, case: Case, kind: str | None, value: str | None
@@ -568,6 +624,28 @@ class PlanOfApproach:
         return OwnerChoice(
             "m", member.id or 0, self._name(member), organisation.name if organisation else "?"
         )
+
+    def _tell_new_owners(
+        self, session: Session, action: Action, named: ActionNamed, key: str
+    ) -> set[int]:
+        """The new-action notice, with [Afgerond] [Uitstellen] of the action's version, to
+        its owner (every active member of an owning organisation). Returns whom it told."""
+        assert action.id is not None  # noqa: S101 - stored rows have ids
+        now, told = self._clock.now(), set()
+        for recipient in self._owners_to_tell(session, action):
+            assert recipient.id is not None  # noqa: S101 - stored rows have ids
+            _ = self._translator(recipient)
+            outbox.enqueue(
+                session,
+                key=f"{key}:{recipient.id}",
+                chat_id=recipient.telegram_id,
+                text=new_action_notice(_, named, action.deadline),
+                reply_markup=action_keyboard(_, action.id, action.version),
+                now=now,
+                new_key=True,
+            )
+            told.add(recipient.id)
+        return told
 
     def _owners_to_tell(self, session: Session, action: Action) -> list[Member]:
         if action.owner_member_id is not None:
@@ -627,7 +705,8 @@ class PlanOfApproach:
     def complete(
         self, session: Session, *, member_id: int, action_id: int, version: int
     ) -> ActionAnswered:
-        """[Afgerond]: mark the action done. A second press answers ALREADY_DONE."""
+        """[Afgerond]: mark the action done; the case's casemanager is told (unless they
+        pressed it). A second press answers ALREADY_DONE."""
         action, case, refused = self._pressed(session, member_id, action_id, version)
         if refused is not None or action is None or case is None:
             return refused or ActionAnswered(ActionOutcome.UNKNOWN)
@@ -653,7 +732,19 @@ class PlanOfApproach:
             subject=f"action:{action.id}",
             case=action.case_id,
         )
-        return ActionAnswered(ActionOutcome.DONE, case.reference, _named(action, case))
+        named = _named(action, case)
+        casemanager = self._casemanager(session, action.case_id)
+        if casemanager is not None and casemanager.active and casemanager.id != member_id:
+            _ = self._translator(casemanager)
+            outbox.enqueue(
+                session,
+                key=f"action-done:{action.id}",  # done once: the action is never reopened
+                chat_id=casemanager.telegram_id,
+                text=done_notice(_, named, by=member_id),
+                now=now,
+                new_key=True,
+            )
+        return ActionAnswered(ActionOutcome.DONE, case.reference, named)
 
     def start_postpone(
         self, session: Session, *, member_id: int, action_id: int, version: int
@@ -759,6 +850,225 @@ class PlanOfApproach:
             reason=reason,
         )
 
+    # -- changing an action: another owner, or cancel it ------------------------------------
+
+    def start_change(
+        self, session: Session, *, member_id: int, action_id: int, version: int
+    ) -> Turn:
+        """[Wijzig] under /plan: ask what changes (another owner, or cancel it).
+
+        The case's casemanager or a coordinator, of an open action of an open case, as
+        /plan showed it (`version`); anything else is refused with its problem.
+        """
+        action = (
+            session.get(Action, action_id, with_for_update=True)
+            if 0 < action_id <= MAX_MEMBER_NUMBER
+            else None
+        )
+        if action is None:
+            return self._refuse(session, member_id, Kind.CHANGE, Problem.FORGED)
+        case = session.get(Case, action.case_id)
+        assert case is not None  # noqa: S101 - foreign key
+        problem = self._steer_problem(session, member_id, case) or _change_problem(action, version)
+        if problem is not None:
+            return self._refuse(session, member_id, Kind.CHANGE, problem)
+        conversation = self._save(
+            session,
+            member_id,
+            Kind.CHANGE,
+            Step.CHANGE,
+            {"case": case.id, "action": action.id, "version": action.version},
+            case.id,
+        )
+        return self._turn(session, conversation, self._state(conversation), case=case)
+
+    def _change_step(
+        self,
+        session: Session,
+        member_id: int,
+        conversation: Conversation,
+        state: dict[str, Any],
+        case: Case,
+        code: str | None,
+        value: str | None,
+    ) -> Turn:
+        """A step of changing an action; the action is checked again at every step (done,
+        cancelled or changed meanwhile: the conversation ends, saying so)."""
+        action = session.get(Action, state["action"], with_for_update=True)
+        assert action is not None  # noqa: S101 - foreign key
+        problem = _change_problem(action, state["version"])
+        if problem is not None:
+            self._end(session, conversation)
+            return self._refuse(session, member_id, Kind.CHANGE, problem)
+        step = Step(conversation.step)
+        if step is Step.CHANGE:
+            if code == "c" and value == Change.REASSIGNED.value:
+                return self._next(session, conversation, state, Step.OWNER, case=case)
+            if code == "c" and value == Change.CANCELLED.value:
+                return self._next(session, conversation, state, Step.CONFIRM, case=case)
+            return self._forged(session, member_id, conversation, state, case=case)
+        if step is Step.CONFIRM:
+            if code == "x" and value == "y":
+                return self._cancel_action(session, member_id, conversation, case, action)
+            if code == "x" and value == "n":
+                self._end(session, conversation)
+                return Turn(Kind.CHANGE, None, conversation.version, case.reference)
+            return self._forged(session, member_id, conversation, state, case=case)
+        # Step.OWNER
+        if code == "g":
+            return self._owner_page(session, member_id, conversation, state, case, value)
+        chosen, problem = (
+            self._owner(session, case, value[:1], value[1:])
+            if code == "o" and value
+            else (None, Problem.FORGED)
+        )
+        if chosen is not None and chosen.code == _owner_code(action):
+            chosen, problem = None, Problem.SAME_OWNER
+        if chosen is None:
+            if problem in (Problem.OWNER_INACTIVE, Problem.SAME_OWNER):
+                assert problem is not None  # noqa: S101 - just tested
+                return self._refused_turn(
+                    session, member_id, conversation, state, problem, case=case
+                )
+            return self._forged(session, member_id, conversation, state, case=case)
+        return self._reassign(session, member_id, conversation, case, action, chosen)
+
+    def _reassign(
+        self,
+        session: Session,
+        member_id: int,
+        conversation: Conversation,
+        case: Case,
+        action: Action,
+        owner: OwnerChoice,
+    ) -> Turn:
+        """Give the action to `owner`: the new owner gets the new-action notice (buttons of
+        the new version), the earlier owner a short word that it is no longer theirs."""
+        assert action.id is not None  # noqa: S101 - stored rows have ids
+        now = self._clock.now()
+        earlier = self._owners_to_tell(session, action)
+        old_member, old_organisation = action.owner_member_id, action.owner_organisation_id
+        action.owner_member_id = owner.id if owner.kind == "m" else None
+        action.owner_organisation_id = owner.id if owner.kind == "o" else None
+        action.version += 1
+        session.add(action)
+        event = ActionEvent(
+            action_id=action.id,
+            case_id=action.case_id,
+            kind="reassigned",
+            at=now,
+            member_id=member_id,
+            old_owner_member_id=old_member,
+            old_owner_organisation_id=old_organisation,
+            new_owner_member_id=action.owner_member_id,
+            new_owner_organisation_id=action.owner_organisation_id,
+        )
+        session.add(event)
+        session.flush()
+        self._audit.record(
+            session,
+            actor=member_actor(member_id),
+            action="action.reassign",
+            subject=f"action:{action.id}",
+            case=action.case_id,
+            old_owner_member=old_member,
+            old_owner_organisation=old_organisation,
+            owner_member=action.owner_member_id,
+            owner_organisation=action.owner_organisation_id,
+        )
+        named = _named(action, case)
+        told = self._tell_new_owners(session, action, named, f"action-owner:{event.id}")
+        # Whoever made the change, or owns it still (an organisation's member who now
+        # owns it in person), needs no word that it is no longer theirs.
+        for recipient in earlier:
+            if recipient.id in told or recipient.id == member_id:
+                continue
+            _ = self._translator(recipient)
+            outbox.enqueue(
+                session,
+                key=f"action-moved:{event.id}:{recipient.id}",
+                chat_id=recipient.telegram_id,
+                text=reassigned_notice(_, named),
+                now=now,
+                new_key=True,
+            )
+        self._end(session, conversation)
+        return Turn(
+            Kind.CHANGE,
+            None,
+            conversation.version,
+            case.reference,
+            stored=named,
+            deadline=action.deadline,
+            owner=owner,
+            changed=Change.REASSIGNED,
+        )
+
+    def _cancel_action(
+        self,
+        session: Session,
+        member_id: int,
+        conversation: Conversation,
+        case: Case,
+        action: Action,
+    ) -> Turn:
+        """Cancel the action: out of /plan's open actions, the reminders and escalation;
+        its owner is told (their buttons answer that it was cancelled)."""
+        assert action.id is not None  # noqa: S101 - stored rows have ids
+        now = self._clock.now()
+        action.state = ActionState.CANCELLED.value
+        action.version += 1
+        session.add(action)
+        event = ActionEvent(
+            action_id=action.id,
+            case_id=action.case_id,
+            kind="cancelled",
+            at=now,
+            member_id=member_id,
+        )
+        session.add(event)
+        session.flush()
+        self._audit.record(
+            session,
+            actor=member_actor(member_id),
+            action="action.cancel",
+            subject=f"action:{action.id}",
+            case=action.case_id,
+        )
+        named = _named(action, case)
+        for recipient in self._owners_to_tell(session, action):
+            if recipient.id == member_id:
+                continue
+            _ = self._translator(recipient)
+            outbox.enqueue(
+                session,
+                key=f"action-cancelled:{event.id}:{recipient.id}",
+                chat_id=recipient.telegram_id,
+                text=cancelled_notice(_, named),
+                now=now,
+                new_key=True,
+            )
+        self._end(session, conversation)
+        return Turn(
+            Kind.CHANGE,
+            None,
+            conversation.version,
+            case.reference,
+            stored=named,
+            deadline=action.deadline,
+            changed=Change.CANCELLED,
+        )
+
+    def _current_owner(self, session: Session, action: Action) -> OwnerChoice | None:
+        if action.owner_member_id is not None:
+            member = session.get(Member, action.owner_member_id)
+            return self._member_choice(session, member) if member is not None else None
+        if action.owner_organisation_id is not None:
+            organisation = session.get(Organisation, action.owner_organisation_id)
+            if organisation is not None:
+                return OwnerChoice("o", organisation.id or 0, organisation.name)
+        return None
+
     def _pressed(
         self, session: Session, member_id: int, action_id: int, version: int
     ) -> tuple[Action | None, Case | None, ActionAnswered | None]:
@@ -776,11 +1086,17 @@ class PlanOfApproach:
         named = _named(action, case)
         outcome: ActionOutcome | None = None
         if not self._may_answer(session, member_id, action, case):
-            outcome = ActionOutcome.NOT_YOURS
+            outcome = (
+                ActionOutcome.REASSIGNED
+                if self._owned_before(session, member_id, action)
+                else ActionOutcome.NOT_YOURS
+            )
         elif case.closed_at is not None:
             outcome = ActionOutcome.CLOSED
         elif action.state == ActionState.DONE.value:
             outcome = ActionOutcome.ALREADY_DONE
+        elif action.state == ActionState.CANCELLED.value:
+            outcome = ActionOutcome.CANCELLED
         elif action.state != ActionState.OPEN.value or action.version != version:
             outcome = ActionOutcome.OUTDATED
         if outcome is not None:
@@ -794,6 +1110,26 @@ class PlanOfApproach:
             )
             return action, case, ActionAnswered(outcome, case.reference, named)
         return action, case, None
+
+    def _owned_before(self, session: Session, member_id: int, action: Action) -> bool:
+        """Whether the action was the member's (or their organisation's) before it was
+        given to another owner: their buttons then say so, rather than "not yours"."""
+        member = session.get(Member, member_id)
+        if member is None:
+            return False
+        return (
+            session.exec(
+                select(ActionEvent.id).where(
+                    ActionEvent.action_id == action.id,
+                    ActionEvent.kind == "reassigned",
+                    or_(
+                        col(ActionEvent.old_owner_member_id) == member_id,
+                        col(ActionEvent.old_owner_organisation_id) == member.organisation_id,
+                    ),
+                )
+            ).first()
+            is not None
+        )
 
     def _may_answer(self, session: Session, member_id: int, action: Action, case: Case) -> bool:
         member = session.get(Member, member_id)
@@ -815,7 +1151,13 @@ class PlanOfApproach:
         if case is None or case.id is None:
             return PlanShown(problem)
         actions = tuple(self._plan_action(session, a, case) for a in self._actions(session, case))
-        return PlanShown(None, case.reference, actions, self._zrm_summary(session, case.id))
+        return PlanShown(
+            None,
+            case.reference,
+            actions,
+            self._zrm_summary(session, case.id),
+            closed=case.closed_at is not None,
+        )
 
     def page_plan(self, session: Session, *, case_id: int, member_id: int) -> PagePlan:
         """The case page's plan: own titles decrypted (an audited read), history, ZRM."""
@@ -824,6 +1166,7 @@ class PlanOfApproach:
         actions = self._actions(session, case)
         shown: list[PageAction] = []
         titles = 0
+        owners = _OwnerNames(session, self._name)
         for action in actions:
             title = None
             if action.title_ct is not None:
@@ -845,6 +1188,12 @@ class PlanOfApproach:
                             e.old_deadline,
                             e.new_deadline,
                             PostponeReason(e.reason) if e.reason else None,
+                            old_owner=owners.name(
+                                e.old_owner_member_id, e.old_owner_organisation_id
+                            ),
+                            new_owner=owners.name(
+                                e.new_owner_member_id, e.new_owner_organisation_id
+                            ),
                         )
                         for e in events
                     ),
@@ -998,6 +1347,24 @@ class PlanOfApproach:
             )
         case = case or session.get(Case, state["case"])
         assert case is not None  # noqa: S101 - foreign key
+        if kind is Kind.CHANGE:
+            action = session.get(Action, state["action"])
+            assert action is not None  # noqa: S101 - foreign key
+            return Turn(
+                kind,
+                step,
+                conversation.version,
+                case.reference,
+                problem,
+                owners=(
+                    self.owner_choices(session, case, leave_out=_owner_code(action))
+                    if step is Step.OWNER
+                    else ()
+                ),
+                stored=_named(action, case),
+                deadline=action.deadline,
+                owner=self._current_owner(session, action),
+            )
         domain = ZrmDomain(state["domain"]) if "domain" in state else None
         owners = self.owner_choices(session, case) if step is Step.OWNER else ()
         return Turn(
@@ -1145,6 +1512,30 @@ class PlanOfApproach:
         return translator(member.language or self._settings.locale)
 
 
+class _OwnerNames:
+    """Owners' names for the case page's history, each read once."""
+
+    def __init__(self, session: Session, decrypt: Callable[[Member], str]) -> None:
+        self._session = session
+        self._decrypt = decrypt
+        self._found: dict[tuple[str, int], str] = {}
+
+    def name(self, member_id: int | None, organisation_id: int | None) -> str | None:
+        if member_id is not None:
+            key = ("m", member_id)
+            if key not in self._found:
+                member = self._session.get(Member, member_id)
+                self._found[key] = self._decrypt(member) if member is not None else "?"
+            return self._found[key]
+        if organisation_id is not None:
+            key = ("o", organisation_id)
+            if key not in self._found:
+                organisation = self._session.get(Organisation, organisation_id)
+                self._found[key] = organisation.name if organisation is not None else "?"
+            return self._found[key]
+        return None
+
+
 def erase_plan_texts(session: Session, case_ids: set[int]) -> int:
     """Retention: the own titles of the cases' actions, and conversations about them.
 
@@ -1176,6 +1567,24 @@ def _named(action: Action, case: Case) -> ActionNamed:
         action_id=action.id or 0,
         version=action.version,
     )
+
+
+def _owner_code(action: Action) -> str:
+    """The action's owner as an owner choice's code (`m12`, `o3`)."""
+    if action.owner_member_id is not None:
+        return f"m{action.owner_member_id}"
+    return f"o{action.owner_organisation_id}"
+
+
+def _change_problem(action: Action, version: int) -> Problem | None:
+    """Why an action can no longer be changed as shown (`version`), or None."""
+    if action.state == ActionState.DONE.value:
+        return Problem.ACTION_DONE
+    if action.state == ActionState.CANCELLED.value:
+        return Problem.ACTION_CANCELLED
+    if action.state != ActionState.OPEN.value or action.version != version:
+        return Problem.ACTION_CHANGED
+    return None
 
 
 def _with_problem(turn: Turn, problem: Problem) -> Turn:

@@ -65,6 +65,8 @@ from bot.views.reminders import ActionDue, CaseDigest, Why, digest_parts
 log = logging.getLogger(__name__)
 
 DIGEST_KEY = "digest"
+# The action events that count against stagnation (action_event.kind).
+PROGRESS_EVENTS = ("created", "done", "postponed")
 
 _Entry = Callable[[int, int], CaseDigest]
 
@@ -306,11 +308,15 @@ class Reminders:
                 ).group_by(col(ZrmMeasurement.case_id))
             ).all()
         }
+        # Only an action added, completed or postponed counts as progress. Giving an
+        # action to another owner or cancelling it does not: neither moves the person
+        # forward, and cancelling every action of a stuck case would otherwise silence
+        # its stagnation for four weeks, just when the coordinators should look at it.
         last_events = dict(
             session.exec(
-                select(ActionEvent.case_id, func.max(ActionEvent.at)).group_by(
-                    col(ActionEvent.case_id)
-                )
+                select(ActionEvent.case_id, func.max(ActionEvent.at))
+                .where(col(ActionEvent.kind).in_(PROGRESS_EVENTS))
+                .group_by(col(ActionEvent.case_id))
             ).all()
         )
         quiet_for = timedelta(days=self._policy.stagnant_after_days)

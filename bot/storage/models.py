@@ -588,6 +588,12 @@ class ActionEvent(SQLModel, table=True):
     old_deadline: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     new_deadline: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     reason: str | None = Field(default=None, max_length=16)  # bot.domain.plan.PostponeReason
+    # The owner before and after the event (a member or an organisation): set on
+    # `created` (after only) and `reassigned`.
+    old_owner_member_id: int | None = Field(default=None, foreign_key="member.id")
+    old_owner_organisation_id: int | None = Field(default=None, foreign_key="organisation.id")
+    new_owner_member_id: int | None = Field(default=None, foreign_key="member.id")
+    new_owner_organisation_id: int | None = Field(default=None, foreign_key="organisation.id")
 
 
 class ZrmMeasurement(SQLModel, table=True):

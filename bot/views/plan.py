@@ -1,5 +1,6 @@
-"""The plan of approach in Telegram: how an action is named, the owner's notice and
-buttons, the casemanager's notice of a postponement.
+"""The plan of approach in Telegram: how an action is named, the owner's notices and
+buttons (new, given to another owner, cancelled), the casemanager's notices of a
+postponement and of an action done, the [Wijzig] buttons under /plan.
 
 An action is named by its domain and catalogue label, or "own action #N": its own
 title is typed text and never goes into a Telegram message.
@@ -81,6 +82,14 @@ def action_buttons(_: Translator, action_id: int, version: int) -> list[tuple[Sa
     ]
 
 
+def change_button(_: Translator, named: ActionNamed) -> tuple[SafeText, str]:
+    """[Wijzig #N] under /plan, for an open action: (label, callback data)."""
+    return (
+        _("Change #{number}", number=named.number),
+        action_button_data(named.action_id, named.version, ActionVerb.CHANGE),
+    )
+
+
 def action_keyboard(_: Translator, action_id: int, version: int) -> str:
     """The same buttons as Bot API JSON, for the outbox."""
     return json.dumps(
@@ -125,4 +134,34 @@ def postponed_notice(
         old=_.date(old),
         new=_.date(new),
         reason=reason_label(_, reason),
+    )
+
+
+def done_notice(_: Translator, named: ActionNamed, *, by: int) -> SafeText:
+    """The casemanager's message: an action of their case was marked done."""
+    return _(
+        "Member {number} marked an action of case {reference} as done: {action}.",
+        number=by,
+        reference=CaseReference(named.reference),
+        action=action_label(_, named),
+    )
+
+
+def reassigned_notice(_: Translator, named: ActionNamed) -> SafeText:
+    """The earlier owner's message: the action was given to another owner."""
+    return _(
+        "An action of case {reference} ({action}) was given to another owner; it is no "
+        "longer yours, and its buttons no longer work.",
+        reference=CaseReference(named.reference),
+        action=action_label(_, named),
+    )
+
+
+def cancelled_notice(_: Translator, named: ActionNamed) -> SafeText:
+    """The owner's message: the action was cancelled."""
+    return _(
+        "An action of case {reference} ({action}) was cancelled; there is nothing more to "
+        "do for it.",
+        reference=CaseReference(named.reference),
+        action=action_label(_, named),
     )

@@ -35,7 +35,7 @@ from bot.config import Settings, WebPortUnavailable
 from bot.core import Core
 from bot.domain.dpan import Problem
 from bot.domain.meldingen import MANUAL_FIELDS, Bron
-from bot.domain.plan import ZrmDomain
+from bot.domain.plan import ActionState, ZrmDomain
 from bot.i18n import Translator, translator
 from bot.safe import CaseReference, Code, SafeText
 from bot.services.reveal import (
@@ -425,6 +425,10 @@ class RevealPages:
                         "old": _.date(event.old_deadline) if event.old_deadline else None,
                         "new": _.date(event.new_deadline) if event.new_deadline else None,
                         "reason": reason_label(_, event.reason) if event.reason else None,
+                        # The owner it was given to (member or organisation name), and
+                        # on a reassignment the one before.
+                        "from": event.old_owner,
+                        "to": event.new_owner,
                     }
                 )
             actions.append(
@@ -435,6 +439,7 @@ class RevealPages:
                     "owner": action.owner_member or action.owner_organisation or "?",
                     "deadline": _.date(action.deadline),
                     "state": _(STATE_LABELS[action.state]),
+                    "cancelled": action.state is ActionState.CANCELLED,
                     "history": history,
                 }
             )

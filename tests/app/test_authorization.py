@@ -184,6 +184,20 @@ CASES = (
         button=True,
         in_group=_in_group_private_only(),
     ),
+    # A step of changing an action without a conversation: outdated, for those who may.
+    Case(
+        "pc:1:c:o",
+        "eerdere stap",
+        {
+            "partner": ROLE,
+            "casemanager": OUTDATED,
+            "coordinator": OUTDATED,
+            "deactivated": NOT_REGISTERED,
+            "stranger": NOT_REGISTERED,
+        },
+        button=True,
+        in_group=_in_group_private_only(),
+    ),
     # [Afgerond] of an action that does not exist: any member may press one.
     Case(
         "act:999:1:d",

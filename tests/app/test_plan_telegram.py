@@ -1,20 +1,25 @@
 """The plan of approach through the fake Telegram server: /actie step by step (catalogue
-and own title), the owner's [Afgerond] [Uitstellen], /plan, /zrm, /annuleer, every bad
-input of the issue, and a conversation half-way surviving a restart of the bot."""
+and own title), the owner's [Afgerond] [Uitstellen] (the casemanager hears of a done
+one), /plan with [Wijzig #N] (another owner, or cancel the action), owner choices in
+pages, /zrm, /annuleer, every bad input of the issue, and a conversation half-way
+surviving a restart of the bot."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 from sqlmodel import col, select
 
 from bot.app import open_core
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.domain.roles import Role
 from bot.sandbox.fake_telegram import FakeChat, FakeTelegram, FakeUser, ManualMonotonic, SentMessage
 from bot.scheduling.pacer import Pacer
 from bot.services.audit import CLI
@@ -152,6 +157,12 @@ async def test_an_action_from_the_catalogue_then_done_twice(
     assert await _press(running, bram, notice, notice.button_data("Afgerond")) == {}
     closed = await telegram.wait_for_message(bram.id, contains="Afgerond:", since=since)
     assert closed.text == f"Afgerond: huisvesting: woonruimte zoeken van zaak {reference}."
+    # The casemanager hears of it: the reference and the catalogue action.
+    told = await telegram.wait_for_message(sanne.id, contains="afgerond", since=since)
+    assert told.text == (
+        f"Lid {world.member_ids['partner']} heeft een actie van zaak {reference} afgerond: "
+        "huisvesting: woonruimte zoeken."
+    )
     again = await _press(running, bram, notice, notice.button_data("Afgerond"))
     assert again == {"text": "Deze actie is al afgerond.", "show_alert": True}
     with running.core.db.session() as session:
@@ -165,10 +176,11 @@ async def test_an_action_from_the_catalogue_then_done_twice(
         f"Plan van aanpak van zaak {reference}",
         "",
         "huisvesting:",
-        "• huisvesting: woonruimte zoeken · Bram Testlid · maandag 7 december 2026 · afgerond",
+        "• #1 huisvesting: woonruimte zoeken · Bram Testlid · maandag 7 december 2026 · afgerond",
         "",
         "ZRM: nog geen meting.",
     ]
+    assert plan.buttons() == []  # nothing open to change
 
 
 async def test_own_title_checked_never_shown_and_every_bad_input(
@@ -246,8 +258,17 @@ async def test_own_title_checked_never_shown_and_every_bad_input(
     # The owner's organisation may close it; the old conversation's buttons are outdated.
     late = await _press(running, sanne, deadline, deadline.button_data("+1 week"))
     assert "eerdere stap" in str(late["text"])
+    since = len(telegram.sent)
     done = await _press(running, world.partner, notice, notice.button_data("Afgerond"))
     assert done == {}
+    # The casemanager hears of it by domain and number: an own title is never sent.
+    told = await telegram.wait_for_message(sanne.id, contains="afgerond", since=since)
+    assert told.text == (
+        f"Lid {world.member_ids['partner']} heeft een actie van zaak {reference} afgerond: "
+        "financiën: eigen actie #1."
+    )
+    await running.outbox_drained()
+    assert "Budgetplan" not in _sent_texts(telegram)
 
 
 async def test_postpone_tells_the_casemanager_and_outdates_the_old_buttons(
@@ -502,3 +523,302 @@ async def test_a_conversation_half_way_survives_a_restart(
         assert len(entries) == 1
         assert all("Kamer" not in row.text for row in outbox)
         assert deadline.buttons()
+
+
+async def _new_action(
+    running: RunningBot, user: FakeUser, reference: str, owner: str, domain: str = "huisvesting"
+) -> None:
+    """/actie REF: the domain's first catalogue action, `owner`, deadline +1 week."""
+    domains = await running.say(user, f"/actie {reference}", contains="leefgebied")
+    actions = await _choose(running, user, domains, domain, "Welke actie")
+    first = str(actions.buttons()[0]["text"])
+    owners = await _choose(running, user, actions, first, "eigenaar")
+    deadline = await _choose(running, user, owners, owner, "deadline")
+    await _choose(running, user, deadline, "+1 week", "vastgelegd")
+
+
+def _action_row(running: RunningBot, number: int = 1) -> Action:
+    with running.core.db.session() as session:
+        return session.exec(select(Action).where(Action.number == number)).one()
+
+
+async def test_another_owner_from_plan_and_the_earlier_owners_buttons(
+    running: RunningBot, world: World, people: People, tmp_path: Path
+) -> None:
+    telegram = running.telegram
+    reference = await _case(running, world, people, tmp_path)
+    sanne, bram, fenna = world.casemanager, world.partner, world.coordinator
+    ids = world.member_ids
+    since = len(telegram.sent)
+    await _new_action(running, sanne, reference, "Bram Testlid (Politie Limburg)")
+    notice = await telegram.wait_for_message(bram.id, contains=reference, since=since)
+    action_id = _action_row(running).id
+
+    plan = await running.say(sanne, f"/plan {reference}", contains="Plan van aanpak")
+    assert "• #1 huisvesting: woonruimte zoeken · Bram Testlid" in plan.text
+    assert [(b["text"], b["callback_data"]) for b in plan.buttons()] == [
+        ("Wijzig #1", f"act:{action_id}:1:w")
+    ]
+    before = _snapshot(running)
+    # The owner may not change it: only the casemanager or a coordinator.
+    refused = await _press(running, bram, notice, f"act:{action_id}:1:w", forged=True)
+    assert refused == {
+        "text": "Alleen de casemanager van deze zaak of een coördinator kan dit doen.",
+        "show_alert": True,
+    }
+    menu = await _choose(running, sanne, plan, "Wijzig #1", "Wat verandert er")
+    assert menu.text == (
+        f"huisvesting: woonruimte zoeken van zaak {reference}: eigenaar Bram Testlid (Politie "
+        "Limburg), deadline maandag 30 november 2026. Wat verandert er? (/annuleer: niets)"
+    )
+    assert [b["text"] for b in menu.buttons()] == ["Andere eigenaar", "Vervalt"]
+    typed = await running.say(sanne, "Fenna", contains="knoppen")
+    assert typed.text == "Kies met de knoppen hierboven, of stop met /annuleer."
+    owners = await _choose(running, sanne, menu, "Andere eigenaar", "eigenaar")
+    assert owners.text == (
+        f"Wie wordt de eigenaar van huisvesting: woonruimte zoeken van zaak {reference}?"
+    )
+    labels = [b["text"] for b in owners.buttons()]
+    assert labels == [
+        "Sanne Testlid (Reclassering Nederland)",
+        "Fenna Testlid (Reclassering Nederland)",
+        "Politie Limburg (alle leden)",
+        "Reclassering Nederland (alle leden)",
+    ]  # the owner now is not offered, nor a deactivated member
+    version = owners.button_data(labels[0]).split(":")[1]
+    for data, answer in (
+        (f"pc:{version}:o:m{ids['partner']}", "Dat is al de eigenaar. Kies een andere eigenaar."),
+        (
+            f"pc:{version}:o:m{ids['deactivated']}",
+            "Dat lid is gedeactiveerd. Kies een andere eigenaar.",
+        ),
+        (f"pc:{version}:o:m99999", "Dit verzoek is gesloten of onbekend."),
+        (f"pc:{version}:o:o99999", "Dit verzoek is gesloten of onbekend."),
+    ):
+        assert await _press(running, sanne, owners, data, forged=True) == {
+            "text": answer,
+            "show_alert": True,
+        }, data
+    assert _snapshot(running) == before
+
+    since = len(telegram.sent)
+    done = await _choose(
+        running, sanne, owners, "Fenna Testlid (Reclassering Nederland)", "is nu van"
+    )
+    assert done.text == (
+        f"huisvesting: woonruimte zoeken van zaak {reference} is nu van Fenna Testlid "
+        "(Reclassering Nederland). De nieuwe en de vorige eigenaar zijn op de hoogte gebracht."
+    )
+    # The new owner gets the new-action notice, with buttons of the new version.
+    new = await telegram.wait_for_message(fenna.id, contains="is voor jou", since=since)
+    assert new.text.startswith(f"Een nieuwe actie van zaak {reference} is voor jou: huisvesting")
+    assert [b["callback_data"] for b in new.buttons()] == [
+        f"act:{action_id}:2:d", f"act:{action_id}:2:p",
+    ]  # fmt: skip
+    gone = await telegram.wait_for_message(bram.id, contains="overgedragen", since=since)
+    assert gone.text == (
+        f"Een actie van zaak {reference} (huisvesting: woonruimte zoeken) is overgedragen aan "
+        "een andere eigenaar; ze is niet meer van jou, en de knoppen eronder werken niet meer."
+    )
+    assert gone.buttons() == []
+    after = _snapshot(running)
+    # The earlier owner's buttons are refused, saying why; so is /plan's old [Wijzig #1].
+    for label in ("Afgerond", "Uitstellen"):
+        assert await _press(running, bram, notice, notice.button_data(label)) == {
+            "text": "Deze actie is overgedragen aan een andere eigenaar; ze is niet meer van "
+            "jou. Er is niets aangepast.",
+            "show_alert": True,
+        }
+    assert await _press(running, sanne, plan, plan.button_data("Wijzig #1")) == {
+        "text": "Deze actie is intussen gewijzigd; er is niets aangepast. Vraag /plan opnieuw op.",
+        "show_alert": True,
+    }
+    assert _snapshot(running) == after
+
+    # The new owner completes it: the casemanager hears of it.
+    since = len(telegram.sent)
+    assert await _press(running, fenna, new, new.button_data("Afgerond")) == {}
+    told = await telegram.wait_for_message(sanne.id, contains="afgerond:", since=since)
+    assert told.text.startswith(f"Lid {ids['coordinator']} heeft een actie van zaak {reference}")
+    with running.core.db.session() as session:
+        action = session.exec(select(Action)).one()
+        events = session.exec(select(ActionEvent).order_by(col(ActionEvent.id))).all()
+        audited = session.exec(
+            select(AuditEntry).where(col(AuditEntry.action) == "action.reassign")
+        ).all()
+    assert (action.owner_member_id, action.state, action.version) == (
+        ids["coordinator"], "done", 3,
+    )  # fmt: skip
+    assert [
+        (e.kind, e.member_id, e.old_owner_member_id, e.new_owner_member_id) for e in events
+    ] == [
+        ("created", ids["casemanager"], None, ids["partner"]),
+        ("reassigned", ids["casemanager"], ids["partner"], ids["coordinator"]),
+        ("done", ids["coordinator"], None, None),
+    ]
+    assert len(audited) == 1
+
+
+async def test_cancel_an_action_twice_and_on_a_closed_case(
+    running: RunningBot, world: World, people: People, tmp_path: Path
+) -> None:
+    telegram, core = running.telegram, running.core
+    reference = await _case(running, world, people, tmp_path)
+    sanne, bram, fenna = world.casemanager, world.partner, world.coordinator
+    since = len(telegram.sent)
+    await _new_action(running, sanne, reference, "Politie Limburg (alle leden)")
+    notice = await telegram.wait_for_message(bram.id, contains=reference, since=since)
+    plan = await running.say(sanne, f"/plan {reference}", contains="Plan van aanpak")
+    coordinators_plan = await running.say(fenna, f"/plan {reference}", contains="Plan van aanpak")
+    before = _snapshot(running)
+
+    # Vervalt, then No: nothing changes.
+    menu = await _choose(running, sanne, plan, "Wijzig #1", "Wat verandert er")
+    sure = await _choose(running, sanne, menu, "Vervalt", "laten vervallen")
+    assert sure.text == (
+        f"Actie huisvesting: woonruimte zoeken van zaak {reference} laten vervallen? De "
+        "eigenaar krijgt bericht; dit is niet terug te draaien."
+    )
+    kept = await _choose(running, sanne, sure, "Nee, laten staan", "niets")
+    assert kept.text == "Er is niets veranderd."
+    assert _snapshot(running) == before
+
+    # The coordinator gets as far as the question, then the casemanager cancels it.
+    theirs = await _choose(running, fenna, coordinators_plan, "Wijzig #1", "Wat verandert er")
+    theirs = await _choose(running, fenna, theirs, "Vervalt", "laten vervallen")
+    menu = await _choose(running, sanne, plan, "Wijzig #1", "Wat verandert er")
+    sure = await _choose(running, sanne, menu, "Vervalt", "laten vervallen")
+    since = len(telegram.sent)
+    cancelled = await _choose(running, sanne, sure, "Ja, laten vervallen", "Vervallen:")
+    assert cancelled.text == (
+        f"Vervallen: huisvesting: woonruimte zoeken van zaak {reference}. De eigenaar is op de "
+        "hoogte gebracht."
+    )
+    told = await telegram.wait_for_message(bram.id, contains="vervallen", since=since)
+    assert told.text == (
+        f"Een actie van zaak {reference} (huisvesting: woonruimte zoeken) is vervallen; je "
+        "hoeft er niets meer voor te doen."
+    )
+    after = _snapshot(running)
+    # Cancelled twice: by the coordinator's question, the same question again, /plan's
+    # button; and the owner's buttons: each a short answer, nothing changes.
+    for user, message, label, answer in (
+        (
+            fenna,
+            theirs,
+            "Ja, laten vervallen",
+            "Deze actie is al vervallen; er is niets aangepast.",
+        ),
+        (sanne, sure, "Ja, laten vervallen", "Deze knop hoort bij een eerdere stap"),
+        (sanne, plan, "Wijzig #1", "Deze actie is al vervallen; er is niets aangepast."),
+        (
+            bram,
+            notice,
+            "Afgerond",
+            "Deze actie is vervallen; je hoeft er niets meer voor te doen. Er is niets aangepast.",
+        ),
+        (
+            bram,
+            notice,
+            "Uitstellen",
+            "Deze actie is vervallen; je hoeft er niets meer voor te doen. Er is niets aangepast.",
+        ),
+    ):
+        pressed = await _press(running, user, message, message.button_data(label))
+        assert str(pressed["text"]).startswith(answer), (label, pressed)
+    assert _snapshot(running) == after
+    with core.db.session() as session:
+        action = session.exec(select(Action)).one()
+        kinds = [e.kind for e in session.exec(select(ActionEvent).order_by(col(ActionEvent.id)))]
+    assert (action.state, action.version) == ("cancelled", 2)
+    assert kinds == ["created", "cancelled"]
+    shown = await running.say(sanne, f"/plan {reference}", contains="Plan van aanpak")
+    assert "• #1 huisvesting: woonruimte zoeken · Politie Limburg (alle leden) · " in shown.text
+    assert shown.text.splitlines()[3].endswith("· vervallen")
+    assert shown.buttons() == []  # a cancelled action is not changed again
+
+    # A closed case: its plan's buttons answer so, and /plan offers none.
+    await _new_action(running, sanne, reference, "Sanne Testlid (Reclassering Nederland)")
+    plan = await running.say(sanne, f"/plan {reference}", contains="Plan van aanpak")
+    menu = await _choose(running, sanne, plan, "Wijzig #2", "Wat verandert er")
+    with core.db.session() as session:
+        case = session.exec(select(Case).where(Case.reference == reference)).one()
+        case.closed_at = core.clock.now()
+        session.add(case)
+    closed = _snapshot(running)
+    for message, label in ((menu, "Vervalt"), (plan, "Wijzig #2")):
+        assert await _press(running, sanne, message, message.button_data(label)) == {
+            "text": "Deze zaak is gesloten; het plan kan niet meer worden gewijzigd.",
+            "show_alert": True,
+        }
+    assert _snapshot(running) == closed
+    shown = await running.say(sanne, f"/plan {reference}", contains="Plan van aanpak")
+    assert "#2" in shown.text and shown.buttons() == []
+
+
+async def test_owner_choices_come_in_pages(
+    running: RunningBot,
+    world: World,
+    people: People,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    core = running.core
+    reference = await _case(running, world, people, tmp_path)
+    sanne = world.casemanager
+    with core.db.session() as session:
+        for number in range(1, 21):
+            core.memberships.add_member(
+                session, telegram_id=900_000 + number, name=f"Collega{number:02d} Testlid",
+                organisation_code="POL", roles=[Role.PARTNER], actor=CLI,
+            )  # fmt: skip
+    # 23 active members (the casemanager first) and 2 organisations: 4 pages of 8.
+    domains = await running.say(sanne, f"/actie {reference}", contains="leefgebied")
+    actions = await _choose(running, sanne, domains, "huisvesting", "Welke actie")
+    owners = await _choose(running, sanne, actions, "woonruimte zoeken", "eigenaar")
+    assert owners.text == "Wie is eigenaar van de actie? (pagina 1 van 4)"
+    labels = [b["text"] for b in owners.buttons()]
+    assert labels[0] == "Sanne Testlid (Reclassering Nederland)"
+    assert len(labels) == 9 and labels[-1] == "Volgende »"
+    version = owners.button_data(labels[0]).split(":")[1]
+    for page in ("4", "99", "x"):
+        assert await _press(running, sanne, owners, f"pa:{version}:g:{page}", forged=True) == {
+            "text": "Dit verzoek is gesloten of onbekend.",
+            "show_alert": True,
+        }
+    # A second tap on the same arrow (the page shows already): acknowledged, no harm.
+    second = await _choose(running, sanne, owners, "Volgende »", "pagina 2 van 4")
+    since = len(running.telegram.sent)
+    caplog.set_level(logging.INFO, logger="bot")
+    assert await _press(running, sanne, second, f"pa:{version}:g:1", forged=True) == {}
+    await running.outbox_drained()
+    assert running.telegram.sent[since:] == []
+    page = await _choose(running, sanne, second, "« Vorige", "pagina 1 van 4")
+    # Updates are handled one at a time: the tap before this one is done with.
+    assert not [r for r in caplog.records if r.getMessage() == "handler.error"]
+    seen: list[str] = []
+    for number in (2, 3, 4):
+        seen += [str(b["text"]) for b in page.buttons() if "»" not in str(b["text"])]
+        page = await _choose(running, sanne, page, "Volgende »", f"pagina {number} van 4")
+        assert page.message_id == owners.message_id  # the same question, edited
+        seen = [label for label in seen if "«" not in label]
+    last = [str(b["text"]) for b in page.buttons()]
+    assert last == ["Reclassering Nederland (alle leden)", "« Vorige"]
+    every = seen + last[:-1]
+    assert len(every) == len(set(every)) == 25
+    assert "Collega20 Testlid (Politie Limburg)" in every
+    back = await _choose(running, sanne, page, "« Vorige", "pagina 3 van 4")
+    assert [str(b["text"]) for b in back.buttons()][-2:] == ["« Vorige", "Volgende »"]
+    deadline = await _choose(running, sanne, back, "Politie Limburg (alle leden)", "deadline")
+    await _choose(running, sanne, deadline, "+1 week", "vastgelegd")
+    # Changing the owner pages the same way (the owner now left out: 24 choices, 3 pages).
+    plan = await running.say(sanne, f"/plan {reference}", contains="Plan van aanpak")
+    menu = await _choose(running, sanne, plan, "Wijzig #1", "Wat verandert er")
+    owners = await _choose(running, sanne, menu, "Andere eigenaar", "pagina 1 van 3")
+    second = await _choose(running, sanne, owners, "Volgende »", "pagina 2 van 3")
+    pick = str(second.buttons()[0]["text"])
+    done = await _choose(running, sanne, second, pick, "is nu van")
+    assert pick in done.text
+    with core.db.session() as session:
+        action = session.exec(select(Action)).one()
+    assert action.owner_member_id is not None and action.version == 2

@@ -1,4 +1,5 @@
-"""The plan of approach's pure rules: deadlines, who hears of an action, ZRM due dates."""
+"""The plan of approach's pure rules: deadlines, who hears of an action, ZRM due dates,
+the buttons under an action."""
 
 from __future__ import annotations
 
@@ -12,11 +13,15 @@ from bot.domain.calendar import is_working_day
 from bot.domain.plan import (
     ACTION_CATALOGUE,
     CATALOGUE_BY_CODE,
+    ActionButton,
+    ActionVerb,
     Audience,
     DeadlineProblem,
     QuickDeadline,
     ZrmDomain,
+    action_button_data,
     audiences,
+    parse_action_button,
     parse_deadline,
     quick_deadline,
     valid_zrm_score,
@@ -87,3 +92,21 @@ def test_overdue_counts_working_days_only(deadline: date, days: int) -> None:
     today = deadline + timedelta(days=days)
     expected = sum(1 for n in range(1, days + 1) if is_working_day(deadline + timedelta(days=n)))
     assert working_days_overdue(deadline, today) == expected
+
+
+@given(
+    st.integers(min_value=1, max_value=999_999_999),
+    st.integers(min_value=1, max_value=999_999_999),
+    st.sampled_from(ActionVerb),
+)
+def test_an_action_button_reads_back_as_made(
+    action_id: int, version: int, verb: ActionVerb
+) -> None:
+    data = action_button_data(action_id, version, verb)
+    assert len(data.encode()) <= 64  # Telegram's limit for callback data
+    assert parse_action_button(data) == ActionButton(action_id, version, verb)
+
+
+@pytest.mark.parametrize("data", ["act:1:1:x", "act:1:1:", "act:a:1:d", "act:1:1:dd", "pa:1:1:d"])
+def test_anything_else_is_no_action_button(data: str) -> None:
+    assert parse_action_button(data) is None

@@ -287,6 +287,42 @@ def test_stagnation_after_four_weeks_without_an_action_event(
     assert _digest(core, team.owner) is None  # the owner hears of stagnation from nobody
 
 
+def test_a_cancelled_action_is_not_reminded_and_changes_are_no_progress(
+    core: Core, team: Team
+) -> None:
+    """A cancelled action drops out of the digests and escalation; giving an action to
+    another owner or cancelling one does not count against stagnation (progress is an
+    action added, completed or postponed)."""
+    with core.db.session() as session:
+        stuck = pf.case(
+            session, opened=date(2026, 10, 1), decided=date(2026, 10, 20),
+            casemanager=team.casemanager,
+        )  # fmt: skip
+        dropped = pf.action(  # long overdue, but cancelled last week
+            session, case=stuck, deadline=date(2026, 10, 30), created_by=team.casemanager,
+            owner=team.owner, state=ActionState.CANCELLED,
+            created_at=pf.local(date(2026, 10, 25)),
+        )  # fmt: skip
+        pf.event(session, dropped, kind="cancelled", at=pf.local(date(2026, 11, 16)))
+        handed_on = pf.action(  # due far ahead, given to another owner last week
+            session, case=stuck, deadline=date(2027, 2, 1), created_by=team.casemanager,
+            owner=team.colleague, created_at=pf.local(date(2026, 10, 25)),
+        )  # fmt: skip
+        pf.event(session, handed_on, kind="reassigned", at=pf.local(date(2026, 11, 17)))
+        reference = stuck.reference
+    _run(core)
+    assert _digest(core, team.owner) is None  # the cancelled action: not reminded
+    quiet_since = translator("nl").date(date(2026, 10, 25))
+    for member_id in (team.casemanager, team.coordinator):
+        row = _digest(core, member_id)
+        assert row is not None, member_id
+        assert reference in row.text
+        assert f"Stagnatie: geen actie toegevoegd, afgerond of uitgesteld sinds {quiet_since}" in (
+            row.text
+        )
+        assert "woonruimte zoeken" not in row.text  # no escalation of the cancelled one
+
+
 def test_zrm_due_two_months_after_opening_then_six_after_the_first(core: Core, team: Team) -> None:
     with core.db.session() as session:
         # Opened 24 September: first due 24 November, within 2 working days.

@@ -263,3 +263,28 @@ def test_detention_notifications_get_their_sender_and_the_key_becomes_sender_and
         assert [tuple(row) for row in rows] == [(11, None), (12, None)]
     finally:
         engine.dispose()
+
+
+def test_the_owner_history_step_downgrades_and_upgrades_again(database_url: str) -> None:
+    """0019 adds the owners before and after to action_event, and takes them away."""
+    owners = {
+        "old_owner_member_id",
+        "old_owner_organisation_id",
+        "new_owner_member_id",
+        "new_owner_organisation_id",
+    }
+    engine = make_engine(database_url)
+    try:
+        migrate.downgrade(engine, "0018")
+        assert not owners & {c["name"] for c in inspect(engine).get_columns("action_event")}
+        migrate.upgrade(engine)
+        assert owners <= {c["name"] for c in inspect(engine).get_columns("action_event")}
+        keys = inspect(engine).get_foreign_keys("action_event")
+        assert {(k["constrained_columns"][0], k["referred_table"]) for k in keys} >= {
+            ("old_owner_member_id", "member"),
+            ("old_owner_organisation_id", "organisation"),
+            ("new_owner_member_id", "member"),
+            ("new_owner_organisation_id", "organisation"),
+        }
+    finally:
+        engine.dispose()

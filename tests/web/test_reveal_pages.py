@@ -12,6 +12,7 @@ import re
 import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from html import unescape
 
 import httpx
 import pytest
@@ -21,7 +22,8 @@ from bot.clock import FrozenClock
 from bot.core import Core
 from bot.domain.reveal import LinkKind, LinkState
 from bot.privacy.pii_guard import PiiGuard
-from bot.storage.models import Melding, Member, Person, WebAccess
+from bot.services.plan import ActionOutcome, Turn
+from bot.storage.models import Case, Melding, Member, Organisation, Person, WebAccess
 from bot.web import build_web, serve_web
 from bot.web.forms import MAX_BODY, form_token
 from tests.conftest import People
@@ -306,6 +308,113 @@ async def test_the_case_page_and_an_erased_person(
     assert erased.status_code == 200
     assert "verwijderd volgens de bewaartermijnen" in erased.text
     assert no_identity(erased, people) and "Verblijft" not in erased.text
+
+
+def _plan_turns(core: Core, member_id: int, start: Turn, *steps: tuple[str, str]) -> Turn:
+    """A conversation of the plan service, button by button (or typed: code "typed")."""
+    turn = start
+    with core.db.session() as session:
+        for code, value in steps:
+            if code == "typed":
+                typed = core.plan.typed(session, member_id=member_id, text=value)
+                assert typed is not None
+                turn = typed
+            else:
+                turn = core.plan.press(
+                    session, member_id=member_id, kind=turn.kind, version=turn.version,
+                    code=code, value=value,
+                )  # fmt: skip
+            assert turn.problem is None, (code, value, turn.problem)
+    return turn
+
+
+def _plan_of_the_case(core: Core, world: World, clock: FrozenClock) -> str:
+    """Through the service, as in Telegram: three actions (one an own title), postponed,
+    given to another owner, done, cancelled; two ZRM measurements. Returns the reference."""
+    plan, coordinator = core.plan, world.coordinator
+    with core.db.session() as session:
+        reference = session.exec(select(Case.reference).where(Case.id == world.case_id)).one()
+        ggz = session.exec(select(Organisation.id).where(Organisation.code == "GGZ")).one()
+
+    def new_action(domain: int, action: str, owner: str, deadline: tuple[str, str]) -> int:
+        with core.db.session() as session:
+            start = plan.start_action(session, member_id=coordinator, reference=reference)
+        steps = [("d", str(domain)), ("a", action)]
+        if action == "own":
+            steps.append(("typed", "Budgetplan maken met de bewindvoerder"))
+        done = _plan_turns(core, coordinator, start, *steps, ("o", owner), deadline)
+        assert done.stored is not None
+        return done.stored.action_id
+
+    housing = new_action(2, "huis_woning", f"m{world.partner}", ("w", "1w"))
+    new_action(0, "own", f"o{ggz}", ("typed", "15-01-2027"))
+    probation = new_action(10, "just_reclassering", f"m{world.partner}", ("w", "2w"))
+    clock.advance(timedelta(days=1))
+    with core.db.session() as session:
+        postpone = plan.start_postpone(
+            session, member_id=world.partner, action_id=housing, version=1
+        )
+    assert isinstance(postpone, Turn)
+    _plan_turns(core, world.partner, postpone, ("w", "2w"), ("r", "partner"))
+    clock.advance(timedelta(days=1))
+    with core.db.session() as session:
+        change = plan.start_change(session, member_id=coordinator, action_id=housing, version=2)
+    _plan_turns(core, coordinator, change, ("c", "o"), ("o", f"m{world.colleague}"))
+    with core.db.session() as session:
+        done = plan.complete(session, member_id=world.colleague, action_id=housing, version=3)
+        assert done.outcome is ActionOutcome.DONE
+        change = plan.start_change(session, member_id=coordinator, action_id=probation, version=1)
+    _plan_turns(core, coordinator, change, ("c", "x"), ("x", "y"))
+    for scores in ([2] * 11, [4] * 11):
+        with core.db.session() as session:
+            start = plan.start_zrm(session, member_id=coordinator, reference=reference)
+        _plan_turns(core, coordinator, start, *(("s", str(score)) for score in scores))
+        clock.advance(timedelta(days=30))
+    return reference
+
+
+def _visible(html: str) -> str:
+    """The page's text as a reader sees it: tags out, entities read, spaces collapsed."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+async def test_the_case_pages_plan_per_domain_with_its_history_and_the_zrm(
+    client: httpx.AsyncClient, core: Core, world: World, clock: FrozenClock, people: People
+) -> None:
+    reference = _plan_of_the_case(core, world, clock)
+    with_pin(core, world.coordinator)
+    token = issue(core, world.coordinator, world.case_id, LinkKind.CASE)
+    page = await post(client, token, form_of(await client.get(f"/r/{token}")), pin=PIN)
+    assert page.status_code == 200 and reference in page.text
+    plan_html = page.text[page.text.index("<h2>Plan van aanpak</h2>") :]
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", plan_html, flags=re.DOTALL)
+    actions = [_visible(row) for row in rows if "<td>" in row and "<ul>" in row]
+    # Per domain in the ZRM's order (finances, housing, ..., justice), each with its history.
+    assert actions == [
+        "2 financiën: eigen actie #2 Budgetplan maken met de bewindvoerder GGZ "
+        "vrijdag 15 januari 2027 open "
+        "maandag 23 november 2026: toegevoegd vrijdag 15 januari 2027 · GGZ",
+        "1 huisvesting: woonruimte zoeken Medewerker 102 dinsdag 8 december 2026 afgerond "
+        "maandag 23 november 2026: toegevoegd maandag 30 november 2026 · Medewerker 101 "
+        "dinsdag 24 november 2026: uitgesteld maandag 30 november 2026 → dinsdag 8 december "
+        "2026 (wacht op een andere organisatie) "
+        "woensdag 25 november 2026: overgedragen · Medewerker 101 → Medewerker 102 "
+        "woensdag 25 november 2026: afgerond",
+        "3 justitie: melden bij de reclassering Medewerker 101 maandag 7 december 2026 vervallen "
+        "maandag 23 november 2026: toegevoegd maandag 7 december 2026 · Medewerker 101 "
+        "woensdag 25 november 2026: vervallen",
+    ]
+    cancelled = next(row for row in rows if "melden bij de reclassering" in row)
+    assert 'class="cancelled"' in cancelled and "<del>" in cancelled
+    assert "<del>" not in "".join(row for row in rows if row is not cancelled)
+    zrm = _visible(plan_html[plan_html.index("ZRM-scores") :])
+    assert "woensdag 25 november 2026 vrijdag 25 december 2026" in zrm
+    assert "financiën 2 4" in zrm and "justitie 2 4" in zrm
+    # Nothing personal in the plan and ZRM beyond the own title (this page's to show):
+    # the person's identity only above it, in its own section; nobody else's anywhere.
+    assert no_identity(page, people) is False  # the case's own person, above the plan
+    assert not PiiGuard(people.made).scan(plan_html)
+    assert not PiiGuard([world.identities[1]]).scan(page.text)
 
 
 async def test_the_page_speaks_the_members_language(
