@@ -65,6 +65,7 @@ from bot.services.plan import (
     ZrmSummary,
     owner_pages,
 )
+from bot.views.announcements import split_message
 from bot.views.plan import (
     STATE_LABELS,
     action_buttons,
@@ -114,10 +115,16 @@ PROBLEM_MESSAGES: dict[Problem, str] = {
     Problem.DATE_UNREADABLE: DEADLINE_PROBLEM_MESSAGES[DeadlineProblem.UNREADABLE],
     Problem.DATE_PAST: DEADLINE_PROBLEM_MESSAGES[DeadlineProblem.PAST],
     Problem.DATE_TOO_FAR: DEADLINE_PROBLEM_MESSAGES[DeadlineProblem.TOO_FAR],
+    Problem.DATE_NOT_LATER: mark(
+        "Postponing moves the deadline later. Choose a date after the current deadline."
+    ),
     Problem.SCORE_INVALID: mark("A ZRM score is 1 to 5. Choose one of the buttons."),
     Problem.SAME_OWNER: mark("That is the owner already. Choose another owner."),
     Problem.ACTION_DONE: mark("This action is done already; nothing was changed."),
     Problem.ACTION_CANCELLED: mark("This action was cancelled already; nothing was changed."),
+    Problem.REASSIGNED: mark(
+        "This action was given to another owner; it is no longer yours. Nothing was changed."
+    ),
     Problem.ACTION_CHANGED: mark(
         "This action has changed meanwhile; nothing was changed. Ask /plan again."
     ),
@@ -233,9 +240,12 @@ class PlanHandlers:
         shown = await self._in_session(
             lambda session: plan.plan_of(session, member_id=member_id, reference=reference)
         )
-        await self._reply(
-            update, caller, self._plan_text(caller.tr, shown), _change_keyboard(caller.tr, shown)
-        )
+        # A long plan goes in parts (Telegram takes 4096 characters a message), each
+        # under the plan's heading; the [Wijzig #N] buttons under the last.
+        texts = self._plan_texts(caller.tr, shown)
+        for number, text in enumerate(texts, start=1):
+            keyboard = _change_keyboard(caller.tr, shown) if number == len(texts) else None
+            await self._reply(update, caller, text, keyboard)
 
     # -- answers ---------------------------------------------------------------------------
 
@@ -377,11 +387,12 @@ class PlanHandlers:
         prompt, keyboard = _prompt(_, turn)
         await self._reply(update, caller, prompt, keyboard)
 
-    def _plan_text(self, _: Translator, shown: PlanShown) -> SafeText:
+    def _plan_texts(self, _: Translator, shown: PlanShown) -> list[SafeText]:
         reference = CaseReference.or_none(shown.reference or "")
         if shown.problem is not None or reference is None:
-            return _problem_text(_, shown.problem or Problem.NO_CASE)
-        lines: list[SafeText] = [_("Plan of approach of case {reference}", reference=reference)]
+            return [_problem_text(_, shown.problem or Problem.NO_CASE)]
+        heading = _("Plan of approach of case {reference}", reference=reference)
+        lines: list[SafeText] = []
         if not shown.actions:
             lines.append(_("No actions yet. Add one with /actie {reference}.", reference=reference))
         current: ZrmDomain | None = None
@@ -391,7 +402,7 @@ class PlanHandlers:
                 lines += [BLANK, SafeText.layout("{}:", domain_label(_, current))]
             lines.append(_action_line(_, action, self._today()))
         lines += [BLANK, *_zrm_lines(_, shown.zrm, self._core)]
-        return SafeText.joined("\n", lines)
+        return split_message(heading, lines)
 
     def _today(self) -> date:
         return self._core.clock.now().astimezone(self._core.settings.tz).date()

@@ -137,11 +137,13 @@ class Problem(StrEnum):
     DATE_UNREADABLE = "date_unreadable"
     DATE_PAST = "date_past"
     DATE_TOO_FAR = "date_too_far"
+    DATE_NOT_LATER = "date_not_later"  # postponing to the deadline it has, or before it
     SCORE_INVALID = "score_invalid"
     SAME_OWNER = "same_owner"  # reassigned to whom owns it already
     ACTION_DONE = "action_done"  # changing an action done meanwhile
     ACTION_CANCELLED = "action_cancelled"  # changing (cancelling) a cancelled action
     ACTION_CHANGED = "action_changed"  # changing an action changed meanwhile
+    REASSIGNED = "reassigned"  # postponing an action given to another owner meanwhile
 
 
 class Change(StrEnum):
@@ -206,6 +208,16 @@ class ActionOutcome(StrEnum):
     UNKNOWN = "unknown"
     NOT_YOURS = "not_yours"
     CLOSED = "closed"
+
+
+# Why a postponement under way ended: the action changed meanwhile (see `_pressed`).
+_POSTPONE_ENDED = {
+    ActionOutcome.ALREADY_DONE: Problem.ACTION_DONE,
+    ActionOutcome.CANCELLED: Problem.ACTION_CANCELLED,
+    ActionOutcome.REASSIGNED: Problem.REASSIGNED,
+    ActionOutcome.CLOSED: Problem.CLOSED,
+    ActionOutcome.OUTDATED: Problem.ACTION_CHANGED,
+}
 
 
 @dataclass(frozen=True)
@@ -413,7 +425,8 @@ class PlanOfApproach:
             state["code"] = value
             return self._next(session, conversation, state, Step.OWNER, case=case)
         if step is Step.TITLE:
-            assert text is not None  # noqa: S101 - a typed step
+            if text is None:  # a button forged onto the typed step
+                return self._forged(session, member_id, conversation, state)
             title = " ".join(text.split())
             problem = self._title_problem(session, member_id, case, title)
             if problem is not None:
@@ -782,11 +795,17 @@ class PlanOfApproach:
     ) -> Turn:
         action, case, refused = self._pressed(session, member_id, state["action"], state["version"])
         if refused is not None or action is None or case is None:
+            # The action changed while this was asked: say what happened to it.
             self._end(session, conversation)
-            return Turn(Kind.POSTPONE, problem=Problem.OUTDATED)
+            outcome = refused.outcome if refused is not None else ActionOutcome.UNKNOWN
+            return Turn(Kind.POSTPONE, problem=_POSTPONE_ENDED.get(outcome, Problem.OUTDATED))
         named = _named(action, case)
         if Step(conversation.step) is Step.NEW_DATE:
-            new_date = self._date_answer(code, value, text, self._today())
+            # The buttons (+1 week, ...) count from the deadline it has (today when past).
+            today = self._today()
+            new_date = self._date_answer(code, value, text, today, base=max(today, action.deadline))
+            if isinstance(new_date, date) and new_date <= action.deadline:
+                new_date = Problem.DATE_NOT_LATER
             if isinstance(new_date, Problem):
                 if new_date is Problem.FORGED:
                     return self._forged(session, member_id, conversation, state)
@@ -1424,13 +1443,21 @@ class PlanOfApproach:
         return self._cipher.encrypt_json(state, context=CONVERSATION_CONTEXT)
 
     def _date_answer(
-        self, code: str | None, value: str | None, text: str | None, today: date
+        self,
+        code: str | None,
+        value: str | None,
+        text: str | None,
+        today: date,
+        *,
+        base: date | None = None,
     ) -> date | Problem:
+        """A typed date or a button's (`base` + the button: today unless told)."""
         if text is not None:
             parsed = parse_deadline(text, today)
         elif code == "w":
             try:
-                parsed = check_deadline(quick_deadline(QuickDeadline(value or ""), today), today)
+                chosen = quick_deadline(QuickDeadline(value or ""), base or today)
+                parsed = check_deadline(chosen, today)
             except ValueError:
                 return Problem.FORGED
         else:

@@ -424,3 +424,24 @@ def test_no_part_holds_more_than_100_buttons() -> None:
     parts = digest_parts(translator("nl"), [case], MONDAY, limit=100_000)
     assert [part.buttons for part in parts] == [100, 20]
     assert "(vervolg)" in parts[1].text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review rev1: bot/services/reminders.py counts every measurement; two on one "
+    "day pass for the follow-up (zrm_due with measurements == 2)",
+)
+def test_a_zrm_measured_twice_the_same_day_is_no_follow_up(core: Core, team: Team) -> None:
+    """Two measurements on one day (the casemanager and a coordinator, or a slip) are
+    still the first: the follow-up six months later stays due and is reminded."""
+    with core.db.session() as session:
+        case = pf.case(
+            session, opened=date(2026, 4, 1), decided=date(2026, 11, 1),
+            casemanager=team.casemanager,
+        )  # fmt: skip
+        pf.measurement(session, case=case, on=date(2026, 5, 20), by=team.casemanager)
+        pf.measurement(session, case=case, on=date(2026, 5, 20), by=team.coordinator)
+    _run(core)
+    row = _digest(core, team.casemanager)
+    assert row is not None
+    assert "ZRM: vervolgmeting uiterlijk vrijdag 20 november 2026" in row.text

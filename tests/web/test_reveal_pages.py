@@ -394,9 +394,9 @@ async def test_the_case_pages_plan_per_domain_with_its_history_and_the_zrm(
         "2 financiën: eigen actie #2 Budgetplan maken met de bewindvoerder GGZ "
         "vrijdag 15 januari 2027 open "
         "maandag 23 november 2026: toegevoegd vrijdag 15 januari 2027 · GGZ",
-        "1 huisvesting: woonruimte zoeken Medewerker 102 dinsdag 8 december 2026 afgerond "
+        "1 huisvesting: woonruimte zoeken Medewerker 102 maandag 14 december 2026 afgerond "
         "maandag 23 november 2026: toegevoegd maandag 30 november 2026 · Medewerker 101 "
-        "dinsdag 24 november 2026: uitgesteld maandag 30 november 2026 → dinsdag 8 december "
+        "dinsdag 24 november 2026: uitgesteld maandag 30 november 2026 → maandag 14 december "
         "2026 (wacht op een andere organisatie) "
         "woensdag 25 november 2026: overgedragen · Medewerker 101 → Medewerker 102 "
         "woensdag 25 november 2026: afgerond",
