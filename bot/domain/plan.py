@@ -292,11 +292,15 @@ def add_months(day: date, months: int) -> date:
     return day
 
 
-def zrm_due(opened: date, first_measured: date | None, measurements: int) -> date | None:
-    """When the next ZRM measurement of a case is due; None once the follow-up is done."""
-    if measurements == 0 or first_measured is None:
+def zrm_due(opened: date, first_measured: date | None, last_measured: date | None) -> date | None:
+    """When the next ZRM measurement of a case is due; None once the follow-up is done.
+
+    The follow-up is a measurement on a later day than the first: a second one on
+    the same day (the casemanager and a coordinator, or a slip) is still the first.
+    """
+    if first_measured is None:
         return add_months(opened, FIRST_ZRM_MONTHS)
-    if measurements == 1:
+    if last_measured is None or last_measured <= first_measured:
         return add_months(first_measured, FOLLOW_UP_ZRM_MONTHS)
     return None
 

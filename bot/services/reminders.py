@@ -299,12 +299,12 @@ class Reminders:
             return
         tz = self._settings.tz
         measured = {
-            case_id: (count, first)
-            for case_id, count, first in session.exec(
+            case_id: (first, last)
+            for case_id, first, last in session.exec(
                 select(
                     ZrmMeasurement.case_id,
-                    func.count(col(ZrmMeasurement.id)),
                     func.min(ZrmMeasurement.measured_at),
+                    func.max(ZrmMeasurement.measured_at),
                 ).group_by(col(ZrmMeasurement.case_id))
             ).all()
         }
@@ -324,12 +324,13 @@ class Reminders:
             casemanager = casemanagers.get(case_id)
             if casemanager in active:
                 assert casemanager is not None  # noqa: S101 - in active
-                count, first = measured.get(case_id, (0, None))
+                first, last = measured.get(case_id, (None, None))
                 first_day = None if first is None else aware(first).astimezone(tz).date()
-                due = zrm_due(case.opened, first_day, count)
+                last_day = None if last is None else aware(last).astimezone(tz).date()
+                due = zrm_due(case.opened, first_day, last_day)
                 if due is not None and due <= horizon:
                     found = entry(casemanager, case_id)
-                    found.zrm_due, found.zrm_first = due, count == 0
+                    found.zrm_due, found.zrm_first = due, first_day is None
             if not case.procesregie:
                 continue
             last = last_events.get(case_id)

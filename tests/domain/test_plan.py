@@ -72,9 +72,10 @@ def test_who_hears_of_an_action() -> None:
 
 
 def test_zrm_due_dates() -> None:
-    assert zrm_due(date(2026, 12, 31), None, 0) == date(2027, 2, 28)
-    assert zrm_due(date(2026, 11, 1), date(2026, 12, 15), 1) == date(2027, 6, 15)
-    assert zrm_due(date(2026, 11, 1), date(2026, 12, 15), 2) is None
+    assert zrm_due(date(2026, 12, 31), None, None) == date(2027, 2, 28)
+    first = date(2026, 12, 15)
+    assert zrm_due(date(2026, 11, 1), first, first) == date(2027, 6, 15)  # one, or two that day
+    assert zrm_due(date(2026, 11, 1), first, date(2026, 12, 16)) is None
 
 
 def test_the_catalogue_and_scores() -> None:

@@ -426,11 +426,6 @@ def test_no_part_holds_more_than_100_buttons() -> None:
     assert "(vervolg)" in parts[1].text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review rev1: bot/services/reminders.py counts every measurement; two on one "
-    "day pass for the follow-up (zrm_due with measurements == 2)",
-)
 def test_a_zrm_measured_twice_the_same_day_is_no_follow_up(core: Core, team: Team) -> None:
     """Two measurements on one day (the casemanager and a coordinator, or a slip) are
     still the first: the follow-up six months later stays due and is reminded."""
