@@ -312,15 +312,21 @@ class HistoryService(MeldingenService):
                         )
                     )
                 )
+        if case.decided_by is not None:
+            return  # decided in vhbot, and the row agrees with it
         subject = f"case:{case.id}"
-        if decision is not None and history.decided_on is not None and case.decided_by is None:
+        if decision is not None and history.decided_on is not None:
             decided_at = self._at(history.decided_on, now)
-            if (case.decision, case.decided_at) != (decision.value, decided_at):
+            before = (case.decision, case.decided_at, case.procesregie_at)
+            # Rows of a case may name its decisions over time (procesregie, later
+            # afgesloten): the latest is its decision; it was in procesregie from the first.
+            if case.decided_at is None or decided_at >= case.decided_at:
                 case.decision, case.decided_at = decision.value, decided_at
                 case.decision_organisation_id = case.decision_reason = None
-                if decision is Decision.PROCESREGIE:
-                    case.procesregie = True
-                    case.procesregie_at = min(case.procesregie_at or decided_at, decided_at)
+            if decision is Decision.PROCESREGIE:
+                case.procesregie = True
+                case.procesregie_at = min(case.procesregie_at or decided_at, decided_at)
+            if (case.decision, case.decided_at, case.procesregie_at) != before:
                 self._audit.record(
                     session,
                     actor=actor,
@@ -333,7 +339,8 @@ class HistoryService(MeldingenService):
                 )
         if closes_on is not None:
             closed_at = self._at(closes_on, now)
-            if case.closed_at != closed_at:
+            # The latest closing the rows of a case name is when it closed.
+            if case.closed_at is None or closed_at > case.closed_at:
                 case.closed_at = closed_at
                 self._audit.record(
                     session,
