@@ -104,7 +104,7 @@ def rows_of(cases: Sequence[TrueCase]) -> list[HistoryRow]:
                     besluit,
                     besluit_datum,
                     gesloten_op,
-                )  # fmt: skip
+                )
             )
     return rows
 

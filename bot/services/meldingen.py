@@ -235,7 +235,7 @@ class HistoryService(MeldingenService):
                 _, case, created = self._store(
                     session, row, import_id=import_id, source_line=row.line, actor=actor
                 )
-                self._record_history(session, case, row, actor)
+                self._record_history(session, case, row, actor, created=created)
         except _Refused as refused:
             return refused.reason
         if created:
@@ -278,8 +278,11 @@ class HistoryService(MeldingenService):
             session.add(case)
         return case, False
 
-    def _record_history(self, session: Session, case: Case, row: MeldingRow, actor: str) -> None:
-        """Record the row's decision and closing on its case.
+    def _record_history(
+        self, session: Session, case: Case, row: MeldingRow, actor: str, *, created: bool
+    ) -> None:
+        """Record the row's decision and closing on its case (`created` by this row: made
+        closed already, as another case of the person may be open).
 
         Raises:
             _Refused: the row contradicts its case (see the class).
@@ -340,7 +343,7 @@ class HistoryService(MeldingenService):
         if closes_on is not None:
             closed_at = self._at(closes_on, now)
             # The latest closing the rows of a case name is when it closed.
-            if case.closed_at is None or closed_at > case.closed_at:
+            if created or case.closed_at is None or closed_at > case.closed_at:
                 case.closed_at = closed_at
                 self._audit.record(
                     session,

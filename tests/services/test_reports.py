@@ -60,7 +60,7 @@ def cells_of(report: Report) -> dict[Key, Cell]:
             f.cases,
             f.persons,
             f.median_days,
-        )  # fmt: skip
+        )
         for f in report.figures
     }
 
