@@ -179,31 +179,33 @@ class _Counter:
         return [tuple(row) for row in self._session.execute(statement)]
 
     def _cases(self) -> dict[tuple[str, Period], _Counts]:
-        """(kind, period) -> counts per (theme, municipality) and per (theme, ""): kind
-        `cases`, `persons` and `procesregie` (cases in procesregie)."""
+        """(kind, period) -> counts per (theme, municipality), and per (theme, "") for
+        `persons`: kind `cases` and `persons` of the whole period, `procesregie` (cases in
+        procesregie) of each period of the quarterly table."""
         start, end = self._bounds[self._period]
-        columns: list[ColumnElement[int]] = []
+        in_procesregie: list[ColumnElement[int]] = []
         for p in self._periods:
             p_start, p_end = self._bounds[p]
-            active = _active(p_start, p_end)
-            in_procesregie = and_(active, col(Case.procesregie_at) < p_end)
-            columns += [
-                _count_if(active),
-                _distinct_persons_if(active),
-                _count_if(in_procesregie),
-            ]
+            in_procesregie.append(
+                _count_if(and_(_active(p_start, p_end), col(Case.procesregie_at) < p_end))
+            )
         result: dict[tuple[str, Period], _Counts] = defaultdict(dict)
         by_municipality = (
-            select(col(Case.theme), col(Case.municipality), *columns)
+            select(
+                col(Case.theme),
+                col(Case.municipality),
+                func.count(),
+                func.count(func.distinct(col(Case.person_id))),
+                *in_procesregie,
+            )
             .where(_active(start, end))
             .group_by(col(Case.theme), col(Case.municipality))
         )
-        for theme, municipality, *figures in self._rows(by_municipality):
-            for index, p in enumerate(self._periods):
-                cases, persons, procesregie = figures[3 * index : 3 * index + 3]
-                result[("cases", p)][(theme, municipality)] = cases
-                result[("persons", p)][(theme, municipality)] = persons
-                result[("procesregie", p)][(theme, municipality)] = procesregie
+        for theme, municipality, cases, persons, *procesregie in self._rows(by_municipality):
+            result[("cases", self._period)][(theme, municipality)] = cases
+            result[("persons", self._period)][(theme, municipality)] = persons
+            for p, count in zip(self._periods, procesregie, strict=True):
+                result[("procesregie", p)][(theme, municipality)] = count
         # The region's unique persons per theme: distinct across municipalities.
         by_theme = (
             select(col(Case.theme), func.count(func.distinct(col(Case.person_id))))
