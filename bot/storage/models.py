@@ -213,7 +213,7 @@ class ImportFile(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     sha256: str = Field(max_length=64)
-    # What the file is read as: dpan or meldingen (an Importer's kind).
+    # What the file is read as: dpan, meldingen or history (an Importer's kind).
     kind: str = Field(max_length=16)
     status: str = Field(max_length=16)  # running, done, unreadable, failed (given up)
     # Starts since the import last finished; the inbox gives up after a few.
