@@ -19,8 +19,8 @@ The definitions are shared/domain.md's ("Counting the way the reports count"):
 Periods are local (VHBOT_TIMEZONE): a quarter runs from its first day's midnight
 to the next quarter's. Nothing here reads personal data, and no query loads rows
 to count them in Python: every figure is a COUNT of a GROUP BY (medians: a count
-per number of days), so a year of a national history costs the same memory as a
-year of one house.
+per number of days), so memory grows with the number of municipalities and themes,
+never with the number of meldingen or cases.
 """
 
 from __future__ import annotations
