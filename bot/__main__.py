@@ -7,6 +7,8 @@ configuration or input (missing setting, key file, unreachable database).
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,6 +25,8 @@ from bot.privacy.keys import KeyFileError
 if TYPE_CHECKING:
     from bot.core import Core
     from bot.domain.meldingen import MeldingRow
+    from bot.i18n import Translator
+    from bot.safe import SafeText
     from bot.services.imports import Importer
 
 EXIT_FAILED = 1
@@ -265,6 +269,8 @@ def _import_dpan(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _import_meldingen(args: argparse.Namespace, settings: Settings) -> int:
+    if args.history:
+        return _import_file(args, settings, lambda core: core.history)
     return _import_file(args, settings, lambda core: core.meldingen)
 
 
@@ -382,6 +388,94 @@ def _melding_add(args: argparse.Namespace, settings: Settings) -> int:
     state = "opened" if added.new_case else "joined"
     print(f"melding stored: case {added.reference} ({state})")
     return 0
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    """`vhbot report`: the report tables of a year or quarter, as markdown or CSV."""
+    from bot.domain.reports import BadPeriod, parse_period
+    from bot.i18n import translator
+    from bot.services.audit import CLI
+    from bot.services.reports import NoData
+    from bot.views.reports import report_csv, report_markdown
+
+    _ = translator(settings.locale)
+    if args.year is None:
+        raise SettingsError(str(_("--year is missing, e.g. --year 2026")))
+    try:
+        period = parse_period(args.year, args.quarter)
+    except BadPeriod as exc:
+        raise SettingsError(str(_(exc.message_id))) from None
+    shape = args.format or ("csv" if args.excel else "md")
+    if shape not in ("md", "csv"):
+        raise SettingsError(str(_("--format must be md or csv")))
+    if args.excel and shape != "csv":
+        raise SettingsError(str(_("--excel is a kind of CSV: leave out --format md")))
+    out = Path(args.out) if args.out is not None else None
+    if out is not None:
+        # Before counting: a report that cannot be written is not made (nor audited).
+        refused = _not_writable(out)
+        if refused is not None:
+            raise SettingsError(str(_unwritable(_, OSError(refused, os.strerror(refused)))))
+    with _opened(settings) as core:
+        try:
+            report = core.reports.report(period, actor=CLI)
+        except NoData:
+            if period.quarter is None:
+                message = _("no meldingen or cases in {year}", year=period.year)
+            else:
+                message = _(
+                    "no meldingen or cases in quarter {quarter} of {year}",
+                    year=period.year,
+                    quarter=period.quarter,
+                )
+            raise SettingsError(str(message)) from None
+    if shape == "csv":
+        text = report_csv(report, suppress=args.suppress_small, excel=args.excel)
+    else:
+        text = report_markdown(_, report, suppress=args.suppress_small) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        _write_private(out, text)
+    except OSError as exc:
+        raise SettingsError(str(_unwritable(_, exc))) from None
+    from bot.scheduling.inbox import is_safe_name
+
+    shown = out.name if is_safe_name(out.name) else "--out"
+    print(f"report {period.label} written to {shown}")
+    return 0
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` (UTF-8) to `path`; a new file is readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+
+
+def _not_writable(path: Path) -> int | None:
+    """Why `path` cannot be written, as an errno (None: it looks writable)."""
+    if path.is_dir():
+        return errno.EISDIR
+    folder = path.parent
+    if not folder.is_dir():
+        return errno.ENOENT
+    if path.exists() and not os.access(path, os.W_OK):
+        return errno.EACCES
+    if not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        return errno.EACCES
+    return None
+
+
+def _unwritable(_: Translator, error: OSError) -> SafeText:
+    if error.errno == errno.ENOENT:
+        return _("--out: the folder does not exist")
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return _("--out: no permission to write there")
+    if error.errno == errno.EISDIR:
+        return _("--out names a folder; give a file name")
+    return _("--out: the file cannot be written")
 
 
 def _sweep(args: argparse.Namespace, settings: Settings) -> int:
@@ -517,6 +611,12 @@ def build_parser() -> argparse.ArgumentParser:
         importer, "meldingen", _import_meldingen, "import a file of meldingen from any source (CSV)"
     )
     meldingen.add_argument("file")
+    meldingen.add_argument(
+        "--history",
+        action="store_true",
+        help="a history moved in: records each row's decision (besluit, besluit_datum) and "
+        "closing (gesloten_op) on their dates; announces nothing",
+    )
     melding = commands.add_parser("melding", help="meldingen").add_subparsers(
         dest="melding_command", required=True, metavar="COMMAND"
     )
@@ -527,6 +627,25 @@ def build_parser() -> argparse.ArgumentParser:
         "outbox",
         _outbox,
         "pending, sent and failed message counts, and the oldest pending age",
+    )
+
+    report = add(
+        commands,
+        "report",
+        _report,
+        "the report tables of a year or quarter: meldingen, cases and unique persons per "
+        "theme and municipality, triage, procesregie, decisions",
+    )
+    # Checked by _report, not argparse: a wrong value is one line on stderr (exit 2).
+    report.add_argument("--year", help="e.g. 2026")
+    report.add_argument("--quarter", help="1 to 4 (default: the whole year)")
+    report.add_argument("--format", help="md (default) or csv")
+    report.add_argument("--out", help="write to this file instead of standard output")
+    report.add_argument(
+        "--suppress-small", action="store_true", help="show figures from 1 to 4 as <5"
+    )
+    report.add_argument(
+        "--excel", action="store_true", help="CSV for Dutch Excel: ';', UTF-8 with BOM"
     )
 
     invite = add(commands, "invite", _invite, "print a one-time invite code (valid 72 hours)")

@@ -23,11 +23,12 @@ from bot.services.announcements import Announcements
 from bot.services.audit import AuditLog
 from bot.services.decisions import Decisions
 from bot.services.detention import DetentionService
-from bot.services.meldingen import MeldingenService
+from bot.services.meldingen import HistoryService, MeldingenService
 from bot.services.members import Memberships
 from bot.services.persons import PersonVault
 from bot.services.plan import PlanOfApproach
 from bot.services.reminders import Reminders
+from bot.services.reports import Reports
 from bot.services.reveal import Reveals
 from bot.storage import migrate
 from bot.storage.engine import Database, safe_url
@@ -114,6 +115,9 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
             announcements=announcements,
         ),
         meldingen=meldingen,
+        history=HistoryService(
+            settings=settings, db=db, vault=vault, cipher=cipher, audit=audit, clock=clock
+        ),
         announcements=announcements,
         reveals=Reveals(
             settings=settings,
@@ -130,4 +134,5 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         agenda=Agenda(settings=settings, announcements=announcements),
         reminders=Reminders(settings=settings, clock=clock, cipher=cipher),
         plan=plan,
+        reports=Reports(settings=settings, db=db, audit=audit, clock=clock),
     )

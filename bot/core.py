@@ -17,11 +17,12 @@ from bot.services.announcements import Announcements
 from bot.services.audit import AuditLog
 from bot.services.decisions import Decisions
 from bot.services.detention import DetentionService
-from bot.services.meldingen import MeldingenService
+from bot.services.meldingen import HistoryService, MeldingenService
 from bot.services.members import Memberships
 from bot.services.persons import PersonVault
 from bot.services.plan import PlanOfApproach
 from bot.services.reminders import Reminders
+from bot.services.reports import Reports
 from bot.services.reveal import Reveals
 from bot.storage.engine import Database
 
@@ -40,9 +41,11 @@ class Core:
     memberships: Memberships
     detention: DetentionService
     meldingen: MeldingenService
+    history: HistoryService  # `vhbot import meldingen --history`
     announcements: Announcements
     reveals: Reveals
     decisions: Decisions
     agenda: Agenda
     reminders: Reminders
     plan: PlanOfApproach
+    reports: Reports

@@ -7,19 +7,22 @@ and `thema` instead of `soort` and `inrichting`. Like there, nothing produced
 for people to read ever holds a value from the file.
 
 The history columns (`besluit`, `besluit_datum`, `gesloten_op`) belong to
-`--history`, which is not built yet: a file may name them, but a row with a value
-in one of them is rejected, so no decision or closing is silently dropped.
+`--history` (a history moved in from a spreadsheet, `MELDINGEN_HISTORY`): any
+file may name them, but without `--history` a row with a value in one of them is
+rejected, so no decision or closing is silently dropped. Where a history row
+belongs (its case, or a new one) is `history_case`.
 """
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import BinaryIO
 
 from bot.domain.commands import mark
+from bot.domain.decisions import Decision, closes_case
 from bot.domain.dpan import (
     MAX_AGE_YEARS,
     MSG_FUTURE,
@@ -52,9 +55,14 @@ OPTIONAL_COLUMNS: tuple[str, ...] = ("bsn", "opmerking", *HISTORY_COLUMNS)
 # even when it misses others (it is then rejected with the meldingen file's reason).
 OWN_COLUMNS: frozenset[str] = frozenset({"bron", "thema"})
 
-MSG_BRON = mark("{column} must be one of {values}")
-MSG_THEMA = mark("{column} must be one of {values}")
-MSG_HISTORY = mark("{column}: history columns need --history (not yet supported)")
+MSG_ONE_OF = mark("{column} must be one of {values}")
+MSG_BRON = MSG_ONE_OF
+MSG_THEMA = MSG_ONE_OF
+MSG_BESLUIT = MSG_ONE_OF
+MSG_HISTORY = mark("{column}: history columns need --history")
+MSG_WITH_BESLUIT = mark("{column} is required when besluit is given")
+MSG_WITHOUT_BESLUIT = mark("{column} is given without besluit")
+MSG_BEFORE = mark("{column} is before {other}")
 MSG_THEMA_NOT_GRANTED = mark("{column}: your organisation does not take part in this theme")
 
 # The fields of one melding typed in by hand (`vhbot melding add`, the web form), in
@@ -86,6 +94,29 @@ class Bron(StrEnum):
     OVERIG = "overig"
 
 
+@dataclass(frozen=True)
+class History:
+    """What a history row says of its case besides the melding: the triage decision
+    already taken and its date, and the date the case was closed."""
+
+    decision: Decision | None = None
+    decided_on: datetime.date | None = None
+    closed_on: datetime.date | None = None
+
+    @property
+    def closes_on(self) -> datetime.date | None:
+        """The day the row's case closed: `gesloten_op`, else the day of a decision
+        that closes a case (doorgeleid, afgesloten); None: open as far as it says."""
+        if self.closed_on is not None:
+            return self.closed_on
+        if self.decision is not None and closes_case(self.decision):
+            return self.decided_on
+        return None
+
+
+NO_HISTORY = History()
+
+
 @dataclass(frozen=True, repr=False)
 class MeldingRow:
     """One accepted melding. repr shows no personal data."""
@@ -98,9 +129,60 @@ class MeldingRow:
     municipality: str
     date: datetime.date
     remark: str | None
+    # A row of `--history`: its case's decision and closing (NO_HISTORY otherwise).
+    history: History = field(default=NO_HISTORY)
 
     def __repr__(self) -> str:
         return f"MeldingRow(line={self.line}, thema={self.theme.value}, <redacted>)"
+
+
+@dataclass(frozen=True)
+class CaseSpan:
+    """A case of one person and theme as `history_case` sees it: its local days."""
+
+    case_id: int
+    opened_on: datetime.date
+    closed_on: datetime.date | None  # None: open
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a history row goes: the case it joins (None: a new one), and whether
+    the case's start moves back to the row's day (an older melding arriving later)."""
+
+    case_id: int | None
+    moves_start: bool = False
+
+
+def history_case(
+    cases: Sequence[CaseSpan], day: datetime.date, closes_on: datetime.date | None
+) -> Placement:
+    """The case of a person and theme that a history melding of `day` belongs to.
+
+    Rows of one person are taken in date order, so a melding after its case's
+    closing opens a new case (a relapse); taken in another order (a second file,
+    meldingen imported before) the result is the same:
+
+    - a case that runs on `day` (opened on or before it, and open or closed on or
+      after it) is joined; the latest opened one when two do;
+    - else the first case opened after `day` is joined and starts on `day`, unless
+      the row's own case closes (`closes_on`) before that case opened;
+    - else the melding opens a new case.
+
+    Args:
+        cases: the person's cases of the melding's theme, in any order.
+        day: the melding's date.
+        closes_on: when the row says its case closed (`History.closes_on`).
+    """
+    running = [
+        c for c in cases if c.opened_on <= day and (c.closed_on is None or day <= c.closed_on)
+    ]
+    if running:
+        return Placement(max(running, key=lambda c: (c.opened_on, c.case_id)).case_id)
+    later = sorted((c for c in cases if c.opened_on > day), key=lambda c: (c.opened_on, c.case_id))
+    if later and (closes_on is None or closes_on >= later[0].opened_on):
+        return Placement(later[0].case_id, moves_start=True)
+    return Placement(None)
 
 
 def _choices(values: Sequence[str]) -> SafeText:
@@ -108,6 +190,55 @@ def _choices(values: Sequence[str]) -> SafeText:
 
 
 def _check(line: int, fields: Fields) -> MeldingRow | None:
+    return _check_row(line, fields, history=False)
+
+
+def _check_history(line: int, fields: Fields) -> MeldingRow | None:
+    return _check_row(line, fields, history=True)
+
+
+def _history_date(fields: Fields, column: str, identity: Identity | None) -> datetime.date | None:
+    """An optional date of the history columns: a valid date, not in the future and
+    not before the person's birth."""
+    if not fields.value(column):
+        return None
+    when = fields.date(column)
+    if when is not None:
+        if when > fields.today:
+            fields.problem(column, MSG_FUTURE)
+        else:
+            fields.not_before_birth(column, when, identity)
+    return when
+
+
+def _read_history(fields: Fields, identity: Identity | None, when: datetime.date | None) -> History:
+    """The history columns of one row, checked; problems collect on `fields`.
+
+    A decision of a later melding may lie before that melding's date (the case was
+    decided before it came in), so `besluit_datum` is not compared with `datum`;
+    a case's closing is: a melding after its case closed belongs to a new case.
+    """
+    decision: Decision | None = None
+    if raw := fields.value("besluit"):
+        try:
+            decision = Decision(raw.casefold())
+        except ValueError:
+            fields.problem("besluit", MSG_BESLUIT, values=_choices([d.value for d in Decision]))
+    decided_on = _history_date(fields, "besluit_datum", identity)
+    if fields.value("besluit") and not fields.value("besluit_datum"):
+        fields.problem("besluit_datum", MSG_WITH_BESLUIT)
+    elif fields.value("besluit_datum") and not fields.value("besluit"):
+        fields.problem("besluit_datum", MSG_WITHOUT_BESLUIT)
+    closed_on = _history_date(fields, "gesloten_op", identity)
+    if closed_on is not None:
+        if when is not None and closed_on < when:
+            fields.problem("gesloten_op", MSG_BEFORE, other=Code("datum"))
+        elif decided_on is not None and closed_on < decided_on:
+            fields.problem("gesloten_op", MSG_BEFORE, other=Code("besluit_datum"))
+    return History(decision=decision, decided_on=decided_on, closed_on=closed_on)
+
+
+def _check_row(line: int, fields: Fields, *, history: bool) -> MeldingRow | None:
     bron_id = fields.text("bron_id")
 
     bron: Bron | None = None
@@ -138,9 +269,13 @@ def _check(line: int, fields: Fields) -> MeldingRow | None:
 
     remark = fields.remark()
 
-    for column in HISTORY_COLUMNS:
-        if fields.value(column):
-            fields.problem(column, MSG_HISTORY)
+    found = NO_HISTORY
+    if history:
+        found = _read_history(fields, identity, when)
+    else:
+        for column in HISTORY_COLUMNS:
+            if fields.value(column):
+                fields.problem(column, MSG_HISTORY)
 
     if fields.problems or bron is None or theme is None or identity is None:
         return None
@@ -155,6 +290,7 @@ def _check(line: int, fields: Fields) -> MeldingRow | None:
         municipality=municipality,
         date=when,
         remark=remark,
+        history=found,
     )
 
 
@@ -165,6 +301,14 @@ MELDINGEN: RowFormat[MeldingRow] = RowFormat(
     check=_check,
     foreign=("soort", "inrichting"),
 )
+# `vhbot import meldingen --history`: the same columns, the history columns read.
+MELDINGEN_HISTORY: RowFormat[MeldingRow] = RowFormat(
+    name="meldingen",
+    required=REQUIRED_COLUMNS,
+    optional=OPTIONAL_COLUMNS,
+    check=_check_history,
+    foreign=("soort", "inrichting"),
+)
 
 
 def read_meldingen(
@@ -173,11 +317,13 @@ def read_meldingen(
     municipalities: Sequence[str],
     today: datetime.date,
     max_field_chars: int = 10_000,
+    history: bool = False,
 ) -> Iterator[MeldingRow | RowError]:
-    """Read a meldingen file row by row; as `bot.domain.dpan.read_dpan`, with `MELDINGEN`."""
+    """Read a meldingen file row by row; as `bot.domain.dpan.read_dpan`, with `MELDINGEN`
+    (`MELDINGEN_HISTORY` when `history`: the history columns are read, not refused)."""
     return read_rows(
         stream,
-        MELDINGEN,
+        MELDINGEN_HISTORY if history else MELDINGEN,
         municipalities=municipalities,
         today=today,
         max_field_chars=max_field_chars,

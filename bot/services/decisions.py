@@ -272,14 +272,18 @@ class Decisions:
         # reached must not make retention treat it as a case that never had procesregie.
         # Unless it was a mistake: replaced before any casemanager took the case on, and
         # not because its goal was reached. Then the data goes as for any other case.
+        # The reports count the case in procesregie from its first procesregie decision
+        # (`procesregie_at`) until it closed; a mistake never counted.
         if decision is Decision.PROCESREGIE:
             case.procesregie = True
+            case.procesregie_at = case.procesregie_at or now
         elif (
             previous is Decision.PROCESREGIE
             and reason is not CloseReason.DOEL_BEREIKT
             and not self._ever_accepted(session, case.id)
         ):
             case.procesregie = False
+            case.procesregie_at = None
         if closes_case(decision):
             if case.closed_at is None:
                 case.closed_at = now

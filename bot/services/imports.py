@@ -211,8 +211,13 @@ class Importer(Generic[RowT]):
 
     def _store_row(
         self, session: Session, row: RowT, import_id: int, actor: str, opened: list[str]
-    ) -> None:
-        """Store one new row (not stored yet); add the references of cases it opened."""
+    ) -> str | None:
+        """Store one new row (not stored yet); add the references of cases it opened.
+
+        Returns:
+            None when stored; else why the row is rejected (translated, without its
+            data), having stored nothing of it.
+        """
         raise NotImplementedError
 
     def _check_ready(self) -> None:
@@ -581,7 +586,9 @@ class Importer(Generic[RowT]):
             if import_of == import_id and line != row.line:
                 return self._("bron_id appears earlier in this file (line {line})", line=line)
             return Stored.EARLIER if import_of == import_id else Stored.DUPLICATE
-        self._store_row(session, row, import_id, actor, opened)
+        refused = self._store_row(session, row, import_id, actor, opened)
+        if refused is not None:
+            return refused
         seen[_key(row)] = (import_id, row.line)
         return Stored.NEW
 
@@ -665,6 +672,20 @@ class Importer(Generic[RowT]):
                 open_case.opened_at = opened_at
                 session.add(open_case)
             return open_case, False
+        return self._new_case(session, melding, theme, opened_at=opened_at, actor=actor), True
+
+    def _new_case(
+        self,
+        session: Session,
+        melding: Melding,
+        theme: Theme,
+        *,
+        opened_at: datetime,
+        actor: str,
+        closed_at: datetime | None = None,
+    ) -> Case:
+        """A new case of `melding`'s person and municipality (closed at `closed_at`: a
+        history moved in), numbered in the year it opened."""
         year = opened_at.astimezone(self._settings.tz).year
         number = _next_case_number(session, year)
         case = Case(
@@ -675,6 +696,7 @@ class Importer(Generic[RowT]):
             person_id=melding.person_id,
             municipality=melding.municipality,
             opened_at=opened_at,
+            closed_at=closed_at,
         )
         session.add(case)
         session.flush()
@@ -686,7 +708,7 @@ class Importer(Generic[RowT]):
             reference=case.reference,
             melding=melding.id,
         )
-        return case, True
+        return case
 
     def _local_today(self) -> date:
         return self._clock.now().astimezone(self._settings.tz).date()

@@ -8,6 +8,12 @@ Nothing is announced here: triage items are announced per meeting by the agenda.
 The file machinery is `bot.services.imports.Importer`, shared with the
 detention import; this module says how a meldingen row is read
 (`bot.domain.meldingen`) and stored.
+
+`vhbot import meldingen --history` (`HistoryService`) is the same import for a
+history moved in from a spreadsheet: each row's melding, and its case's decision
+and closing where the row gives them, on their own dates. Nothing is announced,
+as in every meldingen import; a case decided or closed in the history is no
+triage item either (the agenda takes open cases without a decision only).
 """
 
 from __future__ import annotations
@@ -15,17 +21,25 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import BinaryIO
 
-from sqlmodel import Session
+from sqlmodel import Session, col, func, select
 
-from bot.domain.dpan import RowError
-from bot.domain.meldingen import MeldingRow, read_meldingen
-from bot.i18n import Translator
+from bot.domain.decisions import Decision
+from bot.domain.dpan import Problem, RowError
+from bot.domain.meldingen import (
+    NO_HISTORY,
+    CaseSpan,
+    MeldingRow,
+    history_case,
+    read_meldingen,
+)
+from bot.i18n import Translator, mark
 from bot.safe import SafeText
 from bot.services.audit import Detail
-from bot.services.imports import REMARK_CONTEXT, Importer
+from bot.services.imports import REMARK_CONTEXT, Importer, SourceKey
+from bot.storage.engine import savepoint
 from bot.storage.models import Case, Melding
 
 # The `soort` of a melding that is not a detention notification.
@@ -71,12 +85,13 @@ class MeldingenService(Importer[MeldingRow]):
 
     def _store_row(
         self, session: Session, row: MeldingRow, import_id: int, actor: str, opened: list[str]
-    ) -> None:
+    ) -> str | None:
         _, case, created = self._store(
             session, row, import_id=import_id, source_line=row.line, actor=actor
         )
         if created:
             opened.append(case.reference)
+        return None
 
     def add(self, row: MeldingRow, *, actor: str) -> Added:
         """Store one melding typed in by hand, as one imported row, in one transaction.
@@ -137,15 +152,212 @@ class MeldingenService(Importer[MeldingRow]):
         )
         session.add(melding)
         session.flush()
-        case, created = self._open_or_join_case(
-            session, melding, row.theme, opened_at=self._opened_at(row, now), actor=actor
-        )
+        case, created = self._case_of(session, melding, row, now, actor)
         melding.case_id = case.id
         session.add(melding)
         return melding, case, created
 
-    def _opened_at(self, row: MeldingRow, now: datetime) -> datetime:
-        """A case opens on the melding's date: now when that is today, else its midnight."""
-        if row.date == self._local_today():
+    def _case_of(
+        self, session: Session, melding: Melding, row: MeldingRow, now: datetime, actor: str
+    ) -> tuple[Case, bool]:
+        """The case the melding joins or opens, and whether it opened now."""
+        return self._open_or_join_case(
+            session, melding, row.theme, opened_at=self._at(row.date, now), actor=actor
+        )
+
+    def _at(self, day: date, now: datetime) -> datetime:
+        """The moment of something that happened on `day` (a case opening on its melding's
+        date, a decision or closing of a history): now when that is today, else the
+        day's local midnight."""
+        if day == self._local_today():
             return now
-        return datetime.combine(row.date, time(0), tzinfo=self._settings.tz)
+        return datetime.combine(day, time(0), tzinfo=self._settings.tz)
+
+
+# The same message as the machinery's (bot.services.imports), for a row `_read` finds twice.
+MSG_EARLIER_IN_FILE = mark("bron_id appears earlier in this file (line {line})")
+
+
+class _Refused(Exception):
+    """A history row that contradicts its case: rolled back, and rejected with `reason`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("history row refused")
+        self.reason = reason
+
+
+class HistoryService(MeldingenService):
+    """`vhbot import meldingen --history`: a history moved in from a spreadsheet.
+
+    Each row is a melding as in `MeldingenService`, with where the row gives them its
+    case's triage decision (`besluit`, `besluit_datum`) and closing (`gesloten_op`),
+    recorded on their own dates and audited (`case.decision`, `case.close`, with
+    `history`). Rows are taken in date order (`_read`: the rows of a file are held in
+    memory to sort them, as a spreadsheet's history is), so a melding after its case
+    closed opens a new case (a relapse); where a row goes is
+    `bot.domain.meldingen.history_case`, which gives the same cases in any order.
+
+    A row that contradicts its case is rejected alone: a decision before the case's
+    first melding, a closing before one of its meldingen, or another decision than the
+    one taken in vhbot (a history never replaces what a coordinator decided).
+    """
+
+    kind = "history"
+    audit_action = "import.history"
+
+    def _read(self, stream: BinaryIO) -> Iterator[MeldingRow | RowError]:
+        rows: list[MeldingRow] = []
+        first_line: dict[SourceKey, int] = {}
+        for item in read_meldingen(
+            stream,
+            municipalities=self._settings.municipalities,
+            today=self._local_today(),
+            history=True,
+        ):
+            if isinstance(item, RowError):
+                yield item
+                continue
+            key = (item.bron.value, item.bron_id)
+            if key in first_line:
+                # Told here, in file order: sorted, the later line could come first.
+                problem = Problem("bron_id", MSG_EARLIER_IN_FILE, {"line": first_line[key]})
+                yield RowError(item.line, (problem,))
+                continue
+            first_line[key] = item.line
+            rows.append(item)
+        yield from sorted(rows, key=lambda row: (row.date, row.line))
+
+    def _store_row(
+        self, session: Session, row: MeldingRow, import_id: int, actor: str, opened: list[str]
+    ) -> str | None:
+        try:
+            with savepoint(session):
+                _, case, created = self._store(
+                    session, row, import_id=import_id, source_line=row.line, actor=actor
+                )
+                self._record_history(session, case, row, actor, created=created)
+        except _Refused as refused:
+            return refused.reason
+        if created:
+            opened.append(case.reference)
+        return None
+
+    def _case_of(
+        self, session: Session, melding: Melding, row: MeldingRow, now: datetime, actor: str
+    ) -> tuple[Case, bool]:
+        cases = {
+            case.id: case
+            for case in session.exec(
+                select(Case)
+                .where(Case.person_id == melding.person_id, Case.theme == row.theme.value)
+                .with_for_update()
+            )
+        }
+        spans = [
+            CaseSpan(
+                case_id=case_id,
+                opened_on=self._local_day(case.opened_at),
+                closed_on=self._closed_on(case),
+            )
+            for case_id, case in cases.items()
+            if case_id is not None
+        ]
+        closes_on = row.history.closes_on
+        placement = history_case(spans, row.date, closes_on)
+        opened_at = self._at(row.date, now)
+        if placement.case_id is None:
+            closed_at = self._at(closes_on, now) if closes_on is not None else None
+            case = self._new_case(
+                session, melding, row.theme, opened_at=opened_at, actor=actor, closed_at=closed_at
+            )
+            return case, True
+        case = cases[placement.case_id]
+        if placement.moves_start:
+            # An older melding that arrived later: the case began with it.
+            case.opened_at = opened_at
+            session.add(case)
+        return case, False
+
+    def _record_history(
+        self, session: Session, case: Case, row: MeldingRow, actor: str, *, created: bool
+    ) -> None:
+        """Record the row's decision and closing on its case (`created` by this row: made
+        closed already, as another case of the person may be open).
+
+        Raises:
+            _Refused: the row contradicts its case (see the class).
+        """
+        history = row.history
+        if history == NO_HISTORY:
+            return
+        assert case.id is not None  # noqa: S101 - flushed
+        now = self._clock.now()
+        _ = self._
+        if history.decided_on is not None and history.decided_on < self._local_day(case.opened_at):
+            raise _Refused(str(_("besluit_datum is before the first melding of its case")))
+        decision = history.decision
+        closes_on = history.closes_on
+        if case.decided_by is not None and (
+            (decision is not None and case.decision != decision.value)
+            or (closes_on is not None and self._closed_on(case) != closes_on)
+        ):
+            raise _Refused(str(_("its case was decided in vhbot; a history does not change that")))
+        if closes_on is not None:
+            last = session.exec(
+                select(func.max(Melding.event_date)).where(col(Melding.case_id) == case.id)
+            ).one()
+            if last is not None and last > closes_on:
+                raise _Refused(
+                    str(
+                        _(
+                            "the row closes its case before a later melding of that case; a "
+                            "melding after the closing belongs to a new case"
+                        )
+                    )
+                )
+        if case.decided_by is not None:
+            return  # decided in vhbot, and the row agrees with it
+        subject = f"case:{case.id}"
+        if decision is not None and history.decided_on is not None:
+            decided_at = self._at(history.decided_on, now)
+            before = (case.decision, case.decided_at, case.procesregie_at)
+            # Rows of a case may name its decisions over time (procesregie, later
+            # afgesloten): the latest is its decision; it was in procesregie from the first.
+            if case.decided_at is None or decided_at >= case.decided_at:
+                case.decision, case.decided_at = decision.value, decided_at
+                case.decision_organisation_id = case.decision_reason = None
+            if decision is Decision.PROCESREGIE:
+                case.procesregie = True
+                case.procesregie_at = min(case.procesregie_at or decided_at, decided_at)
+            if (case.decision, case.decided_at, case.procesregie_at) != before:
+                self._audit.record(
+                    session,
+                    actor=actor,
+                    action="case.decision",
+                    subject=subject,
+                    reference=case.reference,
+                    decision=decision.value,
+                    on=history.decided_on.isoformat(),
+                    history=True,
+                )
+        if closes_on is not None:
+            closed_at = self._at(closes_on, now)
+            # The latest closing the rows of a case name is when it closed.
+            if created or case.closed_at is None or closed_at > case.closed_at:
+                case.closed_at = closed_at
+                self._audit.record(
+                    session,
+                    actor=actor,
+                    action="case.close",
+                    subject=subject,
+                    reference=case.reference,
+                    on=closes_on.isoformat(),
+                    history=True,
+                )
+        session.add(case)
+
+    def _closed_on(self, case: Case) -> date | None:
+        return self._local_day(case.closed_at) if case.closed_at is not None else None
+
+    def _local_day(self, moment: datetime) -> date:
+        return moment.astimezone(self._settings.tz).date()

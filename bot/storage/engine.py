@@ -22,6 +22,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
+from bot.storage.dates import register_sqlite_functions
+
 T = TypeVar("T")
 P = ParamSpec("P")
 log = logging.getLogger(__name__)
@@ -37,7 +39,8 @@ def safe_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets foreign keys, WAL and a busy timeout.
+    """An engine for `url`; SQLite gets foreign keys, WAL, a busy timeout and the
+    functions of `bot.storage.dates`.
 
     hide_parameters: a database error's text would otherwise quote the values of
     the statement, and error texts can end up in logs.
@@ -60,6 +63,7 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
+            register_sqlite_functions(dbapi_connection)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection: Any) -> None:

@@ -213,7 +213,7 @@ class ImportFile(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     sha256: str = Field(max_length=64)
-    # What the file is read as: dpan or meldingen (an Importer's kind).
+    # What the file is read as: dpan, meldingen or history (an Importer's kind).
     kind: str = Field(max_length=16)
     status: str = Field(max_length=16)  # running, done, unreadable, failed (given up)
     # Starts since the import last finished; the inbox gives up after a few.
@@ -235,7 +235,12 @@ class Melding(SQLModel, table=True):
 
     # A sender's id is unique only among its own meldingen: two sources may both
     # send a "1001". bron_id first, so that the key also serves lookups by bron_id.
-    __table_args__ = (UniqueConstraint("bron_id", "bron", name="uq_melding_bron_id_bron"),)
+    # The reports count meldingen by date, theme and municipality: one index holds all
+    # three, so a year's count reads the index alone.
+    __table_args__ = (
+        UniqueConstraint("bron_id", "bron", name="uq_melding_bron_id_bron"),
+        Index("ix_melding_event_date_theme_municipality", "event_date", "theme", "municipality"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     bron_id: str = Field(max_length=64)
@@ -288,6 +293,12 @@ class Case(SQLModel, table=True):
     opened_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     procesregie: bool = False
+    # When the case was taken into procesregie: the reports count it in procesregie from
+    # then on, also after a later decision closed it. None: never (or by mistake, see
+    # bot.services.decisions).
+    procesregie_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
     # The current triage decision (bot.domain.decisions.Decision); earlier ones, and
     # every correction, are in the audit log. None: no decision yet (in triage).
     decision: str | None = Field(default=None, max_length=16)

@@ -53,6 +53,10 @@ def test_a_procesregie_case_closed_when_its_goal_is_reached_keeps_its_data_reten
             session, reference=reference, decision=Decision.AFGESLOTEN,
             member_id=world.coordinator, reason=CloseReason.DOEL_BEREIKT,
         )  # fmt: skip
+    # The reports count it in procesregie from the first decision until the closing.
+    case = _case(core, reference)
+    assert (case.decision, case.procesregie) == ("afgesloten", True)
+    assert case.procesregie_at == datetime(2027, 3, 1, 10, tzinfo=AMSTERDAM)
     # README: VHBOT_RETENTION_DAYS (730) after closing for a procesregie case.
     _retention(core, clock, datetime(2027, 6, 11, 10, tzinfo=AMSTERDAM))
     assert _melding_of(core, reference).erased_at is None
@@ -208,5 +212,7 @@ def test_a_procesregie_corrected_before_anyone_took_it_on_does_not_keep_data_lon
             member_id=world.coordinator, reason=CloseReason.LOPEND_TRAJECT,
         )  # fmt: skip
     assert _case(core, reference).procesregie is accepted
+    # A mistake never counted in procesregie (the reports read procesregie_at).
+    assert (_case(core, reference).procesregie_at is not None) is accepted
     _retention(core, clock, datetime(2027, 6, 2, 10, tzinfo=AMSTERDAM))
     assert (_melding_of(core, reference).erased_at is None) is accepted

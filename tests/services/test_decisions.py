@@ -202,6 +202,9 @@ def test_each_decision_sets_the_case_the_way_retention_and_reports_read_it(
         "procesregie", True, None,
     )  # fmt: skip
     assert (procesregie.decided_at, procesregie.decided_by) == (now, world.coordinator)
+    assert (procesregie.procesregie_at, referred.procesregie_at, closed.procesregie_at) == (
+        now, None, None,
+    )  # fmt: skip
     assert (referred.decision, referred.procesregie, referred.closed_at) == (
         "doorgeleid", False, now,
     )  # fmt: skip
@@ -244,6 +247,7 @@ def test_a_correction_replaces_the_decision_and_the_audit_log_keeps_the_earlier_
         "procesregie", True, None, None,
     )  # fmt: skip
     assert (case.decided_at, case.decided_by) == (clock.now(), world.other_coordinator)
+    assert case.procesregie_at == clock.now()  # in procesregie from the correction on
     assert [(e["decision"], e["reason"], e["replaced"]) for e in _audit(core, "case.decision")] == [
         ("afgesloten", "dubbel", None), ("procesregie", None, "afgesloten"),
     ]  # fmt: skip

@@ -195,8 +195,7 @@ def test_rejected_rows_are_named_by_line_and_reason_without_their_data(
     assert by_line[5] == ["datum ligt in de toekomst"]
     assert "gemeente" in by_line[6][0]
     assert by_line[7] == [
-        f"{column}: historiekolommen vragen om --history (nog niet beschikbaar)"
-        for column in ("besluit", "besluit_datum")
+        f"{column}: historiekolommen vragen om --history" for column in ("besluit", "besluit_datum")
     ]
     assert by_line[8] == ["bron_id staat eerder in dit bestand (regel 2)"]
     shown = str(errors)

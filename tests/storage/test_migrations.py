@@ -288,3 +288,75 @@ def test_the_owner_history_step_downgrades_and_upgrades_again(database_url: str)
         }
     finally:
         engine.dispose()
+
+
+def test_cases_in_procesregie_get_the_moment_of_their_first_procesregie_decision(
+    empty_database_url: str,
+) -> None:
+    """0021: vh_case.procesregie_at from the audit log's first procesregie decision of the
+    case (also when a later decision closed it), else its decision's moment."""
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import insert
+    from sqlmodel import Session
+
+    from bot.clock import FrozenClock
+    from bot.services.audit import AuditLog
+    from bot.storage.models import Case, Person
+
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    moments = [datetime(2026, 3, day, 10, tzinfo=amsterdam) for day in (1, 2, 3, 4)]
+    engine = make_engine(empty_database_url)
+    try:
+        migrate.upgrade(engine, "0018")
+        cases = [
+            # (id, procesregie, decision, decided_at)
+            (1, True, "procesregie", moments[1]),
+            (2, True, "afgesloten", moments[3]),  # procesregie on the 1st, closed on the 4th
+            (3, False, "doorgeleid", moments[2]),
+            (4, True, "afgesloten", moments[2]),  # no audit entry (never happens): decided_at
+        ]
+        # The tables' own column types store the moments as every version reads them.
+        with engine.begin() as connection:
+            connection.execute(
+                insert(Person.__table__).values(  # type: ignore[attr-defined]
+                    id=1, identity_key="k1", pseudonym="P-001", created_at=moments[0],
+                    identity_stored_at=moments[0],
+                )
+            )  # fmt: skip
+            for case_id, procesregie, decision, decided_at in cases:
+                connection.execute(
+                    insert(Case.__table__).values(  # type: ignore[attr-defined]
+                        id=case_id, reference=f"VH-2026-000{case_id}", year=2026,
+                        number=case_id, theme="top_x", person_id=1, municipality="Weert",
+                        opened_at=moments[0], procesregie=procesregie, decision=decision,
+                        decided_at=decided_at,
+                        closed_at=None if case_id == 1 else decided_at,
+                    )
+                )  # fmt: skip
+        clock = FrozenClock(moments[0])
+        audit = AuditLog(clock, key=b"k" * 32)
+        history = [
+            (moments[0], 2, "procesregie", None),
+            (moments[1], 1, "procesregie", None),
+            (moments[2], 2, "procesregie", "procesregie"),  # a second one: the first counts
+            (moments[3], 2, "afgesloten", "procesregie"),
+            (moments[2], 3, "doorgeleid", None),
+        ]
+        for at, case_id, decision, replaced in history:
+            clock.set(at)
+            with Session(engine) as session:
+                audit.record(
+                    session, actor="member:1", action="case.decision", subject=f"case:{case_id}",
+                    reference=f"VH-2026-000{case_id}", decision=decision, replaced=replaced,
+                )  # fmt: skip
+                session.commit()
+        migrate.upgrade(engine)
+        with Session(engine) as session:
+            read = {c.id: c.procesregie_at for c in session.exec(select(Case))}
+        assert read == {1: moments[1], 2: moments[0], 3: None, 4: moments[2]}
+        migrate.downgrade(engine, "0018")
+        columns = {c["name"] for c in inspect(engine).get_columns("vh_case")}
+        assert "procesregie_at" not in columns
+    finally:
+        engine.dispose()
