@@ -29,6 +29,7 @@ from bot.services.persons import PersonVault
 from bot.services.plan import PlanOfApproach
 from bot.services.reminders import Reminders
 from bot.services.reveal import Reveals
+from bot.services.stand import SqlQuarterCounts, Stand
 from bot.storage import migrate
 from bot.storage.engine import Database, safe_url
 
@@ -95,6 +96,8 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     meldingen = MeldingenService(
         settings=settings, db=db, vault=vault, cipher=cipher, audit=audit, clock=clock
     )
+    agenda = Agenda(settings=settings, announcements=announcements)
+    reminders = Reminders(settings=settings, clock=clock, cipher=cipher)
     return Core(
         settings=settings,
         clock=clock,
@@ -127,7 +130,16 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
             plan=plan,
         ),
         decisions=decisions,
-        agenda=Agenda(settings=settings, announcements=announcements),
-        reminders=Reminders(settings=settings, clock=clock, cipher=cipher),
+        agenda=agenda,
+        reminders=reminders,
         plan=plan,
+        stand=Stand(
+            settings=settings,
+            cipher=cipher,
+            agenda=agenda,
+            decisions=decisions,
+            reminders=reminders,
+            # Replaced by bot.services.reports at merge: the reports' own counting.
+            counts=SqlQuarterCounts(settings.tz),
+        ),
     )

@@ -23,6 +23,7 @@ from bot.services.persons import PersonVault
 from bot.services.plan import PlanOfApproach
 from bot.services.reminders import Reminders
 from bot.services.reveal import Reveals
+from bot.services.stand import Stand
 from bot.storage.engine import Database
 
 
@@ -46,3 +47,4 @@ class Core:
     agenda: Agenda
     reminders: Reminders
     plan: PlanOfApproach
+    stand: Stand
