@@ -329,13 +329,19 @@ def test_cases_waiting_for_a_casemanager(core: Core, team: Team) -> None:
             casemanager=team.casemanager,
         )
         pf.case(session, opened=date(2026, 9, 1), theme=Theme.RADICALISERING)
+        # Accepted by a casemanager who has left since: waiting again.
+        gone = pf.member(
+            core.memberships, session, telegram_id=409, org="RN", roles=[Role.CASEMANAGER]
+        )
+        pf.case(session, opened=date(2026, 9, 1), decided=date(2026, 11, 2), casemanager=gone)
+        core.memberships.deactivate(session, member_id=gone, actor=CLI)
     shown = facts(core, team.coordinator)
-    assert shown.without_casemanager == {Theme.NAZORG: 2, Theme.MULTIPROBLEMATIEK: 2}
+    assert shown.without_casemanager == {Theme.NAZORG: 2, Theme.MULTIPROBLEMATIEK: 3}
     # The count is the daily report's list, counted.
     with core.db.session() as session:
         listed = core.decisions.waiting_for_casemanager(session, core.clock.now())
     assert sorted(w.theme for w in listed) == sorted(
-        [Theme.NAZORG] * 2 + [Theme.MULTIPROBLEMATIEK] * 2 + [Theme.RADICALISERING]
+        [Theme.NAZORG] * 2 + [Theme.MULTIPROBLEMATIEK] * 3 + [Theme.RADICALISERING]
     )
     assert facts(core, team.radical_coordinator).without_casemanager == {Theme.RADICALISERING: 1}
 
