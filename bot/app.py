@@ -30,6 +30,7 @@ from bot.services.plan import PlanOfApproach
 from bot.services.reminders import Reminders
 from bot.services.reports import Reports
 from bot.services.reveal import Reveals
+from bot.services.stand import Stand
 from bot.storage import migrate
 from bot.storage.engine import Database, safe_url
 
@@ -96,6 +97,9 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     meldingen = MeldingenService(
         settings=settings, db=db, vault=vault, cipher=cipher, audit=audit, clock=clock
     )
+    agenda = Agenda(settings=settings, announcements=announcements)
+    reminders = Reminders(settings=settings, clock=clock, cipher=cipher)
+    reports = Reports(settings=settings, db=db, audit=audit, clock=clock)
     return Core(
         settings=settings,
         clock=clock,
@@ -131,8 +135,16 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
             plan=plan,
         ),
         decisions=decisions,
-        agenda=Agenda(settings=settings, announcements=announcements),
-        reminders=Reminders(settings=settings, clock=clock, cipher=cipher),
+        agenda=agenda,
+        reminders=reminders,
         plan=plan,
-        reports=Reports(settings=settings, db=db, audit=audit, clock=clock),
+        reports=reports,
+        stand=Stand(
+            settings=settings,
+            cipher=cipher,
+            agenda=agenda,
+            decisions=decisions,
+            reminders=reminders,
+            counts=reports,
+        ),
     )

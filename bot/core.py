@@ -24,6 +24,7 @@ from bot.services.plan import PlanOfApproach
 from bot.services.reminders import Reminders
 from bot.services.reports import Reports
 from bot.services.reveal import Reveals
+from bot.services.stand import Stand
 from bot.storage.engine import Database
 
 
@@ -49,3 +50,4 @@ class Core:
     reminders: Reminders
     plan: PlanOfApproach
     reports: Reports
+    stand: Stand

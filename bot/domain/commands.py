@@ -72,6 +72,12 @@ COMMANDS: tuple[Permission, ...] = (
         PRIVATE,
     ),
     Permission(
+        "stand",
+        mark("Today's state with a chart: /stand [THEMA]"),
+        COORDINATOR,
+        PRIVATE,
+    ),
+    Permission(
         "toewijzen",
         mark("Assign a casemanager to a case: /toewijzen REF [NUMBER]"),
         COORDINATOR,

@@ -12,7 +12,7 @@ opened) is reported to the coordinators, once a day.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -125,8 +125,20 @@ def casemanager_wait_start(
 
 def casemanager_overdue(since: datetime, now: datetime, tz: ZoneInfo) -> bool:
     """Two working days have passed since `since` (both as local dates)."""
-    due = add_working_days(since.astimezone(tz).date(), CASEMANAGER_WORKING_DAYS)
-    return now.astimezone(tz).date() >= due
+    return since.astimezone(tz).date() <= last_overdue_wait_day(now.astimezone(tz).date())
+
+
+def last_overdue_wait_day(today: date) -> date:
+    """The latest local day a case may have started waiting for its casemanager and be
+    overdue `today` (CASEMANAGER_WORKING_DAYS working days on): every earlier day is too.
+
+    So the rule can be asked of the database as one bound (`since` before the next
+    day's midnight) instead of case by case.
+    """
+    day = today
+    while add_working_days(day, CASEMANAGER_WORKING_DAYS) > today:
+        day -= timedelta(days=1)
+    return day
 
 
 def report_day(now: datetime, tz: ZoneInfo) -> date | None:

@@ -22,16 +22,13 @@ from functools import cached_property
 
 from bot.domain.commands import mark
 from bot.domain.roles import Theme
+from bot.domain.small_cells import LESS_THAN_SMALL, SMALL_CELL, is_small
 
 # What the tables call the region as a whole (a person counts once there, even with
 # cases in two municipalities) and every theme but nazorg (the triage table).
 TOTAL = "Totaal"
 ALL_BUT_NAZORG = "alle"
 TRIAGE_THEMES: tuple[Theme, ...] = tuple(t for t in Theme if t is not Theme.NAZORG)
-
-# Figures from 1 to SMALL_CELL - 1 are suppressed.
-SMALL_CELL = 5
-SUPPRESSED = "<5"
 
 CSV_HEADER: tuple[str, ...] = (
     "tabel",
@@ -185,8 +182,8 @@ def shown_count(count: int | None, *, suppress: bool) -> str:
     small cells are suppressed (a figure about so few persons can identify them)."""
     if count is None:
         return ""
-    if suppress and 0 < count < SMALL_CELL:
-        return SUPPRESSED
+    if suppress and is_small(count):
+        return LESS_THAN_SMALL
     return str(count)
 
 
@@ -195,6 +192,7 @@ def shown_median(
 ) -> str:
     """A median of days: "" when there is none, or when it is over fewer than 5 cases
     and small cells are suppressed; whole days without decimals, else one (`decimal`)."""
+    # A median over fewer cases than a shown figure needs is left out altogether.
     if median is None or (suppress and (cases or 0) < SMALL_CELL):
         return ""
     if median == int(median):

@@ -25,6 +25,7 @@ from bot.handlers import (
     members,
     plan,
     reveal,
+    stand,
     start,
 )
 from bot.handlers.wait import DatabaseWait
@@ -44,6 +45,7 @@ def register_all(
     reveal.register(application, core)
     decisions.register(application, core)
     agenda.register(application, core)
+    stand.register(application, core)
     plan.register(application, core)  # before the fallback: it takes typed answers
     fallback.register(application, core)  # last in group 0: what nothing else took
     DatabaseWait(core).wrap(application)  # last: it wraps what is registered

@@ -20,7 +20,12 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from bot.domain.decisions import CloseReason, Decision
 from bot.domain.roles import Theme
-from bot.handlers.common import CLOSED_OR_UNKNOWN, authorize_button, authorize_command
+from bot.handlers.common import (
+    CLOSED_OR_UNKNOWN,
+    authorize_button,
+    authorize_command,
+    theme_argument,
+)
 from bot.handlers.decisions import decided_text
 from bot.handlers.members import acknowledge
 from bot.i18n import Translator
@@ -130,16 +135,13 @@ class AgendaHandlers:
             return
         _ = caller.tr
         member_id = caller.member.member_id
-        args = context.args or []
-        theme = None
-        if args:
-            word = args[0].strip().lower() if len(args) == 1 and args[0].isascii() else ""
-            try:
-                theme = Theme(word)
-            except ValueError:
-                await update.get_bot().send_message(caller.chat_id, themes_text(_))
-                return
-            core = self._core
+        try:
+            theme = theme_argument(context.args or [])
+        except ValueError:
+            await update.get_bot().send_message(caller.chat_id, themes_text(_))
+            return
+        if theme is not None:
+            core, word = self._core, theme.value
             if not await self._in_session(
                 lambda session: core.decisions.member_entitled(session, member_id, word)
             ):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from telegram import Chat, Update
 
 from bot.domain.commands import ChatKind, Refusal, decide, decide_button
-from bot.domain.roles import Role
+from bot.domain.roles import Role, Theme
 from bot.i18n import Translator, language_for, mark, translator
 from bot.safe import SafeText
 from bot.services.members import MemberView
@@ -124,3 +125,15 @@ async def authorize_button(update: Update, core: Core, kind: str) -> Caller | No
     await _record_refusal(core, caller, f"button:{kind}", refusal)
     await query.answer(refusal_text(caller, refusal, button=True), show_alert=True)
     return None
+
+
+def theme_argument(args: Sequence[str]) -> Theme | None:
+    """The THEMA of `/agenda THEMA` or `/stand THEMA`: None when not given.
+
+    Raises:
+        ValueError: anything but one known theme's code (the answer never repeats it).
+    """
+    if not args:
+        return None
+    word = args[0].strip().lower() if len(args) == 1 and args[0].isascii() else ""
+    return Theme(word)

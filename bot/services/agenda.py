@@ -106,6 +106,16 @@ class Agenda:
             .order_by(col(Case.id))
         ).all()
         meetings: dict[MeetingType, Meeting] = {}
+        # Each case's latest item, read in one query (not one per case): newest first.
+        latests: dict[int, tuple[AgendaItem, Meeting]] = {}
+        for found in session.exec(
+            select(AgendaItem, Meeting)
+            .join(Meeting, col(Meeting.id) == col(AgendaItem.meeting_id))
+            .join(Case, col(Case.id) == col(AgendaItem.case_id))
+            .where(col(Case.closed_at).is_(None), col(Case.decision).is_(None))
+            .order_by(col(Meeting.starts_at).desc())
+        ).all():
+            latests.setdefault(found[0].case_id, (found[0], found[1]))
         added = 0
         for case in cases:
             assert case.id is not None  # noqa: S101 - stored rows have ids
@@ -113,12 +123,7 @@ class Agenda:
             if kind not in meetings:
                 meetings[kind] = self._meeting(session, kind, now)
             meeting = meetings[kind]
-            latest = session.exec(
-                select(AgendaItem, Meeting)
-                .join(Meeting, col(Meeting.id) == col(AgendaItem.meeting_id))
-                .where(AgendaItem.case_id == case.id)
-                .order_by(col(Meeting.starts_at).desc())
-            ).first()
+            latest = latests.get(case.id)
             if latest is not None and (
                 latest[1].id == meeting.id or not self._day_over(aware(latest[1].starts_at), now)
             ):
@@ -256,6 +261,8 @@ class Agenda:
             return []
         kinds = [meeting_type_for(theme)] if theme is not None else list(MeetingType)
         kinds = [k for k in kinds if any(meeting_type_for(t) is k for t in entitled)]
+        # The organisations expected to answer, read once per theme (not per item).
+        answering: dict[Theme, list[Organisation]] = {}
         shown = []
         for kind in kinds:
             starts_at = self.current_start(kind, now)
@@ -280,15 +287,26 @@ class Agenda:
                         continue
                     if Theme(case.theme) not in entitled:
                         continue
-                    items.append(self._item(session, item, case, person))
+                    items.append(self._item(session, item, case, person, answering))
             shown.append(MeetingShown(kind, starts_at, tuple(items)))
         return shown
 
-    def _item(self, session: Session, item: AgendaItem, case: Case, person: Person) -> ItemShown:
+    def _item(
+        self,
+        session: Session,
+        item: AgendaItem,
+        case: Case,
+        person: Person,
+        answering: dict[Theme, list[Organisation]],
+    ) -> ItemShown:
         theme = Theme(case.theme)
         assert case.id is not None  # noqa: S101 - stored rows have ids
+        if theme not in answering:
+            answering[theme] = self._announcements.answering_organisations(session, theme)
         if item.announcement_id is not None:
-            tally = self._announcements.tally(session, item.announcement_id)
+            tally = self._announcements.tally(
+                session, item.announcement_id, expected=answering[theme]
+            )
             expected = len(tally.known) + len(tally.not_known) + len(tally.missing)
             answered, missing, known = (
                 len(tally.known) + len(tally.not_known),
@@ -296,7 +314,7 @@ class Agenda:
                 len(tally.known),
             )
         else:
-            names = self._announcements.answering_names(session, theme)
+            names = self._announcements.answering_names(session, theme, expected=answering[theme])
             expected, answered, missing, known = len(names), 0, tuple(names), 0
         assert item.id is not None  # noqa: S101 - stored rows have ids
         return ItemShown(

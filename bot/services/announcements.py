@@ -10,6 +10,7 @@ it. What depends on the kind is only its renderer (bot.views.announcements).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -141,7 +142,7 @@ class Announcements:
             if chat_id is None:
                 raise NoPartnerGroup("VHBOT_PARTNER_CHAT_ID is not set")
             return [(chat_id, self._settings.locale)]
-        entitled = [o.id for o in self._answering_organisations(session, theme)]
+        entitled = [o.id for o in self.answering_organisations(session, theme)]
         members = session.exec(
             select(Member)
             .where(col(Member.organisation_id).in_(entitled), col(Member.active).is_(True))
@@ -220,25 +221,45 @@ class Announcements:
         )
         return AnswerResult(outcome, _name(organisation))
 
-    def tally(self, session: Session, announcement_id: int) -> Tally:
-        """Who said known, who not, and which organisations (that may answer) are missing."""
+    def tally(
+        self,
+        session: Session,
+        announcement_id: int,
+        *,
+        expected: Sequence[Organisation] | None = None,
+    ) -> Tally:
+        """Who said known, who not, and which organisations (that may answer) are missing.
+
+        `expected`: `answering_organisations` of the announcement's theme, when the
+        caller tallies many announcements at once (read once, not per announcement).
+        """
         announcement = session.get(Announcement, announcement_id)
         assert announcement is not None  # noqa: S101 - callers pass existing ids
         answers = {
             a.organisation_id: a.known
             for a in session.exec(select(Answer).where(Answer.announcement_id == announcement_id))
         }
-        expected = self._answering_organisations(session, Theme(announcement.theme))
+        if expected is None:
+            expected = self.answering_organisations(session, Theme(announcement.theme))
         known = sorted(_name(o) for o in expected if answers.get(o.id or 0) is True)
         not_known = sorted(_name(o) for o in expected if answers.get(o.id or 0) is False)
         missing = sorted(_name(o) for o in expected if (o.id or 0) not in answers)
         return Tally(known, not_known, missing)
 
-    def answering_names(self, session: Session, theme: Theme) -> list[OrganisationName]:
-        """The names of the organisations expected to answer an announcement of `theme`."""
-        return [_name(o) for o in self._answering_organisations(session, theme)]
+    def answering_names(
+        self,
+        session: Session,
+        theme: Theme,
+        *,
+        expected: Sequence[Organisation] | None = None,
+    ) -> list[OrganisationName]:
+        """The names of the organisations expected to answer an announcement of `theme`
+        (`expected`: those organisations, read already)."""
+        if expected is None:
+            expected = self.answering_organisations(session, theme)
+        return [_name(o) for o in expected]
 
-    def _answering_organisations(self, session: Session, theme: Theme) -> list[Organisation]:
+    def answering_organisations(self, session: Session, theme: Theme) -> list[Organisation]:
         """Organisations that may see the theme and have someone to answer."""
         with_members = set(
             session.exec(select(Member.organisation_id).where(col(Member.active).is_(True))).all()
@@ -446,7 +467,7 @@ class Announcements:
         )
         return [
             o
-            for o in self._answering_organisations(session, Theme(announcement.theme))
+            for o in self.answering_organisations(session, Theme(announcement.theme))
             if o.id not in answered
         ]
 

@@ -14,11 +14,14 @@ Refusals change nothing but are audited (`case.refused`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 
+from sqlalchemy import ColumnElement, ScalarSelect
+from sqlalchemy import select as columns
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, and_, col, func, or_, select
 
 from bot.clock import Clock
@@ -28,10 +31,9 @@ from bot.domain.decisions import (
     CloseReason,
     Decision,
     DeclineReason,
-    casemanager_overdue,
     casemanager_wait_start,
     closes_case,
-    needs_casemanager,
+    last_overdue_wait_day,
     report_day,
 )
 from bot.domain.roles import Role, Theme, parse_roles, parse_themes
@@ -697,47 +699,91 @@ class Decisions:
 
     def waiting_for_casemanager(self, session: Session, now: datetime) -> list[WaitingCase]:
         """Open cases needing a casemanager without an accepted one, 2 working days on."""
-        tz = self._settings.tz
-        candidates = session.exec(
-            select(Case)
-            .where(col(Case.closed_at).is_(None))
-            .where((col(Case.procesregie).is_(True)) | (col(Case.theme) == Theme.NAZORG.value))
+        newest = self._newest_assignment()
+        rows = session.execute(
+            columns(
+                col(Case.reference),
+                col(Case.theme),
+                col(Case.opened_at),
+                col(Case.decided_at),
+                col(Case.procesregie),
+                col(CaseAssignment.state),
+                col(CaseAssignment.member_id),
+            )
+            .select_from(Case)
+            .outerjoin(CaseAssignment, col(CaseAssignment.id) == newest)
+            .outerjoin(Member, col(Member.id) == col(CaseAssignment.member_id))
+            .where(self._waiting(now))
             .order_by(col(Case.opened_at), col(Case.id))
         ).all()
         waiting: list[WaitingCase] = []
-        for case in candidates:
-            assert case.id is not None  # noqa: S101 - stored rows have ids
-            if not needs_casemanager(
-                theme=case.theme, procesregie=case.procesregie, closed=case.closed_at is not None
-            ):
-                continue
+        for reference, theme, opened_at, decided_at, procesregie, state, member_id in rows:
             since = casemanager_wait_start(
-                theme=case.theme,
-                opened_at=case.opened_at,
-                decided_at=case.decided_at,
-                procesregie=case.procesregie,
+                theme=theme, opened_at=opened_at, decided_at=decided_at, procesregie=procesregie
             )
-            if since is None or not casemanager_overdue(since, now, tz):
-                continue
-            newest = session.exec(
-                select(CaseAssignment)
-                .where(CaseAssignment.case_id == case.id)
-                .order_by(col(CaseAssignment.id).desc())
-            ).first()
-            if newest is not None and newest.state == AssignmentState.ACCEPTED.value:
-                member = session.get(Member, newest.member_id)
-                if member is not None and member.active:
-                    continue  # it has its casemanager
+            assert since is not None  # noqa: S101 - selected by _waiting
             waiting.append(
                 WaitingCase(
-                    reference=case.reference,
-                    theme=Theme(case.theme),
+                    reference=reference,
+                    theme=Theme(theme),
                     since=since,
-                    state=AssignmentState(newest.state) if newest else None,
-                    member_number=newest.member_id if newest else None,
+                    state=AssignmentState(state) if state else None,
+                    member_number=member_id,
                 )
             )
         return waiting
+
+    def waiting_for_casemanager_count(
+        self, session: Session, now: datetime, themes: Collection[Theme]
+    ) -> dict[Theme, int]:
+        """How many cases of each of `themes` `waiting_for_casemanager` lists (one GROUP BY)."""
+        rows = session.execute(
+            columns(col(Case.theme), func.count(col(Case.id)))
+            .select_from(Case)
+            .outerjoin(CaseAssignment, col(CaseAssignment.id) == self._newest_assignment())
+            .outerjoin(Member, col(Member.id) == col(CaseAssignment.member_id))
+            .where(self._waiting(now), col(Case.theme).in_(sorted(t.value for t in themes)))
+            .group_by(col(Case.theme))
+        ).all()
+        return {Theme(theme): count for theme, count in rows}
+
+    def _newest_assignment(self) -> ScalarSelect[int | None]:
+        """The id of a case's newest assignment (correlated with the outer `Case`)."""
+        assignment = aliased(CaseAssignment)
+        return (
+            columns(func.max(assignment.id))
+            .where(col(assignment.case_id) == col(Case.id))
+            .correlate(Case)
+            .scalar_subquery()
+        )
+
+    def _waiting(self, now: datetime) -> ColumnElement[bool]:
+        """The rule of `waiting_for_casemanager`, as a condition on `Case` outer-joined with
+        its newest assignment and that assignment's member: open, needing a casemanager
+        (bot.domain.decisions.needs_casemanager), waiting since before the bound of
+        `casemanager_overdue` (from `casemanager_wait_start`), and the newest
+        assignment is not an accepted one of an active member."""
+        tz = self._settings.tz
+        last_day = last_overdue_wait_day(now.astimezone(tz).date())
+        bound = datetime.combine(last_day + timedelta(days=1), time(0), tz)
+        nazorg = col(Case.theme) == Theme.NAZORG.value
+        return and_(
+            col(Case.closed_at).is_(None),
+            or_(
+                and_(nazorg, col(Case.opened_at) < bound),
+                and_(
+                    ~nazorg,
+                    col(Case.procesregie).is_(True),
+                    col(Case.decided_at).is_not(None),
+                    col(Case.decided_at) < bound,
+                ),
+            ),
+            or_(
+                col(CaseAssignment.id).is_(None),
+                col(CaseAssignment.state) != AssignmentState.ACCEPTED.value,
+                col(Member.active).is_not(True),
+            ),
+        )
 
     def report_unassigned(self, session: Session) -> int:
         """Tell the coordinators, once a (local) day from REPORT_FROM on, which cases wait
@@ -777,9 +823,13 @@ class Decisions:
     def member_entitled(self, session: Session, member_id: int, theme: str) -> bool:
         """Whether the member's organisation works on `theme` (restricted themes: only
         the organisations granted them)."""
+        return Theme(theme) in self.member_themes(session, member_id)
+
+    def member_themes(self, session: Session, member_id: int) -> frozenset[Theme]:
+        """The themes the member's organisation works on (none for an unknown member)."""
         member = session.get(Member, member_id)
         organisation = session.get(Organisation, member.organisation_id) if member else None
-        return organisation is not None and _entitled(organisation, theme)
+        return parse_themes(organisation.themes) if organisation is not None else frozenset()
 
     def referral_organisations(self, session: Session, reference: str) -> list[Organisation]:
         """The organisations a case can be referred to (doorgeleid): those that work on

@@ -21,9 +21,9 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
@@ -65,7 +65,11 @@ from bot.views.reminders import ActionDue, CaseDigest, Why, digest_parts
 log = logging.getLogger(__name__)
 
 DIGEST_KEY = "digest"
-# The action events that count against stagnation (action_event.kind).
+# The action events that count against stagnation (action_event.kind). Only an action
+# added, completed or postponed counts as progress. Giving an action to another owner or
+# cancelling it does not: neither moves the person forward, and cancelling every action
+# of a stuck case would otherwise silence its stagnation for four weeks, just when the
+# coordinators should look at it.
 PROGRESS_EVENTS = ("created", "done", "postponed")
 
 _Entry = Callable[[int, int], CaseDigest]
@@ -122,6 +126,10 @@ class Reminders:
         # The last day this process queued the digests of (a repeating duty then
         # stops at once); a new process looks again, and the outbox keys keep it once.
         self._done_for: date | None = None
+
+    @property
+    def policy(self) -> ReminderPolicy:
+        return self._policy
 
     def digest_day(self, now: datetime) -> date | None:
         """The local day whose digests are due at `now`: None before the reminder time
@@ -231,7 +239,7 @@ class Reminders:
                 digests[member_id][case_id] = found
             return found
 
-        names = _Names(session, self._cipher)
+        names = Names(session, self._cipher)
 
         def add(case_id: int, member_id: int, due: ActionDue) -> None:
             found = entry(member_id, case_id)
@@ -308,18 +316,21 @@ class Reminders:
                 ).group_by(col(ZrmMeasurement.case_id))
             ).all()
         }
-        # Only an action added, completed or postponed counts as progress. Giving an
-        # action to another owner or cancelling it does not: neither moves the person
-        # forward, and cancelling every action of a stuck case would otherwise silence
-        # its stagnation for four weeks, just when the coordinators should look at it.
-        last_events = dict(
-            session.exec(
-                select(ActionEvent.case_id, func.max(ActionEvent.at))
-                .where(col(ActionEvent.kind).in_(PROGRESS_EVENTS))
-                .group_by(col(ActionEvent.case_id))
-            ).all()
+        stagnating = set(session.exec(select(Case.id).where(self.stagnating(today))).all())
+        last_events = (
+            dict(
+                session.exec(
+                    select(ActionEvent.case_id, func.max(ActionEvent.at))
+                    .where(
+                        col(ActionEvent.case_id).in_(sorted(stagnating)),
+                        col(ActionEvent.kind).in_(PROGRESS_EVENTS),
+                    )
+                    .group_by(col(ActionEvent.case_id))
+                ).all()
+            )
+            if stagnating
+            else {}
         )
-        quiet_for = timedelta(days=self._policy.stagnant_after_days)
         for case_id, case in plan_cases.items():
             casemanager = casemanagers.get(case_id)
             if casemanager in active:
@@ -331,17 +342,51 @@ class Reminders:
                 if due is not None and due <= horizon:
                     found = entry(casemanager, case_id)
                     found.zrm_due, found.zrm_first = due, first_day is None
-            if not case.procesregie:
+            if case_id not in stagnating:
                 continue
             last = last_events.get(case_id)
             quiet = case.start if last is None else max(case.start, aware(last))
             quiet_day = quiet.astimezone(tz).date()
-            if today - quiet_day < quiet_for:
-                continue
             told = [*coordinators, *([casemanager] if casemanager in active else [])]
             for member_id in told:
                 assert member_id is not None  # noqa: S101 - filtered above
                 entry(member_id, case_id).quiet_since = quiet_day
+
+    # -- stagnation -------------------------------------------------------------------
+
+    def stagnation_cutoff(self, today: date) -> datetime:
+        """A case quiet since before this moment stagnates on `today`.
+
+        Quiet: no action added, completed or postponed, and neither opened nor
+        decided, for `stagnant_after_days` days, counted in local days.
+        """
+        last_quiet_day = today - timedelta(days=self._policy.stagnant_after_days)
+        return datetime.combine(last_quiet_day + timedelta(days=1), time(0), self._settings.tz)
+
+    def stagnating(self, today: date) -> ColumnElement[bool]:
+        """The stagnation rule as a condition on `Case`: open, in procesregie, and nothing
+        happened to it since `stagnation_cutoff` (opened, decided, an action event).
+
+        The one rule: the digests and /stand select with it (SQL, so /stand can count at
+        national scale without reading every case).
+        """
+        cutoff = self.stagnation_cutoff(today)
+        recent = (
+            select(ActionEvent.id)
+            .where(
+                col(ActionEvent.case_id) == col(Case.id),
+                col(ActionEvent.at) >= cutoff,
+                col(ActionEvent.kind).in_(PROGRESS_EVENTS),
+            )
+            .exists()
+        )
+        return and_(
+            col(Case.closed_at).is_(None),
+            col(Case.procesregie).is_(True),
+            col(Case.opened_at) < cutoff,
+            or_(col(Case.decided_at).is_(None), col(Case.decided_at) < cutoff),
+            ~recent,
+        )
 
     # -- reading ----------------------------------------------------------------------
 
@@ -423,9 +468,9 @@ class Reminders:
         return dict(rows)
 
 
-class _Names:
-    """Owner names for escalations: read in one query when first needed, each
-    decrypted once per run."""
+class Names:
+    """Professionals' and organisations' names (escalations, /stand): read in one query
+    when first needed, each decrypted once per run."""
 
     def __init__(self, session: Session, cipher: FieldCipher) -> None:
         self._session = session
@@ -438,7 +483,7 @@ class _Names:
         self, member_id: int | None, organisation_id: int | None
     ) -> MemberName | OrganisationName | None:
         if member_id is not None:
-            return self._member(member_id)
+            return self.member(member_id)
         if organisation_id is not None:
             if self._organisations is None:
                 self._organisations = {
@@ -451,7 +496,7 @@ class _Names:
             return self._organisations.get(organisation_id)
         return None
 
-    def _member(self, member_id: int) -> MemberName | None:
+    def member(self, member_id: int) -> MemberName | None:
         if member_id in self._members:
             return self._members[member_id]
         if self._sealed is None:

@@ -174,9 +174,12 @@ def agenda_version(pages: Sequence[Page]) -> int:
     return zlib.crc32(f"{shown}\v{items}".encode())
 
 
-def themes_text(_: Translator) -> SafeText:
-    """An unknown theme typed: the themes there are (never what was typed)."""
-    lines = [_("There is no such theme. Narrow the agenda with one of these: /agenda THEMA")]
+def themes_text(_: Translator, heading: SafeText | None = None) -> SafeText:
+    """An unknown theme typed: the themes there are (never what was typed), under
+    `heading` (/agenda's when not given)."""
+    lines = [
+        heading or _("There is no such theme. Narrow the agenda with one of these: /agenda THEMA")
+    ]
     lines += [
         SafeText.layout("• {} - {}", Code(theme.value), _(THEME_LABELS[theme])) for theme in Theme
     ]

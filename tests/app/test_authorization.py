@@ -126,6 +126,7 @@ CASES = (
     ),
     # Without arguments an allowed /besluit and /toewijzen answer with their usage.
     Case("/besluit", "Gebruik: /besluit", _coordinator_only(), in_group=_in_group_private_only()),
+    Case("/stand", "Stand van zaken", _coordinator_only(), in_group=_in_group_private_only()),
     Case(
         "/toewijzen", "Gebruik: /toewijzen", _coordinator_only(), in_group=_in_group_private_only()
     ),

@@ -158,8 +158,8 @@ async def test_members_get_the_menu_of_their_roles_at_start_up(
     names = [command["command"] for command in menu["commands"]]
     assert names == [
         "start", "help", "wie", "leden", "uitnodigen", "verwijder",
-        "besluit", "agenda", "toewijzen", "zaak", "actie", "plan", "zrm", "annuleer", "melding",
-        "pincode",
+        "besluit", "agenda", "stand", "toewijzen", "zaak", "actie", "plan", "zrm", "annuleer",
+        "melding", "pincode",
         "ontgrendel", "intrekken",
     ]  # fmt: skip
     assert menu["commands"][3]["description"].startswith("Members per organisation")

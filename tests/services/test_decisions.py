@@ -19,6 +19,7 @@ from sqlmodel import col, select
 
 from bot.clock import FrozenClock
 from bot.core import Core
+from bot.domain.calendar import add_working_days
 from bot.domain.decisions import (
     AssignmentState,
     CloseReason,
@@ -27,6 +28,7 @@ from bot.domain.decisions import (
     casemanager_overdue,
     casemanager_wait_start,
     closes_case,
+    last_overdue_wait_day,
     needs_casemanager,
     parse_close_reason,
     parse_decision,
@@ -566,3 +568,15 @@ def test_the_accepted_casemanager_gets_the_case_page_with_decision_and_casemanag
         "Medewerker 203", "Reclassering",
     )  # fmt: skip
     assert shown.casemanager.state is AssignmentState.ACCEPTED
+
+
+def test_the_overdue_bound_is_the_rule_asked_day_by_day() -> None:
+    """`last_overdue_wait_day` (the bound the database is asked with) agrees with two
+    working days counted from each day, across weekends, Christmas and Easter."""
+    start = date(2026, 12, 1)
+    for offset in range(160):
+        today = start + timedelta(days=offset)
+        bound = last_overdue_wait_day(today)
+        for back in range(15):
+            since = today - timedelta(days=back)
+            assert (since <= bound) == (today >= add_working_days(since, 2)), (today, since)

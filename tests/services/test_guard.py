@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from telegram import PhotoSize
+from telegram._utils.files import parse_file_input
+from telegram.request import RequestData
+from telegram.request._requestparameter import RequestParameter
+
 from bot.clock import FrozenClock
 from bot.core import Core
 from bot.domain.identity import Identity
@@ -154,3 +159,31 @@ async def test_every_shown_parameter_is_checked_not_only_text(core: Core) -> Non
     }
     assert await guard.check(quoted) is not None
     assert await guard.check({"chat_id": 1, "callback_query_id": "123", "text": _("Known")}) is None
+
+
+async def test_a_photo_goes_through_and_its_caption_is_checked(core: Core) -> None:
+    """sendPhoto as PTB asks it (bot.handlers.stand): the uploaded file is no parameter
+    the guard sees; the caption is a shown text like any other."""
+    person = Identity(surname="Brinkhuis", given_names="Sjoerd", birth_date=date(1990, 1, 2))
+    with core.db.session() as session:
+        core.vault.register(session, person, actor=CLI)
+    guard = _guard(core)
+    _ = translator("nl")
+
+    def photo(caption: object) -> dict[str, object]:
+        upload = parse_file_input(b"\x89PNG\r\n\x1a\n" + b"\0" * 64, PhotoSize, filename="s.png")
+        request = RequestData(
+            [
+                RequestParameter.from_input("chat_id", 42),
+                RequestParameter.from_input("photo", upload),
+                RequestParameter.from_input("caption", caption),
+            ]
+        )
+        assert request.contains_files
+        return dict(request.parameters)
+
+    assert await guard.check(photo(_("Figures from 1 to 4 are shown as <5."))) is None
+    unchecked = await guard.check(photo("Stand van zaken"))
+    assert unchecked is not None and unchecked.reason == "unchecked"
+    leak = await guard.check(photo(SafeText.layout("{}", MemberName("Sjoerd Brinkhuis"))))
+    assert leak is not None and leak.reason == "personal_data"
