@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
@@ -145,7 +146,19 @@ def submit(driver: WebDriver) -> None:
     """Press the form's button and wait for the next page to have loaded."""
     before = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait(driver).until(ec.staleness_of(before))
+
+    def left(_: WebDriver) -> bool:
+        # Asked while the page is being replaced, chromedriver may answer with an
+        # "unhandled inspector error" instead of "stale": that is not gone yet, ask again.
+        try:
+            before.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException:
+            return False
+        return False
+
+    wait(driver).until(left)
     wait(driver).until(lambda d: d.execute_script("return document.readyState") == "complete")
     wait(driver).until(ec.presence_of_element_located((By.TAG_NAME, "h1")))
 
