@@ -515,17 +515,28 @@ def _tag(scale: float) -> str:
     return f"{scale:g}".replace(".", "_") + "_" + migrate.head_revision()[:12].replace("-", "_")
 
 
-def _sqlite(cache: Path, scale: float, fresh: bool, folder: Path) -> tuple[str, float | None]:
-    """The cached SQLite file's URL (built when missing) and the seconds building took."""
-    path = cache / f"vhbot-national-{_tag(scale)}.sqlite3"
+def _state(cache: Path, name: str) -> Path:
+    """The folder kept between runs: the SQLite file, and the key file its names are
+    encrypted with (bench.keys, as `_settings` names it)."""
+    folder = cache / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _sqlite(cache: Path, scale: float, fresh: bool) -> tuple[str, Path, float | None]:
+    """The cached SQLite file's URL (built when missing), its folder, and the seconds
+    building took (None: reused)."""
+    folder = _state(cache, f"vhbot-national-{_tag(scale)}")
+    path = folder / "history.sqlite3"
     url = f"sqlite:///{path}"
     if path.exists() and not fresh:
-        return url, None
+        return url, folder, None
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     started = time.perf_counter()
-    building = path.with_suffix(".building")
+    building = folder / "building.sqlite3"
     building.unlink(missing_ok=True)
+    (folder / "bench.keys").unlink(missing_ok=True)
     engine = make_engine(f"sqlite:///{building}")
     migrate.upgrade(engine)
     engine.dispose()
@@ -543,13 +554,16 @@ def _sqlite(cache: Path, scale: float, fresh: bool, folder: Path) -> tuple[str, 
         connection.close()
         core.db.dispose()
     building.rename(path)
-    return url, time.perf_counter() - started
+    return url, folder, time.perf_counter() - started
 
 
-def _postgres(url: str, scale: float, fresh: bool, folder: Path) -> tuple[str, float | None]:
+def _postgres(url: str, scale: float, fresh: bool, cache: Path) -> tuple[str, Path, float | None]:
     """A schema of the database at `url` holding the history (built when missing)."""
     base = psycopg_url(url)
     schema = f"vhbot_national_{_tag(scale)}"
+    folder = _state(cache, f"vhbot-national-pg-{_tag(scale)}")
+    if not (folder / "bench.keys").exists():
+        fresh = True
     scoped = (
         make_url(base)
         .update_query_dict({"options": f"-csearch_path={schema}"})
@@ -565,7 +579,7 @@ def _postgres(url: str, scale: float, fresh: bool, folder: Path) -> tuple[str, f
                 {"s": schema},
             ).first()
             if done is not None and not fresh:
-                return scoped, None
+                return scoped, folder, None
             connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
             connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     finally:
@@ -594,7 +608,7 @@ def _postgres(url: str, scale: float, fresh: bool, folder: Path) -> tuple[str, f
             connection.execute("ANALYZE")
     finally:
         core.db.dispose()
-    return scoped, time.perf_counter() - started
+    return scoped, folder, time.perf_counter() - started
 
 
 # -- measuring --------------------------------------------------------------------------------
@@ -697,13 +711,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="rebuild the history")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="vhbot-national-") as name:
-        folder = Path(name)
+    if True:
         if args.database_url:
-            url, built = _postgres(args.database_url, args.scale, args.fresh, folder)
+            url, folder, built = _postgres(args.database_url, args.scale, args.fresh, args.cache)
             label = "PostgreSQL"
         else:
-            url, built = _sqlite(args.cache, args.scale, args.fresh, folder)
+            url, folder, built = _sqlite(args.cache, args.scale, args.fresh)
             label = "SQLite"
         size = {k: int(v * args.scale) for k, v in FULL.items()}
         print(

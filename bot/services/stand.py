@@ -159,15 +159,13 @@ class Stand:
     def _meetings(
         self, session: Session, now: datetime, theme: Theme | None, member_id: int
     ) -> tuple[MeetingWaiting, ...]:
-        """The current meetings (the agenda's overview) and their items missing answers."""
+        """The current meetings (those of the agenda's overview) and their items missing
+        answers, counted (`Agenda.waiting`), not built item by item."""
         return tuple(
-            MeetingWaiting(
-                type=meeting.type,
-                starts_at=meeting.starts_at,
-                items=len(meeting.items),
-                waiting=sum(1 for item in meeting.items if item.missing),
+            MeetingWaiting(type=kind, starts_at=starts_at, items=items, waiting=waiting)
+            for kind, starts_at, items, waiting in self._agenda.waiting(
+                session, now, theme, member_id=member_id
             )
-            for meeting in self._agenda.overview(session, now, theme, member_id=member_id)
         )
 
     def _behind(
