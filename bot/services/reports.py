@@ -114,32 +114,59 @@ class Reports:
         Themes with neither a melding nor a case are left out. Not audited: no personal
         data is read, and /stand shows these figures with the small-cell rule applied.
         """
+        return self.per_theme_periods(session, [(start, end)])[0]
+
+    def per_theme_periods(
+        self, session: Session, periods: Sequence[tuple[date, date]]
+    ) -> list[Mapping[Theme, tuple[int, int, int]]]:
+        """`per_theme` of each of `periods` (first and last day, included), in one pass
+        over the meldingen and one over the cases (/stand's chart: 8 quarters)."""
+        if not periods:
+            return []
         tz = self._settings.tz
-        begins = datetime.combine(start, time(0), tzinfo=tz)
-        ends = datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz)
-        meldingen: dict[str, int] = defaultdict(int)
-        for theme, count in session.execute(
-            select(col(Melding.theme), func.count())
-            .where(col(Melding.event_date) >= start, col(Melding.event_date) <= end)
+        bounds = [
+            (
+                datetime.combine(start, time(0), tzinfo=tz),
+                datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz),
+            )
+            for start, end in periods
+        ]
+        first, last = min(p[0] for p in periods), max(p[1] for p in periods)
+        meldingen: list[dict[str, int]] = [defaultdict(int) for _ in periods]
+        in_period = [
+            _count_if(and_(col(Melding.event_date) >= start, col(Melding.event_date) <= end))
+            for start, end in periods
+        ]
+        for theme, *per_period in session.execute(
+            select(col(Melding.theme), *in_period)
+            .where(col(Melding.event_date) >= first, col(Melding.event_date) <= last)
             .group_by(col(Melding.theme))
         ):
-            meldingen[theme or _NAZORG] += count  # a detention notification is nazorg's
-        cases = {
-            theme: (count, persons)
-            for theme, count, persons in session.execute(
-                select(
-                    col(Case.theme), func.count(), func.count(func.distinct(col(Case.person_id)))
-                )
-                .where(_active(begins, ends))
-                .group_by(col(Case.theme))
-            )
-        }
-        counts: dict[Theme, tuple[int, int, int]] = {}
-        for theme in Theme:
-            found, (count, persons) = meldingen.get(theme.value, 0), cases.get(theme.value, (0, 0))
-            if found or count:
-                counts[theme] = (found, count, persons)
-        return counts
+            for index, count in enumerate(per_period):
+                meldingen[index][theme or _NAZORG] += count  # a detention notification is nazorg's
+        case_columns: list[ColumnElement[int]] = []
+        for begins, ends in bounds:
+            active = _active(begins, ends)
+            case_columns += [_count_if(active), _distinct_persons_if(active)]
+        begins_all, ends_all = min(b[0] for b in bounds), max(b[1] for b in bounds)
+        cases: list[dict[str, tuple[int, int]]] = [{} for _ in periods]
+        for theme, *figures in session.execute(
+            select(col(Case.theme), *case_columns)
+            .where(_active(begins_all, ends_all))
+            .group_by(col(Case.theme))
+        ):
+            for index in range(len(periods)):
+                cases[index][theme] = (figures[2 * index], figures[2 * index + 1])
+        result: list[Mapping[Theme, tuple[int, int, int]]] = []
+        for found_meldingen, found_cases in zip(meldingen, cases, strict=True):
+            counts: dict[Theme, tuple[int, int, int]] = {}
+            for theme in Theme:
+                found = found_meldingen.get(theme.value, 0)
+                count, persons = found_cases.get(theme.value, (0, 0))
+                if found or count:
+                    counts[theme] = (found, count, persons)
+            result.append(counts)
+        return result
 
     def _has_data(self, session: Session, period: Period) -> bool:
         start, end = _bounds(period, self._settings)

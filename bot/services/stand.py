@@ -13,7 +13,7 @@ reports count.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -63,6 +63,12 @@ class QuarterCounts(Protocol):
         """(meldingen, cases, unique persons) per theme from `start` to `end`, both included."""
         ...
 
+    def per_theme_periods(
+        self, session: Session, periods: Sequence[tuple[date, date]]
+    ) -> list[Mapping[Theme, tuple[int, int, int]]]:
+        """`per_theme` of each period, in one pass."""
+        ...
+
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     """The moment `day` begins in `tz` (the bound of a period of local days)."""
@@ -104,12 +110,10 @@ class Stand:
         quarter = Quarter.of(today)
         quarters = last_quarters(today)
         per_quarter = [
-            {
-                t: ThemeCounts(*counts)
-                for t, counts in self._counts.per_theme(session, q.start, min(q.end, today)).items()
-                if t in themes
-            }
-            for q in quarters
+            {t: ThemeCounts(*counts) for t, counts in found.items() if t in themes}
+            for found in self._counts.per_theme_periods(
+                session, [(q.start, min(q.end, today)) for q in quarters]
+            )
         ]
         releases_until = today + timedelta(days=RELEASES_DAYS - 1)
         return StandFacts(

@@ -7,7 +7,7 @@ The clock stands on Monday 2026-11-23 09:00 (Amsterdam), in Q4 2026.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -373,6 +373,11 @@ class RecordingCounts:
     ) -> Mapping[Theme, tuple[int, int, int]]:
         self.asked.append((start, end))
         return self.answer
+
+    def per_theme_periods(
+        self, session: Session, periods: Sequence[tuple[date, date]]
+    ) -> list[Mapping[Theme, tuple[int, int, int]]]:
+        return [self.per_theme(session, start, end) for start, end in periods]
 
 
 def test_the_quarter_figures_and_the_chart_come_through_quarter_counts(
