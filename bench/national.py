@@ -493,7 +493,16 @@ class _History:
         w.write("meeting", ("id", "type", "starts_at"), meetings)
         w.write(
             "announcement",
-            ("id", "kind", "subject_id", "case_id", "theme", "deadline", "created_at", "answers_version"),
+            (
+                "id",
+                "kind",
+                "subject_id",
+                "case_id",
+                "theme",
+                "deadline",
+                "created_at",
+                "answers_version",
+            ),
             announcements,
         )
         w.write(
@@ -711,20 +720,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="rebuild the history")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
-    if True:
-        if args.database_url:
-            url, folder, built = _postgres(args.database_url, args.scale, args.fresh, args.cache)
-            label = "PostgreSQL"
-        else:
-            url, folder, built = _sqlite(args.cache, args.scale, args.fresh)
-            label = "SQLite"
-        size = {k: int(v * args.scale) for k, v in FULL.items()}
-        print(
-            f"{label}: {size['meldingen']:,} meldingen, {size['cases']:,} cases,"
-            f" ~{size['actions']:,} actions over {YEARS} years; "
-            + (f"generated in {built:.0f} s" if built is not None else "history reused")
-        )
-        results = _measure(url, folder, args.runs)
+    if args.database_url:
+        url, folder, built = _postgres(args.database_url, args.scale, args.fresh, args.cache)
+        label = "PostgreSQL"
+    else:
+        url, folder, built = _sqlite(args.cache, args.scale, args.fresh)
+        label = "SQLite"
+    size = {k: int(v * args.scale) for k, v in FULL.items()}
+    print(
+        f"{label}: {size['meldingen']:,} meldingen, {size['cases']:,} cases,"
+        f" ~{size['actions']:,} actions over {YEARS} years; "
+        + (f"generated in {built:.0f} s" if built is not None else "history reused")
+    )
+    results = _measure(url, folder, args.runs)
     return 0 if _print(label, args.scale, results) else 1
 
 
