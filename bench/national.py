@@ -118,18 +118,20 @@ class _Writer:
     def write(self, table: str, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
         count = 0
         if self.dialect == "sqlite":
-            statement = (
-                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-            )
+            # Table and column names are this module's constants, never input.
+            placeholders = ", ".join("?" * len(names))
+            statement = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders})"  # noqa: S608
             for chunk in _chunks(rows, 20_000):
                 self.connection.executemany(statement, chunk)
                 count += len(chunk)
         else:
-            with self.connection.cursor() as cursor:
-                with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-                        count += 1
+            with (
+                self.connection.cursor() as cursor,
+                cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
         self.counts[table] = self.counts.get(table, 0) + count
         return count
 
@@ -381,8 +383,9 @@ class _History:
             self.casemanager_of[case_id] = member
             rows.append(
                 (
-                    case_id, member, AssignmentState.ACCEPTED.value, True if closed is None else None,
-                    self.coordinator, w.ts(decided + timedelta(days=1)),
+                    case_id, member, AssignmentState.ACCEPTED.value,
+                    True if closed is None else None, self.coordinator,
+                    w.ts(decided + timedelta(days=1)),
                     w.ts(decided + timedelta(days=2)),
                 )
             )  # fmt: skip
@@ -431,7 +434,8 @@ class _History:
                     by_org = rng.random() < 0.2
                     yield (
                         n, case_id, number, domain, code,
-                        None if by_org else owner, rng.randint(2, ORGANISATIONS) if by_org else None,
+                        None if by_org else owner,
+                        rng.randint(2, ORGANISATIONS) if by_org else None,
                         w.day(deadline), state.value, 1, w.ts(created), owner,
                         w.ts(done_at) if done_at else None, owner if done_at else None,
                     )  # fmt: skip
@@ -705,7 +709,8 @@ def _print(
         passed = median < target
         ok &= passed
         print(
-            f"  {names[name]:34} {median * 1000:7.0f}ms {least * 1000:7.0f}ms {target * 1000:5.0f}ms"
+            f"  {names[name]:34} {median * 1000:7.0f}ms {least * 1000:7.0f}ms"
+            f" {target * 1000:5.0f}ms"
             f" {peak / 2**20:7.1f}MB   {baselines[name]} {base * 1000:.0f} ms"
             f"   {'ok' if passed else 'FAIL'}"
         )

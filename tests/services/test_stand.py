@@ -438,6 +438,17 @@ def test_the_reports_count_meldingen_cases_and_persons_of_a_period_for_stand(
     with core.db.session() as session:
         earlier = core.reports.per_theme(session, date(2026, 7, 1), date(2026, 9, 30))
     assert earlier == {Theme.JEUGD: (1, 2, 2)}
+    # The chart's several periods in one pass give what each period gives on its own.
+    periods = [
+        (date(2026, 4, 1), date(2026, 6, 30)),
+        (date(2026, 7, 1), date(2026, 9, 30)),
+        (date(2026, 10, 1), TODAY),
+        (date(2026, 8, 1), date(2026, 8, 1)),
+    ]
+    with core.db.session() as session:
+        together = core.reports.per_theme_periods(session, periods)
+        apart = [core.reports.per_theme(session, start, end) for start, end in periods]
+    assert together == apart and together[1] == earlier and together[2] == found
 
 
 def test_a_member_without_an_organisations_themes_sees_nothing(core: Core, team: Team) -> None:
