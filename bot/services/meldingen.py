@@ -273,8 +273,10 @@ class HistoryService(MeldingenService):
             return case, True
         case = cases[placement.case_id]
         if placement.moves_start:
-            # An older melding that arrived later: the case began with it.
+            # An older melding that arrived later: the case began with it, and counts
+            # under its municipality (the first melding's), as in a file taken in order.
             case.opened_at = opened_at
+            case.municipality = melding.municipality
             session.add(case)
         return case, False
 

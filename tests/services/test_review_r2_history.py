@@ -1,0 +1,62 @@
+"""Review r2 of issue 12: a history moved in, counted as the reports count.
+
+The clock stands on Monday 2026-11-23 09:00 (Amsterdam).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlmodel import col, select
+
+from bot.core import Core
+from bot.domain.reports import TOTAL, Period, Table
+from bot.services.audit import CLI
+from bot.storage.models import Case
+from tests.conftest import People
+from tests.services.test_history_import import history_row, midnight, write
+from tests.services.test_meldingen_import import melding_row, write_meldingen
+
+
+def _cases(core: Core) -> list[Case]:
+    with core.db.session() as session:
+        return list(session.exec(select(Case).order_by(col(Case.opened_at))).all())
+
+
+def test_an_older_melding_from_elsewhere_moves_the_case_to_its_municipality(
+    core: Core, people: People, tmp_path: Path
+) -> None:
+    # The same two meldingen in one file give a case of Roermond (its first melding's);
+    # in two files, the later first, the case must be the same (history_case's promise).
+    person = people.identity()
+    core.history.import_path(
+        write(tmp_path / "late.csv", [history_row(person, "P-2", "2026-05-01", gemeente="Weert")]),
+        actor=CLI,
+    )
+    core.history.import_path(
+        write(tmp_path / "early.csv", [history_row(person, "P-1", "2026-03-01")]), actor=CLI
+    )
+    [case] = _cases(core)
+    assert (case.opened_at, case.municipality) == (midnight("2026-03-01"), "Roermond")
+
+
+def test_an_older_melding_of_a_normal_import_moves_the_case_to_its_municipality(
+    core: Core, people: People, tmp_path: Path
+) -> None:
+    person = people.identity()
+    core.meldingen.import_path(
+        write_meldingen(
+            tmp_path / "a.csv", [melding_row(person, "N-2", datum="2026-11-20", gemeente="Weert")]
+        ),
+        actor=CLI,
+    )
+    core.meldingen.import_path(
+        write_meldingen(tmp_path / "b.csv", [melding_row(person, "N-1", datum="2026-10-01")]),
+        actor=CLI,
+    )
+    [case] = _cases(core)
+    assert (case.opened_at, case.municipality) == (midnight("2026-10-01"), "Roermond")
+    report = core.reports.report(Period(2026), actor=CLI)
+    assert report.find(Table.THEME, "2026", "top_x", "Roermond").cases == 1
+    assert report.find(Table.THEME, "2026", "top_x", "Weert").cases == 0
+    assert report.find(Table.THEME, "2026", "top_x", TOTAL).cases == 1
