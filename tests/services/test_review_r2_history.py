@@ -60,3 +60,29 @@ def test_an_older_melding_of_a_normal_import_moves_the_case_to_its_municipality(
     assert report.find(Table.THEME, "2026", "top_x", "Roermond").cases == 1
     assert report.find(Table.THEME, "2026", "top_x", "Weert").cases == 0
     assert report.find(Table.THEME, "2026", "top_x", TOTAL).cases == 1
+
+
+def test_a_decision_after_its_case_closed_is_rejected_in_either_row_order(
+    core: Core, people: People, tmp_path: Path
+) -> None:
+    # A case closed on 1 February cannot be taken into procesregie on 10 March: the
+    # reports would count it in procesregie in a quarter it was closed in, and no closing
+    # decision follows the procesregie one.
+    a, b = people.identity(), people.identity()
+    errors: list[tuple[int, list[str]]] = []
+    path = write(
+        tmp_path / "h.csv",
+        [
+            history_row(a, "A-1", "2026-01-10", gesloten_op="2026-02-01"),
+            history_row(a, "A-2", "2026-01-20", "procesregie", "2026-03-10"),
+            history_row(b, "B-1", "2026-01-10", "procesregie", "2026-03-10"),
+            history_row(b, "B-2", "2026-01-20", gesloten_op="2026-02-01"),
+        ],
+    )
+    report = core.history.import_path(
+        path, actor=CLI, on_error=lambda line, reasons: errors.append((line, reasons))
+    )
+    assert (report.new, report.rejected) == (2, 2)
+    assert errors == [(line, ["besluit_datum ligt na het sluiten van de zaak"]) for line in (3, 5)]
+    for case in _cases(core):
+        assert case.procesregie_at is None or case.closed_at is None
