@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlmodel import col, select
 
 from bot.core import Core
@@ -86,3 +87,28 @@ def test_a_decision_after_its_case_closed_is_rejected_in_either_row_order(
     assert errors == [(line, ["besluit_datum ligt na het sluiten van de zaak"]) for line in (3, 5)]
     for case in _cases(core):
         assert case.procesregie_at is None or case.closed_at is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review rev2: a normal import joins open cases only; a past melding inside a "
+    "closed case's span opens a new case on its old date (open)",
+)
+def test_a_late_melding_within_a_closed_history_case_opens_no_case_in_the_past(
+    core: Core, people: People, tmp_path: Path
+) -> None:
+    # The history: a case from 10 January to 1 February 2025. A police file imported later
+    # holds a melding of 20 January 2025 about it: it belongs to that case, not to a new
+    # one opened in January 2025 and open ever since (counted in every quarter from then).
+    person = people.identity()
+    core.history.import_path(
+        write(tmp_path / "h.csv", [history_row(person, "H-1", "2025-01-10", "afgesloten",
+                                               "2025-02-01")]),
+        actor=CLI,
+    )  # fmt: skip
+    core.meldingen.import_path(
+        write_meldingen(tmp_path / "m.csv", [melding_row(person, "M-1", datum="2025-01-20")]),
+        actor=CLI,
+    )
+    report = core.reports.report(Period(2026), actor=CLI)
+    assert report.find(Table.THEME, "2026", "top_x", TOTAL).cases == 0
