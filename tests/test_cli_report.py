@@ -168,3 +168,16 @@ def test_out_never_overwrites_the_key_file_the_audit_anchors_or_the_database(
         "geef een andere bestandsnaam\n"
     )
     assert {path: path.read_bytes() for path in before} == before
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["--year", "2027"], "geen meldingen of zaken in 2027"),
+    (["--year", "2999"], "geen meldingen of zaken in 2999"),
+])  # fmt: skip
+def test_a_period_still_to_come_is_no_report_of_the_cases_open_today(
+    imported: dict[str, str], tmp_path: Path, args: list[str], line: str
+) -> None:
+    # The history leaves cases open; they must not be reported as handled in 2999.
+    result = vhbot("report", *args, env=imported, cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"vhbot: {line}\n"
