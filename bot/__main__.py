@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -413,6 +414,15 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
     out = Path(args.out) if args.out is not None else None
     if out is not None:
         # Before counting: a report that cannot be written is not made (nor audited).
+        if _is_own_file(out, settings):
+            raise SettingsError(
+                str(
+                    _(
+                        "--out names a file of vhbot itself (keys, audit anchors or "
+                        "database); give another file name"
+                    )
+                )
+            )
         refused = _not_writable(out)
         if refused is not None:
             raise SettingsError(str(_unwritable(_, OSError(refused, os.strerror(refused)))))
@@ -448,10 +458,25 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Write `text` (UTF-8) to `path`; a new file is readable by its owner only."""
+    """Write `text` (UTF-8) to `path`; the file is readable by its owner only (an existing
+    one too: the report's figures are exact, small cells included)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.fchmod(fd, 0o600)  # not a device or pipe (/dev/stdout): those are not ours
         handle.write(text)
+
+
+def _is_own_file(path: Path, settings: Settings) -> bool:
+    """Whether `path` is (or links to) the key file, the audit anchors or the SQLite
+    database: a report written there would destroy them."""
+    own = [settings.key_file, settings.anchor_file]
+    if settings.database_url.startswith("sqlite:///"):
+        own.append(Path(settings.database_url.removeprefix("sqlite:///").partition("?")[0]))
+    try:
+        return path.exists() and any(p.exists() and path.samefile(p) for p in own)
+    except OSError:
+        return False
 
 
 def _not_writable(path: Path) -> int | None:

@@ -128,3 +128,56 @@ def test_a_history_row_in_error_is_named_by_line_without_its_data(
     # Without --history the same row is refused for its history column.
     plain = vhbot("import", "meldingen", str(path), env=env, cwd=tmp_path)
     assert plain.stderr == "line 2: besluit: historiekolommen vragen om --history\n"
+
+
+def test_a_report_over_an_existing_file_is_readable_by_its_owner_only(
+    imported: dict[str, str], tmp_path: Path
+) -> None:
+    # Exact figures (small cells too): an old copy readable by all must not stay so.
+    out = tmp_path / "rapport.md"
+    out.write_text("oud\n", encoding="utf-8")
+    out.chmod(0o644)
+    result = vhbot("report", "--year", "2026", "--out", str(out), env=imported, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert out.read_text(encoding="utf-8").startswith("# Rapportage 2026\n")
+    assert out.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("target", ["keys", "anchors", "link", "database"])
+def test_out_never_overwrites_the_key_file_the_audit_anchors_or_the_database(
+    imported: dict[str, str], tmp_path: Path, target: str
+) -> None:
+    # `--out vhbot.keys` by a slip of the finger would lose every encrypted field.
+    keys = Path(imported["VHBOT_KEY_FILE"])
+    anchors = keys.with_name(f"{keys.name}.anchors")
+    anchors.touch()
+    url = imported["VHBOT_DATABASE_URL"]
+    if target == "database" and not url.startswith("sqlite:///"):
+        pytest.skip("a PostgreSQL database is no file")
+    database = Path(url.removeprefix("sqlite:///"))
+    out = {"keys": keys, "anchors": anchors, "link": tmp_path / "link.md", "database": database}
+    if target == "link":
+        out["link"].symlink_to(keys)
+    before = {p: p.read_bytes() for p in (keys, anchors, database) if p.is_file()}
+    result = vhbot(
+        "report", "--year", "2026", "--out", str(out[target]), env=imported, cwd=tmp_path
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "vhbot: --out noemt een bestand van vhbot zelf (sleutels, auditanker of database); "
+        "geef een andere bestandsnaam\n"
+    )
+    assert {path: path.read_bytes() for path in before} == before
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["--year", "2027"], "geen meldingen of zaken in 2027"),
+    (["--year", "2999"], "geen meldingen of zaken in 2999"),
+])  # fmt: skip
+def test_a_period_still_to_come_is_no_report_of_the_cases_open_today(
+    imported: dict[str, str], tmp_path: Path, args: list[str], line: str
+) -> None:
+    # The history leaves cases open; they must not be reported as handled in 2999.
+    result = vhbot("report", *args, env=imported, cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"vhbot: {line}\n"

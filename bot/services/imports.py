@@ -668,8 +668,10 @@ class Importer(Generic[RowT]):
         if open_case is not None:
             if opened_at < open_case.opened_at:
                 # An older melding that arrived later: the case began with it (the
-                # reports count the case from then). Its reference keeps its number.
+                # reports count the case from then, under its municipality: the one of
+                # its first melding). Its reference keeps its number.
                 open_case.opened_at = opened_at
+                open_case.municipality = melding.municipality
                 session.add(open_case)
             return open_case, False
         return self._new_case(session, melding, theme, opened_at=opened_at, actor=actor), True

@@ -273,8 +273,10 @@ class HistoryService(MeldingenService):
             return case, True
         case = cases[placement.case_id]
         if placement.moves_start:
-            # An older melding that arrived later: the case began with it.
+            # An older melding that arrived later: the case began with it, and counts
+            # under its municipality (the first melding's), as in a file taken in order.
             case.opened_at = opened_at
+            case.municipality = melding.municipality
             session.add(case)
         return case, False
 
@@ -317,6 +319,14 @@ class HistoryService(MeldingenService):
                 )
         if case.decided_by is not None:
             return  # decided in vhbot, and the row agrees with it
+        # A case's closings only move later: it closes on the latest one named. No
+        # decision of it may follow that (the reports would count a closed case in
+        # procesregie, and a history case has no closing decision after it).
+        closings = [d for d in (self._closed_on(case), closes_on) if d is not None]
+        decisions = [self._local_day(at) for at in (case.decided_at, case.procesregie_at) if at]
+        decisions += [history.decided_on] if history.decided_on is not None else []
+        if closings and decisions and max(decisions) > max(closings):
+            raise _Refused(str(_("besluit_datum is after its case was closed")))
         subject = f"case:{case.id}"
         if decision is not None and history.decided_on is not None:
             decided_at = self._at(history.decided_on, now)

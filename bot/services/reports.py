@@ -60,7 +60,8 @@ DECISIONS: tuple[str, ...] = tuple(d.value for d in Decision)
 
 
 class NoData(Exception):
-    """The period asked has no melding and no case: nothing to report (a wrong year?)."""
+    """The period asked has no melding and no case, or has not begun: nothing to report
+    (a wrong year?)."""
 
     def __init__(self, period: Period) -> None:
         super().__init__(f"no data for {period.label}")
@@ -88,7 +89,7 @@ class Reports:
             actor: who asks (for the audit log).
 
         Raises:
-            NoData: the period has no melding and no case.
+            NoData: the period has no melding and no case, or has not begun.
         """
         with self._db.session() as session:
             if self._db.dialect == "postgresql":
@@ -169,6 +170,9 @@ class Reports:
         return result
 
     def _has_data(self, session: Session, period: Period) -> bool:
+        if period.first_day > self._clock.now().astimezone(self._settings.tz).date():
+            # Still to come: today's open cases would count as handled in it.
+            return False
         start, end = _bounds(period, self._settings)
         melding = session.exec(
             select_model(Melding.id)

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.meetings import MeetingType
 from bot.domain.roles import Theme
-from bot.domain.small_cells import LESS_THAN_SMALL, SMALL_CELL, suppressed
+from bot.domain.small_cells import LESS_THAN_SMALL, SMALL_CELL, is_small, suppressed
 from bot.domain.stand import ANSWER_RATE_DAYS, Bar, ChartData, Quarter, ThemeCounts
 from bot.i18n import Translator
 from bot.safe import BLANK, MemberName, OrganisationName, SafeText
@@ -193,6 +193,14 @@ def _behind(facts: StandFacts, _: Translator) -> list[SafeText]:
             organisation=b.name,
             percent=b.percent,
             asked=shown(_, b.asked),
+        )
+        if not is_small(b.asked)
+        # A percentage of fewer than 5 would tell how many (33%: 3 asked).
+        else _(
+            "• {organisation}: {asked} asked, {answered} answered",
+            organisation=b.name,
+            asked=shown(_, b.asked),
+            answered=shown(_, b.answered),
         )
         for b in facts.behind
     ]

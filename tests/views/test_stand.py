@@ -4,6 +4,7 @@ limits whatever the data (4096 characters of text, 1024 of caption)."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -93,8 +94,9 @@ def test_every_small_count_on_the_screen_is_shown_as_less_than_five(
     figures = counts_in(text)
     assert len(figures) > 40  # every part has its figures
     assert set(figures) == {"<5"}, text
-    # Percentages and days are no counts of people: 0% answered, 28 days.
-    assert "0%" in text and "28" in text
+    # Days are no counts of people (28 days); a rate over fewer than 5 asked would tell
+    # how many, so there is none.
+    assert "28" in text and "%" not in text
 
 
 @pytest.mark.parametrize("count", [0, 5, 17])
@@ -154,3 +156,16 @@ def test_a_short_text_is_the_caption_itself() -> None:
 def test_the_chart_is_a_png(themes: tuple[Theme, ...]) -> None:
     png = stand_chart(make_facts(3, themes=themes).chart, translator("en"))
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+
+
+@pytest.mark.parametrize("locale", ["nl", "en"])
+def test_an_answer_rate_never_tells_a_small_number_asked(locale: str) -> None:
+    # "<5 asked, 33% answered" tells 3 asked: with a small count asked, no percentage.
+    def text(asked: int, answered: int) -> str:
+        facts = make_facts(0)
+        behind = (Behind(OrganisationName("Politie"), asked, answered),)
+        return stand_text(replace(facts, behind=behind), translator(locale), AMSTERDAM)
+
+    small = {text(asked, answered) for asked in (2, 3, 4) for answered in (1, asked - 1)}
+    assert len(small) == 1, small
+    assert "%" in text(9, 3)  # a rate over 5 or more asked is shown

@@ -1,0 +1,114 @@
+"""Review r2 of issue 12: a history moved in, counted as the reports count.
+
+The clock stands on Monday 2026-11-23 09:00 (Amsterdam).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+
+from bot.core import Core
+from bot.domain.reports import TOTAL, Period, Table
+from bot.services.audit import CLI
+from bot.storage.models import Case
+from tests.conftest import People
+from tests.services.test_history_import import history_row, midnight, write
+from tests.services.test_meldingen_import import melding_row, write_meldingen
+
+
+def _cases(core: Core) -> list[Case]:
+    with core.db.session() as session:
+        return list(session.exec(select(Case).order_by(col(Case.opened_at))).all())
+
+
+def test_an_older_melding_from_elsewhere_moves_the_case_to_its_municipality(
+    core: Core, people: People, tmp_path: Path
+) -> None:
+    # The same two meldingen in one file give a case of Roermond (its first melding's);
+    # in two files, the later first, the case must be the same (history_case's promise).
+    person = people.identity()
+    core.history.import_path(
+        write(tmp_path / "late.csv", [history_row(person, "P-2", "2026-05-01", gemeente="Weert")]),
+        actor=CLI,
+    )
+    core.history.import_path(
+        write(tmp_path / "early.csv", [history_row(person, "P-1", "2026-03-01")]), actor=CLI
+    )
+    [case] = _cases(core)
+    assert (case.opened_at, case.municipality) == (midnight("2026-03-01"), "Roermond")
+
+
+def test_an_older_melding_of_a_normal_import_moves_the_case_to_its_municipality(
+    core: Core, people: People, tmp_path: Path
+) -> None:
+    person = people.identity()
+    core.meldingen.import_path(
+        write_meldingen(
+            tmp_path / "a.csv", [melding_row(person, "N-2", datum="2026-11-20", gemeente="Weert")]
+        ),
+        actor=CLI,
+    )
+    core.meldingen.import_path(
+        write_meldingen(tmp_path / "b.csv", [melding_row(person, "N-1", datum="2026-10-01")]),
+        actor=CLI,
+    )
+    [case] = _cases(core)
+    assert (case.opened_at, case.municipality) == (midnight("2026-10-01"), "Roermond")
+    report = core.reports.report(Period(2026), actor=CLI)
+    assert report.find(Table.THEME, "2026", "top_x", "Roermond").cases == 1
+    assert report.find(Table.THEME, "2026", "top_x", "Weert").cases == 0
+    assert report.find(Table.THEME, "2026", "top_x", TOTAL).cases == 1
+
+
+def test_a_decision_after_its_case_closed_is_rejected_in_either_row_order(
+    core: Core, people: People, tmp_path: Path
+) -> None:
+    # A case closed on 1 February cannot be taken into procesregie on 10 March: the
+    # reports would count it in procesregie in a quarter it was closed in, and no closing
+    # decision follows the procesregie one.
+    a, b = people.identity(), people.identity()
+    errors: list[tuple[int, list[str]]] = []
+    path = write(
+        tmp_path / "h.csv",
+        [
+            history_row(a, "A-1", "2026-01-10", gesloten_op="2026-02-01"),
+            history_row(a, "A-2", "2026-01-20", "procesregie", "2026-03-10"),
+            history_row(b, "B-1", "2026-01-10", "procesregie", "2026-03-10"),
+            history_row(b, "B-2", "2026-01-20", gesloten_op="2026-02-01"),
+        ],
+    )
+    report = core.history.import_path(
+        path, actor=CLI, on_error=lambda line, reasons: errors.append((line, reasons))
+    )
+    assert (report.new, report.rejected) == (2, 2)
+    assert errors == [(line, ["besluit_datum ligt na het sluiten van de zaak"]) for line in (3, 5)]
+    for case in _cases(core):
+        assert case.procesregie_at is None or case.closed_at is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review rev2: a normal import joins open cases only; a past melding inside a "
+    "closed case's span opens a new case on its old date (open)",
+)
+def test_a_late_melding_within_a_closed_history_case_opens_no_case_in_the_past(
+    core: Core, people: People, tmp_path: Path
+) -> None:
+    # The history: a case from 10 January to 1 February 2025. A police file imported later
+    # holds a melding of 20 January 2025 about it: it belongs to that case, not to a new
+    # one opened in January 2025 and open ever since (counted in every quarter from then).
+    person = people.identity()
+    core.history.import_path(
+        write(tmp_path / "h.csv", [history_row(person, "H-1", "2025-01-10", "afgesloten",
+                                               "2025-02-01")]),
+        actor=CLI,
+    )  # fmt: skip
+    core.meldingen.import_path(
+        write_meldingen(tmp_path / "m.csv", [melding_row(person, "M-1", datum="2025-01-20")]),
+        actor=CLI,
+    )
+    report = core.reports.report(Period(2026), actor=CLI)
+    assert report.find(Table.THEME, "2026", "top_x", TOTAL).cases == 0
