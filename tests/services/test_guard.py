@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 from bot.clock import FrozenClock
@@ -13,6 +15,7 @@ from bot.services.audit import CLI
 from bot.services.guard import OutgoingGuard
 from bot.storage.models import Person
 from bot.storage.repositories import AuditRepository
+from tests.app.conftest import EVENT_TIMEOUT, until
 
 
 def _guard(core: Core) -> OutgoingGuard:
@@ -154,3 +157,66 @@ async def test_every_shown_parameter_is_checked_not_only_text(core: Core) -> Non
     }
     assert await guard.check(quoted) is not None
     assert await guard.check({"chat_id": 1, "callback_query_id": "123", "text": _("Known")}) is None
+
+
+async def test_checks_that_come_together_share_one_look_begun_after_them(core: Core) -> None:
+    """The outbox sends side by side: their checks share one look for new persons, not
+    one each in a row; yet a look that had already read when they came is no use to
+    them, since a person may have been written after it read."""
+    guard = _guard(core)
+    text = SafeText.layout("{}", MemberName("Sjoerd Brinkhuis"))
+    assert await guard.check({"text": text}) is None
+    looks: list[int] = []
+    read, release = threading.Event(), threading.Event()
+    load_new = guard._load_new
+
+    def slow_look() -> None:  # the first look reads, then takes its time to finish
+        load_new()
+        looks.append(1)
+        if len(looks) == 1:
+            read.set()
+            release.wait(EVENT_TIMEOUT)
+
+    guard._load_new = slow_look  # type: ignore[method-assign]
+    first = asyncio.create_task(guard.check({"text": text}))
+    await until(read.is_set, "the first look read")
+    later = Identity(surname="Brinkhuis", given_names="Sjoerd", birth_date=date(1990, 1, 2))
+    with core.db.session() as session:  # another process, while that look is under way
+        core.vault.register(session, later, actor=CLI)
+    checks = [asyncio.create_task(guard.check({"text": text})) for _ in range(10)]
+    await asyncio.sleep(0)  # they have all come
+    release.set()
+    assert await first is None  # its look read before the person was written
+    verdicts = await asyncio.gather(*checks)
+    assert all(v is not None and v.reason == "personal_data" for v in verdicts), verdicts
+    assert len(looks) == 2  # the first, and one for the ten
+
+
+async def test_a_context_the_guard_looked_for_uses_that_look(core: Core) -> None:
+    """`looked`: a sender that had the guard look after its texts were made (the outbox,
+    right after claiming them) sends them without a look each."""
+    held = Identity(surname="Brinkhuis", given_names="Sjoerd", birth_date=date(1990, 1, 2))
+    with core.db.session() as session:
+        core.vault.register(session, held, actor=CLI)
+    guard = _guard(core)
+    looks: list[int] = []
+    load_new = guard._load_new
+
+    def counted() -> None:
+        looks.append(1)
+        load_new()
+
+    guard._load_new = counted  # type: ignore[method-assign]
+    context = await guard.looked()
+    assert looks == [1]
+    text = SafeText.layout("{}", MemberName("Sjoerd Brinkhuis"))
+    verdicts = await asyncio.gather(
+        *(
+            asyncio.create_task(guard.check({"text": text}), context=context.copy())
+            for _ in range(5)
+        )
+    )
+    assert looks == [1]  # no look of their own ...
+    assert all(v is not None for v in verdicts)  # ... and what that look read is held
+    assert await guard.check({"text": text}) is not None  # elsewhere: a look of its own
+    assert looks == [1, 1]
