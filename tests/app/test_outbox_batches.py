@@ -96,7 +96,7 @@ async def test_a_batch_is_one_claim_one_guard_look_and_few_writes(
             assert await sender.drain(bot) == 12
     assert statements.count("UPDATE outbox SET claimed_until") == 1
     assert statements.count("SELECT person.id, person.identity_stored_at") == 1
-    assert 1 <= sender.writes <= 2, sender.writes
+    assert 1 <= sender.writes <= 3, sender.writes  # one as a rule; one each would be 12
     assert all(_copies(telegram, person) == 1 for person in people)
     assert {row.status for row in _rows(core).values()} == {"sent"}
     core.db.dispose()
@@ -174,16 +174,21 @@ async def test_a_sender_killed_mid_batch_loses_nothing_and_repeats_a_message_onc
     first.db.dispose()
     went = [person for person in people if _copies(telegram, person)]
     assert len(went) == 3
-    claimed = {chat_id for chat_id, row in _rows(first).items() if row.claimed_until}
-    assert claimed == {person.id for person in people}  # all eight held, none recorded
+    rows = _rows(first)
+    # What it recorded before it died (it waits a moment to record sends together, so
+    # as a rule nothing) is sent; the rest is still claimed, for the lease to run out.
+    recorded = {chat_id for chat_id, row in rows.items() if row.status == "sent"}
+    assert recorded <= {person.id for person in went}
+    assert all(row.claimed_until for chat_id, row in rows.items() if chat_id not in recorded)
 
     clock.advance(outbox.LEASE + timedelta(seconds=1))
     flood_clock.advance(60)
     second = open_core(bot_settings, clock=clock)  # the restarted process
     async with sending(second, flood_clock) as (bot, sender):
-        assert await sender.drain(bot) == 8
+        assert await sender.drain(bot) == 8 - len(recorded)
     for person in people:
-        assert _copies(telegram, person) == (2 if person in went else 1), person.first_name
+        repeated = person in went and person.id not in recorded
+        assert _copies(telegram, person) == (2 if repeated else 1), person.first_name
     with second.db.session() as session:
         statuses = session.exec(
             select(OutboxMessage.status).where(
