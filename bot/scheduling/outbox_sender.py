@@ -44,7 +44,7 @@ from bot.safe import SafeText
 from bot.scheduling.notices import notify_coordinators
 from bot.scheduling.pacer import BULK, Pacer
 from bot.services import outbox
-from bot.services.guard import OutgoingGuard, PiiRefused
+from bot.services.guard import Look, OutgoingGuard, PiiRefused
 from bot.storage.engine import unavailable
 from bot.views.members import group_back_notice, group_refused_notice
 
@@ -312,11 +312,9 @@ class OutboxSender:
         # The guard looks for new identities once for the batch, now: not between a
         # send's slot and the send (sends released apart would reach Telegram together).
         # When it cannot (the database away), the claims run out and are tried again.
-        looked = await self._guard.looked()
+        look = await self._guard.looked()
         for message in claim.messages:
-            send = asyncio.create_task(
-                self._send(bot, message), name="outbox-send", context=looked.copy()
-            )
+            send = asyncio.create_task(self._send(bot, message, look), name="outbox-send")
             self._in_flight[message.id] = (message.chat_id, send)
             send.add_done_callback(partial(self._done, message.id))
         return len(claim.messages)
@@ -361,7 +359,7 @@ class OutboxSender:
                 log.warning("telegram.away", extra={"pause": pause})
             self._away = _Away(until=self._pacer.now() + pause, pauses=self._away.pauses + 1)
 
-    async def _send(self, bot: ExtBot[Any], message: outbox.Claimed) -> Outcome:
+    async def _send(self, bot: ExtBot[Any], message: outbox.Claimed, look: Look) -> Outcome:
         core = self._core
         try:
             markup = (
@@ -374,13 +372,14 @@ class OutboxSender:
                 if message.reply_to_message_id
                 else None
             )
-            result = await bot.send_message(
-                message.chat_id,
-                message.text,
-                reply_markup=markup,
-                reply_parameters=reply,
-                rate_limit_args=BULK,
-            )
+            with look.covering():  # this message only: the batch's look covers its text
+                result = await bot.send_message(
+                    message.chat_id,
+                    message.text,
+                    reply_markup=markup,
+                    reply_parameters=reply,
+                    rate_limit_args=BULK,
+                )
         except RetryAfter:
             # The pacer now holds this chat for as long as Telegram asked; the
             # message stays due and goes first when the hold is over.

@@ -14,7 +14,8 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from contextvars import Context, ContextVar, copy_context
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,9 +51,9 @@ SHOWN_KEYS = frozenset(
 )
 
 
-# Set in the context of sends whose texts were made before the guard last looked
-# (`OutgoingGuard.looked`): their checks need not look again.
-_LOOKED: ContextVar[OutgoingGuard | None] = ContextVar("guard_looked", default=None)
+# Set while a sender sends a text made before the guard's last look (`Look.covering`):
+# its check need not look again.
+_COVERED: ContextVar[OutgoingGuard | None] = ContextVar("guard_covered", default=None)
 
 # Values whose names are constants of the configuration, not free text.
 _CONSTANT_KINDS = frozenset({Kind.MUNICIPALITY, Kind.INSTITUTION})
@@ -106,9 +107,10 @@ class OutgoingGuard:
     each of them came.
 
     The outbox sender has the guard look once for a batch it claimed, before the
-    pacer gives the batch its slots (`looked`): a look that began after the texts
-    were made covers them, and a look taken between a slot and its send would make
-    sends released apart reach Telegram together.
+    pacer gives the batch its slots (`looked`, then `Look.covering` around each
+    send): a look that began after the texts were made covers them, and a look
+    taken between a slot and its send would make sends released apart reach
+    Telegram together.
     """
 
     def __init__(
@@ -147,13 +149,11 @@ class OutgoingGuard:
             self._known[entry.person_id] = entry.stored_at
         self._looked_at = started
 
-    async def looked(self) -> Context:
-        """Have the guard look now; returns a context in which its checks use that look
-        instead of looking again: for sending texts made before this call."""
+    async def looked(self) -> Look:
+        """Have the guard look now (shared with the checks that come meanwhile); the
+        look covers the texts made before this call."""
         await self.refresh()
-        context = copy_context()
-        context.run(_LOOKED.set, self)
-        return context
+        return Look(self)
 
     async def refresh(self) -> None:
         """Catch up with identities written since the last look: wait for a look that
@@ -210,7 +210,7 @@ class OutgoingGuard:
                     values.append(Value(Kind.MEMBER, label))
         if not values:
             return None
-        if _LOOKED.get() is not self:
+        if _COVERED.get() is not self:
             await self.refresh()
         hits = scan_values(self._guard, values)
         if hits:
@@ -220,6 +220,23 @@ class OutgoingGuard:
     @property
     def identities(self) -> int:
         return len(self._guard)
+
+
+@dataclass(frozen=True)
+class Look:
+    """A look the guard took (`OutgoingGuard.looked`)."""
+
+    guard: OutgoingGuard
+
+    @contextmanager
+    def covering(self) -> Iterator[None]:
+        """Within this block (in this task) the guard's checks use this look instead
+        of looking again: only for sending texts made before it was taken."""
+        token = _COVERED.set(self.guard)
+        try:
+            yield
+        finally:
+            _COVERED.reset(token)
 
 
 def _retrieve(look: asyncio.Future[None]) -> None:

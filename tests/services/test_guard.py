@@ -12,7 +12,7 @@ from bot.domain.identity import Identity
 from bot.i18n import translator
 from bot.safe import Code, MemberName, Municipality, OrganisationName, SafeText
 from bot.services.audit import CLI
-from bot.services.guard import OutgoingGuard
+from bot.services.guard import OutgoingGuard, Verdict
 from bot.storage.models import Person
 from bot.storage.repositories import AuditRepository
 from tests.app.conftest import EVENT_TIMEOUT, until
@@ -192,9 +192,10 @@ async def test_checks_that_come_together_share_one_look_begun_after_them(core: C
     assert len(looks) == 2  # the first, and one for the ten
 
 
-async def test_a_context_the_guard_looked_for_uses_that_look(core: Core) -> None:
+async def test_a_send_the_guards_look_covers_uses_that_look(core: Core) -> None:
     """`looked`: a sender that had the guard look after its texts were made (the outbox,
-    right after claiming them) sends them without a look each."""
+    right after claiming them) sends them without a look each; anything else still
+    looks for itself."""
     held = Identity(surname="Brinkhuis", given_names="Sjoerd", birth_date=date(1990, 1, 2))
     with core.db.session() as session:
         core.vault.register(session, held, actor=CLI)
@@ -207,16 +208,16 @@ async def test_a_context_the_guard_looked_for_uses_that_look(core: Core) -> None
         load_new()
 
     guard._load_new = counted  # type: ignore[method-assign]
-    context = await guard.looked()
+    look = await guard.looked()
     assert looks == [1]
     text = SafeText.layout("{}", MemberName("Sjoerd Brinkhuis"))
-    verdicts = await asyncio.gather(
-        *(
-            asyncio.create_task(guard.check({"text": text}), context=context.copy())
-            for _ in range(5)
-        )
-    )
+
+    async def covered_send() -> Verdict | None:
+        with look.covering():
+            return await guard.check({"text": text})
+
+    verdicts = await asyncio.gather(*(covered_send() for _ in range(5)))
     assert looks == [1]  # no look of their own ...
     assert all(v is not None for v in verdicts)  # ... and what that look read is held
-    assert await guard.check({"text": text}) is not None  # elsewhere: a look of its own
+    assert await guard.check({"text": text}) is not None  # outside it: a look of its own
     assert looks == [1, 1]
