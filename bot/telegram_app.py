@@ -142,7 +142,7 @@ def build_application(
     )
     editor = TallyEditor(core, delay=core.settings.edit_delay_seconds)
     application.bot_data[TALLY_EDITOR] = editor
-    application.bot_data[OUTBOX_SENDER] = OutboxSender(core, pacer)
+    application.bot_data[OUTBOX_SENDER] = OutboxSender(core, pacer, guard)
     application.bot_data[DEFAULT_LOCALE] = core.settings.locale
     register_all(application, core, editor)
     application.add_error_handler(_on_error)

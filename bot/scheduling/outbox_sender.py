@@ -1,8 +1,12 @@
 """Sends what the outbox holds: a loop in `vhbot run`, one drain in `vhbot sweep`.
 
-Each pass claims the oldest due message of every chat that may take one now
-(the pacer knows), and sends them side by side. What happens to one message
-touches only that message or its chat:
+Each pass claims, in one transaction, the oldest due message of every chat that
+may take one now (the pacer knows) and starts sending them side by side; a pass
+comes again when half of them are done, so the pacer always has the next ones
+while the last are on their way, and never more than about a second's worth are
+claimed. Deliveries are recorded together, a few transactions a second (see
+`_Deliveries`); the guard looks for new persons once a batch. What happens to one
+message touches only that message or its chat:
 
   sent                 recorded; an announcement learns its message id;
   passing fault        (5xx, network, timeout) the message waits with backoff;
@@ -25,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from functools import partial
@@ -39,7 +44,7 @@ from bot.safe import SafeText
 from bot.scheduling.notices import notify_coordinators
 from bot.scheduling.pacer import BULK, Pacer
 from bot.services import outbox
-from bot.services.guard import PiiRefused
+from bot.services.guard import Look, OutgoingGuard, PiiRefused
 from bot.storage.engine import unavailable
 from bot.views.members import group_back_notice, group_refused_notice
 
@@ -63,6 +68,8 @@ MAX_FAILURES_IN_A_ROW = 3
 AWAY_PAUSES = (1.0, 2.0, 4.0, 5.0)
 # A chat whose slot comes within this many seconds is sent to in this pass.
 SLACK = 0.05
+# How long a delivery may wait to be recorded with those that finish after it.
+LINGER = 0.2
 
 
 class Outcome(Enum):
@@ -81,41 +88,136 @@ class _Away:
     pauses: int = 0
 
 
+class _Deliveries:
+    """Deliveries recorded together: a write waits a moment (`LINGER`) for the sends
+    still on their way, and what finishes while it runs goes in the next one. Sends
+    at Telegram's pace cost a few transactions a second, not one each; a crash in
+    that moment repeats those few sends once (their claims run out), loses none."""
+
+    def __init__(self, core: Core, *, on_the_way: Callable[[], int], most: int) -> None:
+        self._core = core
+        self._on_the_way = on_the_way  # sends in flight, recorded or not
+        self._most = most
+        self._queue: list[tuple[outbox.Delivery, asyncio.Future[bool]]] = []
+        self._waiting = 0  # sends waiting for their delivery to be recorded
+        self._arrived = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self.writes = 0  # transactions, for tests and the benchmark
+
+    async def record(self, message: outbox.Claimed, message_id: int) -> bool:
+        """Record a delivery; True when it lifted its chat's hold."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        delivery = outbox.Delivery(message, message_id, self._core.clock.now())
+        self._queue.append((delivery, done))
+        self.nudge()
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(), name="outbox-deliveries")
+        self._waiting += 1
+        try:
+            return await done
+        finally:
+            self._waiting -= 1
+
+    def nudge(self) -> None:
+        """A send ended (recorded or not): the write may not need to wait longer."""
+        self._arrived.set()
+
+    async def _gather(self) -> None:
+        """Wait up to LINGER for the sends on their way, while any is and the write is
+        not full."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + LINGER
+        while len(self._queue) < self._most and self._on_the_way() > self._waiting:
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(until):
+                    await self._arrived.wait()
+            if loop.time() >= until:
+                return
+
+    async def _write(self) -> None:
+        core = self._core
+        while self._queue:
+            await self._gather()
+            batch, self._queue = self._queue, []
+            try:
+                # Waits for the database while it is away: a delivery left unrecorded
+                # would be sent again when its claim runs out.
+                lifted = await core.db.record(
+                    "outbox", outbox.record_deliveries, core.db, [d for d, _ in batch]
+                )
+            except asyncio.CancelledError:
+                for _, done in [*batch, *self._queue]:
+                    done.cancel()
+                self._queue = []
+                raise
+            except Exception as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            self.writes += 1
+            for (_, done), reopened in zip(batch, lifted, strict=True):
+                if not done.done():
+                    done.set_result(reopened)
+
+    async def close(self) -> None:
+        """Wait for the write under way (the sends before it are done)."""
+        if self._writer is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+
+
 class OutboxSender:
-    def __init__(self, core: Core, pacer: Pacer, *, batch: int = 30) -> None:
+    """Claims due messages in batches and sends them side by side, within the pacer's
+    limits; the next batch is claimed while the last is still on its way."""
+
+    def __init__(self, core: Core, pacer: Pacer, guard: OutgoingGuard, *, batch: int = 30) -> None:
         self._core = core
         self._pacer = pacer
+        self._guard = guard
+        # At most this many messages claimed and not yet done: about a second's worth
+        # of Telegram's overall limit, so claims stay short and the pacer never idles.
         self._batch = batch
         self._failures_in_a_row = 0
         self._away = _Away()
         self._wake = asyncio.Event()
         self._paced: list[int] = []  # chats with messages due that the pacer keeps back
+        self._in_flight: dict[int, tuple[int, asyncio.Task[Outcome]]] = {}  # id: chat, send
+        self._deliveries = _Deliveries(core, on_the_way=lambda: len(self._in_flight), most=batch)
         self.sent = 0  # messages sent by this sender, for `drain` and the benchmark
 
     def wake(self) -> None:
         """Something was queued: look now instead of at the next interval."""
         self._wake.set()
 
+    @property
+    def writes(self) -> int:
+        """Transactions that recorded deliveries (for tests and the benchmark)."""
+        return self._deliveries.writes
+
     # ------------------------------------------------------------------ loops
 
     async def run(self, bot: ExtBot[Any], stop: asyncio.Event) -> None:
-        """Send until `stop` is set; the send in flight is finished, the rest waits."""
+        """Send until `stop` is set; the sends in flight are finished, the rest waits."""
         interval = self._core.settings.outbox_interval_seconds
-        while not stop.is_set():
-            self._wake.clear()
-            try:
-                progress = await self.send_due(bot)
-            except Exception as exc:
-                if unavailable(exc):  # logged once per outage; tried again at the interval
-                    self._core.db.outages.failed("outbox", exc)
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                try:
+                    await self._claim(bot)
+                except Exception as exc:
+                    if unavailable(exc):  # logged once per outage; tried again at the interval
+                        self._core.db.outages.failed("outbox", exc)
+                    else:
+                        log.error("outbox.pass_failed", extra={"error": type(exc).__name__})
                 else:
-                    log.error("outbox.pass_failed", extra={"error": type(exc).__name__})
-                progress = 0
-            else:
-                self._core.db.outages.worked("outbox")
-            if progress or stop.is_set():
-                continue
-            await self._idle(stop, interval)
+                    self._core.db.outages.worked("outbox")
+                if stop.is_set():
+                    break
+                await self._idle(stop, interval)
+        finally:
+            await self._settle()
 
     async def drain(self, bot: ExtBot[Any], *, patience: float = 120.0) -> int:
         """Send what is due now, waiting for paced chats at most `patience` seconds in all.
@@ -124,17 +226,24 @@ class OutboxSender:
         """
         sent_before = self.sent
         waited = 0.0
-        while True:
-            if await self.send_due(bot):
-                continue
-            pause = self._next_pause()
-            if pause is None or waited + pause > patience:
-                return self.sent - sent_before
-            await self._pacer.wait(pause)
-            waited += pause
+        try:
+            while True:
+                self._wake.clear()
+                await self._claim(bot)
+                if self._in_flight:
+                    await self._wake.wait()  # room for the next batch, or all done
+                    continue
+                pause = self._next_pause()
+                if pause is None or waited + pause > patience:
+                    return self.sent - sent_before
+                await self._pacer.wait(pause)
+                waited += pause
+        finally:
+            await self._settle()
 
     async def _idle(self, stop: asyncio.Event, interval: float) -> None:
-        """Wait for the interval, a wake-up or stop; less when a paced chat frees up sooner."""
+        """Wait for the interval, a wake-up (room for more, something queued) or stop;
+        less when a paced chat frees up sooner."""
         pause = self._next_pause()
         waiters: list[asyncio.Future[Any]] = [
             asyncio.ensure_future(stop.wait()),
@@ -153,6 +262,17 @@ class OutboxSender:
                 with contextlib.suppress(asyncio.CancelledError):
                     await waiter
 
+    async def _settle(self) -> None:
+        """The sends in flight finish and are recorded; when this task is being
+        cancelled (a stop cut short) they are cut too, and their claims run out."""
+        sends = [send for _, send in self._in_flight.values()]
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            for send in sends:
+                send.cancel()
+        await asyncio.gather(*sends, return_exceptions=True)
+        await self._deliveries.close()
+
     def _next_pause(self) -> float | None:
         """Seconds until something due can go: a paced chat frees up or the pause ends."""
         away = self._away.until - self._pacer.now()
@@ -163,38 +283,62 @@ class OutboxSender:
 
     # ------------------------------------------------------------------ one pass
 
-    async def send_due(self, bot: ExtBot[Any]) -> int:
-        """One pass: claim and send what may go now; returns how many were tried."""
+    def _room(self) -> int:
+        """How many more messages may be claimed now."""
+        if self._away.until > self._pacer.now():
+            return 0
+        if self._away.pauses:  # Telegram seemed away: one message tells whether it is back
+            return 0 if self._in_flight else 1
+        return self._batch - len(self._in_flight)
+
+    async def _claim(self, bot: ExtBot[Any]) -> int:
+        """Claim what may go now and start sending it; returns how many were claimed.
+
+        Left out: chats the pacer keeps back and chats with a send in flight (one
+        message per chat at a time, so a chat's messages keep their order).
+        """
+        room = self._room()
+        if room <= 0:
+            return 0
         core, pacer = self._core, self._pacer
-        if self._away.until > pacer.now():
-            return 0
-        now = core.clock.now()
-        due = await core.db.run(outbox.due_chats, core.db, now)
-        busy = [chat_id for chat_id in due if pacer.ready_in(chat_id, BULK) > SLACK]
-        self._paced = busy
-        if len(busy) == len(due):
-            return 0
-        probing = self._away.pauses > 0
-        claimed = await core.db.run(
-            outbox.claim_due, core.db, now, limit=1 if probing else self._batch, skip_chats=busy
+        paced = set(pacer.paced_chats(BULK, beyond=SLACK))
+        flying = {chat_id for chat_id, _ in self._in_flight.values()}
+        claim = await core.db.run(
+            outbox.claim_due, core.db, core.clock.now(), limit=room, skip_chats=paced | flying
         )
-        if not claimed:
+        self._paced = [chat_id for chat_id in claim.skipped if chat_id in paced]
+        if not claim.messages:
             return 0
-        results = await asyncio.gather(
-            *(self._send(bot, message) for message in claimed), return_exceptions=True
-        )
-        outcomes = [self._outcome(result) for result in results]
-        self._note(outcomes)
-        self.sent += sum(1 for outcome in outcomes if outcome is Outcome.SENT)
-        return len(outcomes)
+        # The guard looks for new identities once for the batch, now: not between a
+        # send's slot and the send (sends released apart would reach Telegram together).
+        # When it cannot (the database away), the claims run out and are tried again.
+        look = await self._guard.looked()
+        for message in claim.messages:
+            send = asyncio.create_task(self._send(bot, message, look), name="outbox-send")
+            self._in_flight[message.id] = (message.chat_id, send)
+            send.add_done_callback(partial(self._done, message.id))
+        return len(claim.messages)
+
+    def _done(self, message_id: int, send: asyncio.Task[Outcome]) -> None:
+        """One send is over: count its outcome, and wake the loop when there is room."""
+        del self._in_flight[message_id]
+        self._deliveries.nudge()
+        if send.cancelled():
+            return
+        error = send.exception()
+        outcome = self._outcome(send.result() if error is None else error)
+        self._note([outcome])
+        if outcome is Outcome.SENT:
+            self.sent += 1
+        # Claimed in batches: look again when half the room is free, or all of it.
+        if len(self._in_flight) in (0, self._batch // 2):
+            self._wake.set()
 
     def _outcome(self, result: Outcome | BaseException) -> Outcome:
         """One send's outcome; an error (the database away while recording it) touches
         only that message, whose claim runs out and which is then tried again."""
         if isinstance(result, Outcome):
             return result
-        if isinstance(result, asyncio.CancelledError):
-            raise result
         if unavailable(result):
             self._core.db.outages.failed("outbox", result)
         else:
@@ -215,7 +359,7 @@ class OutboxSender:
                 log.warning("telegram.away", extra={"pause": pause})
             self._away = _Away(until=self._pacer.now() + pause, pauses=self._away.pauses + 1)
 
-    async def _send(self, bot: ExtBot[Any], message: outbox.Claimed) -> Outcome:
+    async def _send(self, bot: ExtBot[Any], message: outbox.Claimed, look: Look) -> Outcome:
         core = self._core
         try:
             markup = (
@@ -228,13 +372,14 @@ class OutboxSender:
                 if message.reply_to_message_id
                 else None
             )
-            result = await bot.send_message(
-                message.chat_id,
-                message.text,
-                reply_markup=markup,
-                reply_parameters=reply,
-                rate_limit_args=BULK,
-            )
+            with look.covering():  # this message only: the batch's look covers its text
+                result = await bot.send_message(
+                    message.chat_id,
+                    message.text,
+                    reply_markup=markup,
+                    reply_parameters=reply,
+                    rate_limit_args=BULK,
+                )
         except RetryAfter:
             # The pacer now holds this chat for as long as Telegram asked; the
             # message stays due and goes first when the hold is over.
@@ -273,17 +418,8 @@ class OutboxSender:
         return Outcome.SENT
 
     async def _record_sent(self, message: outbox.Claimed, message_id: int) -> bool:
-        """Record a delivery, waiting a while for the database if it is away: a message
-        left unrecorded would be sent again when its claim runs out."""
-        core = self._core
-        return await core.db.record(
-            "outbox",
-            outbox.mark_sent,
-            core.db,
-            message,
-            message_id=message_id,
-            now=core.clock.now(),
-        )
+        """Record a delivery with the others that finish about now (see `_Deliveries`)."""
+        return await self._deliveries.record(message, message_id)
 
     async def _refused(self, bot: ExtBot[Any], message: outbox.Claimed) -> Outcome:
         """Telegram answered 403: hold the chat (a member or the group), or fail a stranger's."""

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import itertools
 import logging
 import math
 import time
@@ -96,17 +97,25 @@ class _Window:
 
     def _fits(self, at: float, limit: int) -> bool:
         """Whether one more slot at `at` keeps every window holding it within `limit`."""
-        slots = self._slots
+        slots, period = self._slots, self.period
         # The windows holding `at` start in (at - period, at]; their counts change
         # only where a slot lies, so those starts and the earliest one are checked.
-        starts = [at - self.period + 1e-9] + [s for s in slots if at - self.period < s <= at]
+        # Slots are kept in order: each count is two bisections.
+        lo, hi = bisect.bisect_right(slots, at - period), bisect.bisect_right(slots, at)
+        starts = [at - period + 1e-9, *itertools.islice(slots, lo, hi)]
         return all(
-            sum(1 for s in slots if start <= s < start + self.period) + 1 <= limit
+            bisect.bisect_left(slots, start + period) - bisect.bisect_left(slots, start) + 1
+            <= limit
             for start in starts
         )
 
     def book(self, at: float) -> None:
         bisect.insort(self._slots, at)
+
+    def empty(self, now: float) -> bool:
+        """No slot taken in the last period (nor later): the window holds nothing."""
+        self._forget(now)
+        return not self._slots
 
     def cancel(self, at: float) -> None:
         with contextlib.suppress(ValueError):
@@ -188,6 +197,20 @@ class Pacer(BaseRateLimiter[str]):
         now = self._monotonic()
         return max(0.0, self._chat_free_at(chat_id, now, kind) - now)
 
+    def paced_chats(self, kind: str | None = BULK, *, beyond: float = 0.0) -> list[int]:
+        """The chats a message of `kind` may not go to within `beyond` seconds: their
+        window is full, or a 429 holds them. Only chats sent to lately can be paced, so
+        this looks at those (and forgets the windows that hold nothing any more)."""
+        now = self._monotonic()
+        self._forget_holds(now)
+        paced = []
+        for chat_id in [*self._chats.keys() | self._held_until.keys()]:
+            if self._chat_free_at(chat_id, now, kind) - now > beyond:
+                paced.append(chat_id)
+            elif chat_id not in self._held_until and self._chats[chat_id].empty(now):
+                del self._chats[chat_id]
+        return paced
+
     def _max_wait(self, kind: str | None) -> float:
         if kind == BULK:
             return 1.0  # the sender asked ready_in first: only the overall limit may wait
@@ -226,23 +249,28 @@ class Pacer(BaseRateLimiter[str]):
             raise RetryAfter(max(1, math.ceil(chat_slot - now)))
         window = self._window(chat_id)
         window.book(chat_slot)
+        overall_slot: float | None = None
         try:
             if chat_slot > now:
                 await self._sleep(chat_slot - now)
-            now = self._monotonic()
-            # The overall limit is taken last, close to the moment of sending.
-            overall_slot = self._overall.free_at(now)
-            self._overall.book(overall_slot)
+            # The overall limit is taken last, close to the moment of sending, and
+            # looked at again on waking: a call that wakes late (the loop was held up,
+            # by a garbage collection or a busy machine) counts when it really goes,
+            # so that calls held up together do not reach Telegram together.
+            while True:
+                now = self._monotonic()
+                overall_slot = self._overall.free_at(now)
+                self._overall.book(overall_slot)
+                if overall_slot <= now:
+                    return chat_slot, overall_slot
+                await self._sleep(overall_slot - now)
+                self._overall.cancel(overall_slot)
+                overall_slot = None
         except BaseException:
             window.cancel(chat_slot)
+            if overall_slot is not None:
+                self._overall.cancel(overall_slot)
             raise
-        try:
-            if overall_slot > now:
-                await self._sleep(overall_slot - now)
-        except BaseException:
-            self._give_back(chat_id, (chat_slot, overall_slot))
-            raise
-        return chat_slot, overall_slot
 
     def _give_back(self, chat_id: int, slots: tuple[float, float]) -> None:
         """A call Telegram did not count (refused before it was done): its slots are free."""

@@ -14,6 +14,8 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -48,6 +50,10 @@ SHOWN_KEYS = frozenset(
     {"text", "description", "quote", "title", "caption", "question", "input_field_placeholder"}
 )
 
+
+# Set while a sender sends a text made before the guard's last look (`Look.covering`):
+# its check need not look again.
+_COVERED: ContextVar[OutgoingGuard | None] = ContextVar("guard_covered", default=None)
 
 # Values whose names are constants of the configuration, not free text.
 _CONSTANT_KINDS = frozenset({Kind.MUNICIPALITY, Kind.INSTITUTION})
@@ -97,7 +103,14 @@ class OutgoingGuard:
     Persons may be added by another process (`vhbot import dpan`), or held anew
     after retention erased them, so each check first reads the identities written
     since the last look (an indexed query; identities held already are not
-    decrypted again).
+    decrypted again). Checks that come together share one look, which starts after
+    each of them came.
+
+    The outbox sender has the guard look once for a batch it claimed, before the
+    pacer gives the batch its slots (`looked`, then `Look.covering` around each
+    send): a look that began after the texts were made covers them, and a look
+    taken between a slot and its send would make sends released apart reach
+    Telegram together.
     """
 
     def __init__(
@@ -115,7 +128,10 @@ class OutgoingGuard:
         self._known: dict[int, datetime] = {}
         self._looked_at: datetime | None = None
         self._organisations_seen = 0
-        self._lock = asyncio.Lock()
+        # The look the checks that came since the last one began wait for, and the
+        # task that takes the looks, one after the other.
+        self._next_look: asyncio.Future[None] | None = None
+        self._looking: asyncio.Task[None] | None = None
 
     def _load_new(self) -> None:
         started = self._clock.now()
@@ -133,10 +149,40 @@ class OutgoingGuard:
             self._known[entry.person_id] = entry.stored_at
         self._looked_at = started
 
+    async def looked(self) -> Look:
+        """Have the guard look now (shared with the checks that come meanwhile); the
+        look covers the texts made before this call."""
+        await self.refresh()
+        return Look(self)
+
     async def refresh(self) -> None:
-        """Catch up with identities written since the last look."""
-        async with self._lock:
-            await self._db.run(self._load_new)
+        """Catch up with identities written since the last look: wait for a look that
+        begins after this call (shared with the calls that come meanwhile)."""
+        if self._next_look is None:
+            self._next_look = asyncio.get_running_loop().create_future()
+            # Read its outcome even when every waiter was cancelled (no warning).
+            self._next_look.add_done_callback(_retrieve)
+        look = self._next_look
+        if self._looking is None or self._looking.done():
+            self._looking = asyncio.create_task(self._look(), name="guard-look")
+        # A waiter cancelled (its send cut short) does not cancel the others' look.
+        await asyncio.shield(look)
+
+    async def _look(self) -> None:
+        while self._next_look is not None:
+            look, self._next_look = self._next_look, None
+            try:
+                await self._db.run(self._load_new)
+            except asyncio.CancelledError:
+                look.cancel()
+                if self._next_look is not None:
+                    self._next_look.cancel()
+                    self._next_look = None
+                raise
+            except Exception as exc:
+                look.set_exception(exc)
+            else:
+                look.set_result(None)
 
     async def check(self, parameters: Mapping[str, object]) -> Verdict | None:
         """None when an outgoing call may go; otherwise why not.
@@ -164,7 +210,8 @@ class OutgoingGuard:
                     values.append(Value(Kind.MEMBER, label))
         if not values:
             return None
-        await self.refresh()
+        if _COVERED.get() is not self:
+            await self.refresh()
         hits = scan_values(self._guard, values)
         if hits:
             return Verdict("personal_data", tuple(sorted({hit.kind for hit in hits})))
@@ -173,6 +220,28 @@ class OutgoingGuard:
     @property
     def identities(self) -> int:
         return len(self._guard)
+
+
+@dataclass(frozen=True)
+class Look:
+    """A look the guard took (`OutgoingGuard.looked`)."""
+
+    guard: OutgoingGuard
+
+    @contextmanager
+    def covering(self) -> Iterator[None]:
+        """Within this block (in this task) the guard's checks use this look instead
+        of looking again: only for sending texts made before it was taken."""
+        token = _COVERED.set(self.guard)
+        try:
+            yield
+        finally:
+            _COVERED.reset(token)
+
+
+def _retrieve(look: asyncio.Future[None]) -> None:
+    if not look.cancelled():
+        look.exception()
 
 
 def _shown_strings(value: object) -> Iterator[str]:

@@ -1,11 +1,14 @@
 """The persistent outbox: messages are queued in the transaction that causes them.
 
-Any process may send: a row is claimed with a conditional UPDATE (a lease), so
+Any process may send: rows are claimed with a conditional UPDATE (a lease), so
 two processes never send the same row; a crashed sender's lease runs out and
 another takes over. A message whose send failed for a passing reason is tried
 again later, with growing pauses. Claims are short: a sender claims only what
-it sends at once, one message per chat, so after a crash only the messages that
-were in flight wait for their lease; the rest go on at the next start.
+it sends at once (one message per chat, about a second's worth of Telegram's
+overall limit), so after a crash only the messages that were in flight wait for
+their lease; the rest go on at the next start. Both ends are batched: one
+transaction claims a batch, one records the deliveries that finished together,
+so a message costs a share of two transactions, not two of its own.
 
 A chat Telegram refuses (403) is put on hold (`ChatHold`): its messages stay
 pending, untried, until the hold is lifted.
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -136,15 +139,28 @@ def enqueue_to_coordinators(
     return queued
 
 
+@dataclass(frozen=True)
+class Claim:
+    """What one claim took, and the chats it was asked to leave out that have a message due."""
+
+    messages: list[Claimed]
+    skipped: list[int]
+
+
 def claim_due(
     db: Database, now: datetime, *, limit: int = 20, skip_chats: Collection[int] = ()
-) -> list[Claimed]:
-    """Claim the oldest due message of up to `limit` chats: one message per chat.
+) -> Claim:
+    """Claim the oldest due message of up to `limit` chats (one per chat), in one transaction.
 
     One per chat, because a chat takes at most one message a second (a group 20 a
     minute): more would wait in this process while holding their claims.
-    `skip_chats`: chats the caller cannot send to now (paced or throttled).
-    Chats on hold are left out.
+    `skip_chats`: chats the caller cannot send to now (paced, or a send in flight);
+    those that have a message due come back as `skipped`, so the caller knows whom
+    to come back for. Chats on hold are left out.
+
+    The claim is one conditional UPDATE of all candidates (a lease): of two racing
+    processes, each row goes to one, and each reads back only the rows that carry
+    its own token.
     """
     token = secrets.token_hex(8)
     unclaimed = or_(
@@ -154,75 +170,61 @@ def claim_due(
     held = select(ChatHold.chat_id).where(
         or_(col(ChatHold.retry_at).is_(None), col(ChatHold.retry_at) > now)
     )
+    due = (
+        col(OutboxMessage.status) == "pending",
+        col(OutboxMessage.next_attempt_at) <= now,
+        unclaimed,
+        col(OutboxMessage.chat_id).not_in(held),
+    )
+    skip = sorted(set(skip_chats))
     oldest = func.min(OutboxMessage.id)
-    query = (
-        select(oldest)
-        .where(
-            OutboxMessage.status == "pending",
-            col(OutboxMessage.next_attempt_at) <= now,
-            unclaimed,
-            col(OutboxMessage.chat_id).not_in(held),
-        )
-        .group_by(col(OutboxMessage.chat_id))
-        .order_by(oldest)
-        .limit(limit)
-    )
-    if skip_chats:
-        query = query.where(col(OutboxMessage.chat_id).not_in(list(skip_chats)))
+    query = select(oldest).where(*due).group_by(col(OutboxMessage.chat_id)).order_by(oldest)
+    if skip:
+        query = query.where(col(OutboxMessage.chat_id).not_in(skip))
     with db.session() as session:
-        candidates = session.exec(query).all()
-        claimed: list[Claimed] = []
-        for message_id in candidates:
-            if message_id is None:
-                continue
-            # Conditional: only one of two racing processes changes the row.
-            result = session.execute(
-                update(OutboxMessage)
-                .where(
-                    col(OutboxMessage.id) == message_id,
-                    col(OutboxMessage.status) == "pending",
-                    unclaimed,
-                )
-                .values(claimed_until=now + LEASE, claim_token=token)
+        candidates = [id_ for id_ in session.exec(query.limit(limit)).all() if id_ is not None]
+        skipped = (
+            list(
+                session.exec(
+                    select(OutboxMessage.chat_id)
+                    .where(*due, col(OutboxMessage.chat_id).in_(skip))
+                    .distinct()
+                ).all()
             )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                row = session.get(OutboxMessage, message_id)
-                assert row is not None  # noqa: S101 - just updated
-                claimed.append(
-                    Claimed(
-                        id=message_id,
-                        token=token,
-                        chat_id=row.chat_id,
-                        text=SafeText.restore(
-                            row.text,
-                            None if row.text_values is None else json.loads(row.text_values),
-                        ),
-                        reply_markup=row.reply_markup,
-                        reply_to_message_id=row.reply_to_message_id,
-                        announcement_id=row.announcement_id,
-                        attempts=row.attempts,
-                    )
-                )
-    return claimed
-
-
-def due_chats(db: Database, now: datetime) -> list[int]:
-    """The chats with a message due and not on hold (claimed or not)."""
-    held = select(ChatHold.chat_id).where(
-        or_(col(ChatHold.retry_at).is_(None), col(ChatHold.retry_at) > now)
-    )
-    with db.session() as session:
-        return list(
-            session.exec(
-                select(OutboxMessage.chat_id)
-                .where(
-                    OutboxMessage.status == "pending",
-                    col(OutboxMessage.next_attempt_at) <= now,
-                    col(OutboxMessage.chat_id).not_in(held),
-                )
-                .distinct()
-            ).all()
+            if skip
+            else []
         )
+        if not candidates:
+            return Claim([], skipped)
+        # Conditional: a row another process claimed meanwhile is left to it.
+        session.execute(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id).in_(candidates), col(OutboxMessage.status) == "pending")
+            .where(unclaimed)
+            .values(claimed_until=now + LEASE, claim_token=token)
+        )
+        rows = session.exec(
+            select(OutboxMessage)
+            .where(col(OutboxMessage.id).in_(candidates), OutboxMessage.claim_token == token)
+            .order_by(col(OutboxMessage.id))
+        ).all()
+        messages = [
+            Claimed(
+                id=row.id,
+                token=token,
+                chat_id=row.chat_id,
+                text=SafeText.restore(
+                    row.text, None if row.text_values is None else json.loads(row.text_values)
+                ),
+                reply_markup=row.reply_markup,
+                reply_to_message_id=row.reply_to_message_id,
+                announcement_id=row.announcement_id,
+                attempts=row.attempts,
+            )
+            for row in rows
+            if row.id is not None
+        ]
+    return Claim(messages, skipped)
 
 
 def _owned(session: Session, claimed: Claimed) -> OutboxMessage | None:
@@ -232,30 +234,82 @@ def _owned(session: Session, claimed: Claimed) -> OutboxMessage | None:
     return row
 
 
-def mark_sent(db: Database, claimed: Claimed, *, message_id: int, now: datetime) -> bool:
-    """Record the delivery; an announcement learns the Telegram message id in that chat.
+@dataclass(frozen=True)
+class Delivery:
+    """A claimed message Telegram took: its message id there, and when."""
 
-    Returns True when the chat was on hold: it takes messages again.
+    claimed: Claimed
+    message_id: int
+    at: datetime
+
+
+def record_deliveries(db: Database, deliveries: Sequence[Delivery]) -> list[bool]:
+    """Record deliveries in one transaction; an announcement learns its message id there.
+
+    A delivery whose claim is no longer this sender's (its lease ran out and another
+    took it over) changes nothing. Returns, per delivery, True when it lifted its
+    chat's hold (the chat takes messages again; told once per chat).
     """
+    if not deliveries:
+        return []
+    ids = [delivery.claimed.id for delivery in deliveries]
     with db.session() as session:
-        row = _owned(session, claimed)
-        if row is None:
-            return False
-        row.status, row.sent_at, row.message_id = "sent", now, message_id
-        row.claimed_until = None
-        row.attempts += 1
-        session.add(row)
-        if claimed.announcement_id is not None:
-            shown = session.exec(
+        rows = {
+            row.id: row
+            for row in session.exec(
+                select(OutboxMessage).where(col(OutboxMessage.id).in_(ids))
+            ).all()
+        }
+        owned = [
+            delivery
+            for delivery in deliveries
+            if (row := rows.get(delivery.claimed.id)) is not None
+            and row.claim_token == delivery.claimed.token
+            and row.status == "pending"
+        ]
+        for delivery in owned:
+            row = rows[delivery.claimed.id]
+            row.status, row.sent_at, row.message_id = "sent", delivery.at, delivery.message_id
+            row.claimed_until = None
+            row.attempts += 1
+            session.add(row)
+        shown = {delivery.claimed.announcement_id for delivery in owned} - {None}
+        if shown:
+            ids_in_chats = {
+                (delivery.claimed.announcement_id, delivery.claimed.chat_id): delivery.message_id
+                for delivery in owned
+            }
+            for message in session.exec(
                 select(AnnouncementMessage).where(
-                    AnnouncementMessage.announcement_id == claimed.announcement_id,
-                    AnnouncementMessage.chat_id == claimed.chat_id,
+                    col(AnnouncementMessage.announcement_id).in_(shown)
                 )
-            ).first()
-            if shown is not None:
-                shown.message_id = message_id
-                session.add(shown)
-        return lift_hold(session, claimed.chat_id)
+            ).all():
+                message_id = ids_in_chats.get((message.announcement_id, message.chat_id))
+                if message_id is not None:
+                    message.message_id = message_id
+                    session.add(message)
+        chats = {delivery.claimed.chat_id for delivery in owned}
+        held = set(
+            session.exec(select(ChatHold.chat_id).where(col(ChatHold.chat_id).in_(chats))).all()
+            if chats
+            else []
+        )
+        if held:
+            session.execute(delete(ChatHold).where(col(ChatHold.chat_id).in_(held)))
+    recorded = {delivery.claimed.id for delivery in owned}
+    lifted: list[bool] = []
+    for delivery in deliveries:
+        chat_id = delivery.claimed.chat_id
+        reopened = delivery.claimed.id in recorded and chat_id in held
+        if reopened:
+            held.discard(chat_id)  # told once per chat
+        lifted.append(reopened)
+    return lifted
+
+
+def mark_sent(db: Database, claimed: Claimed, *, message_id: int, now: datetime) -> bool:
+    """Record one delivery (`record_deliveries` of one); True when it lifted a hold."""
+    return record_deliveries(db, [Delivery(claimed, message_id, now)])[0]
 
 
 def mark_retry(

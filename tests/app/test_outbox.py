@@ -186,12 +186,12 @@ async def test_only_messages_in_flight_are_claimed(
     only those wait for their (short) lease, the rest are claimed at once."""
     core = open_core(bot_settings, clock=clock)
     _queue(core, people, tmp_path, 6)
-    crashed = outbox.claim_due(core.db, clock.now())  # a sender that dies right after
+    crashed = outbox.claim_due(core.db, clock.now()).messages  # a sender that dies right after
     assert len(crashed) == 1
-    restarted = outbox.claim_due(core.db, clock.now())
+    restarted = outbox.claim_due(core.db, clock.now()).messages
     assert len(restarted) == 1 and restarted[0].id != crashed[0].id
     assert timedelta(minutes=1) >= outbox.LEASE
     clock.advance(outbox.LEASE + timedelta(seconds=1))
-    ids = {c.id for c in outbox.claim_due(core.db, clock.now(), limit=5)}
+    ids = {c.id for c in outbox.claim_due(core.db, clock.now(), limit=5).messages}
     assert crashed[0].id in ids or restarted[0].id in ids
     core.db.dispose()

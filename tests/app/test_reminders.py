@@ -121,7 +121,7 @@ async def test_a_sender_that_dies_after_claiming_loses_nothing(
     core = open_core(bot_settings, clock=clock)
     cast = _cast(core, telegram)
     core.reminders.send_digests(core.db)
-    crashed = outbox.claim_due(core.db, clock.now())  # claimed, then the process died
+    crashed = outbox.claim_due(core.db, clock.now()).messages  # claimed, then the process died
     assert [c.chat_id for c in crashed] == [cast.owner.id]
     clock.advance(outbox.LEASE + timedelta(seconds=1))
     async with sending(core, flood_clock) as (bot, sender):

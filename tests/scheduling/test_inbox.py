@@ -175,7 +175,7 @@ def database_text(core: Core) -> str:
 
 def send_all(core: Core) -> None:
     """What the outbox sender does when Telegram accepts every message."""
-    for claimed in outbox.claim_due(core.db, core.clock.now(), limit=1000):
+    for claimed in outbox.claim_due(core.db, core.clock.now(), limit=1000).messages:
         outbox.mark_sent(core.db, claimed, message_id=claimed.id, now=core.clock.now())
 
 

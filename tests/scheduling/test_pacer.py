@@ -158,3 +158,42 @@ async def test_a_reply_waits_seconds_at_most_even_for_a_long_hold(
     for _ in range(3):
         await send(pacer, calls, PRIVATE)
     assert clock() - start == pytest.approx(2.0)
+
+
+async def test_calls_held_up_together_count_when_they_really_go(clock: ManualMonotonic) -> None:
+    """The loop is held up (a garbage collection, a busy machine): the calls whose slots
+    fell in that time wake late, together. Each takes its slot again when it really
+    goes, so in any second of real sending at most 30 go out, as Telegram counts them;
+    counted at their booked times, the next second's 30 would follow them within it."""
+    start = clock()
+    held_up = [False]
+
+    async def sleep(seconds: float) -> None:
+        until = clock() + max(seconds, 0.0)
+        await asyncio.sleep(0)
+        clock.advance(max(0.0, until - clock()))
+        if not held_up[0] and clock() >= start + 1.5:
+            held_up[0] = True
+            clock.advance(0.4)  # the third second's calls wake 0.4 s late
+
+    pacer = Pacer(monotonic=clock, sleep=sleep)
+    calls = Calls(clock)
+    await asyncio.gather(*(send(pacer, calls, 1000 + n, kind=BULK) for n in range(120)))
+    assert held_up[0]
+    times = sorted(at - start for _, at in calls.at)
+    assert len(times) == 120
+    for index, first in enumerate(times):
+        assert sum(1 for t in times[index:] if t < first + 1.0) <= 30, f"from {first:.2f} s"
+
+
+def test_paced_chats_are_those_whose_next_slot_is_further_off(
+    pacer: Pacer, clock: ManualMonotonic
+) -> None:
+    """The outbox leaves these out of a claim; windows that hold nothing are forgotten."""
+    asyncio.run(send(pacer, Calls(clock), PRIVATE, kind=BULK))
+    pacer.hold(GROUP, 20)
+    assert sorted(pacer.paced_chats(BULK, beyond=0.05)) == [GROUP, PRIVATE]
+    clock.advance(0.98)
+    assert pacer.paced_chats(BULK, beyond=0.05) == [GROUP]  # due within the slack
+    clock.advance(1.0)
+    assert pacer.paced_chats(BULK, beyond=0.05) == [GROUP]

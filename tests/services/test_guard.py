@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 from telegram import PhotoSize
@@ -15,9 +17,10 @@ from bot.domain.identity import Identity
 from bot.i18n import translator
 from bot.safe import Code, MemberName, Municipality, OrganisationName, SafeText
 from bot.services.audit import CLI
-from bot.services.guard import OutgoingGuard
+from bot.services.guard import OutgoingGuard, Verdict
 from bot.storage.models import Person
 from bot.storage.repositories import AuditRepository
+from tests.app.conftest import EVENT_TIMEOUT, until
 
 
 def _guard(core: Core) -> OutgoingGuard:
@@ -187,3 +190,67 @@ async def test_a_photo_goes_through_and_its_caption_is_checked(core: Core) -> No
     assert unchecked is not None and unchecked.reason == "unchecked"
     leak = await guard.check(photo(SafeText.layout("{}", MemberName("Sjoerd Brinkhuis"))))
     assert leak is not None and leak.reason == "personal_data"
+
+
+async def test_checks_that_come_together_share_one_look_begun_after_them(core: Core) -> None:
+    """The outbox sends side by side: their checks share one look for new persons, not
+    one each in a row; yet a look that had already read when they came is no use to
+    them, since a person may have been written after it read."""
+    guard = _guard(core)
+    text = SafeText.layout("{}", MemberName("Sjoerd Brinkhuis"))
+    assert await guard.check({"text": text}) is None
+    looks: list[int] = []
+    read, release = threading.Event(), threading.Event()
+    load_new = guard._load_new
+
+    def slow_look() -> None:  # the first look reads, then takes its time to finish
+        load_new()
+        looks.append(1)
+        if len(looks) == 1:
+            read.set()
+            release.wait(EVENT_TIMEOUT)
+
+    guard._load_new = slow_look  # type: ignore[method-assign]
+    first = asyncio.create_task(guard.check({"text": text}))
+    await until(read.is_set, "the first look read")
+    later = Identity(surname="Brinkhuis", given_names="Sjoerd", birth_date=date(1990, 1, 2))
+    with core.db.session() as session:  # another process, while that look is under way
+        core.vault.register(session, later, actor=CLI)
+    checks = [asyncio.create_task(guard.check({"text": text})) for _ in range(10)]
+    await asyncio.sleep(0)  # they have all come
+    release.set()
+    await first  # its look read before the person was written (its scan may come later)
+    verdicts = await asyncio.gather(*checks)
+    assert all(v is not None and v.reason == "personal_data" for v in verdicts), verdicts
+    assert len(looks) == 2  # the first, and one for the ten
+
+
+async def test_a_send_the_guards_look_covers_uses_that_look(core: Core) -> None:
+    """`looked`: a sender that had the guard look after its texts were made (the outbox,
+    right after claiming them) sends them without a look each; anything else still
+    looks for itself."""
+    held = Identity(surname="Brinkhuis", given_names="Sjoerd", birth_date=date(1990, 1, 2))
+    with core.db.session() as session:
+        core.vault.register(session, held, actor=CLI)
+    guard = _guard(core)
+    looks: list[int] = []
+    load_new = guard._load_new
+
+    def counted() -> None:
+        looks.append(1)
+        load_new()
+
+    guard._load_new = counted  # type: ignore[method-assign]
+    look = await guard.looked()
+    assert looks == [1]
+    text = SafeText.layout("{}", MemberName("Sjoerd Brinkhuis"))
+
+    async def covered_send() -> Verdict | None:
+        with look.covering():
+            return await guard.check({"text": text})
+
+    verdicts = await asyncio.gather(*(covered_send() for _ in range(5)))
+    assert looks == [1]  # no look of their own ...
+    assert all(v is not None for v in verdicts)  # ... and what that look read is held
+    assert await guard.check({"text": text}) is not None  # outside it: a look of its own
+    assert looks == [1, 1]
