@@ -56,7 +56,7 @@ from bot.i18n import Translator, translator
 from bot.privacy.crypto import FieldCipher
 from bot.privacy.pii_guard import PiiGuard
 from bot.services import outbox
-from bot.services.audit import AuditLog, member_actor
+from bot.services.audit import AuditLog, Detail, member_actor
 from bot.services.members import MAX_MEMBER_NUMBER, MEMBER_NAME_CONTEXT
 from bot.services.persons import IdentityErased, PersonVault
 from bot.storage.models import (
@@ -715,6 +715,43 @@ class PlanOfApproach:
 
     # -- the owner's buttons ----------------------------------------------------------------
 
+    def _record_change(
+        self,
+        session: Session,
+        action: Action,
+        member_id: int,
+        kind: str,
+        audited_as: str,
+        now: datetime,
+        *,
+        event: dict[str, Any] | None = None,
+        **audited: Detail,
+    ) -> ActionEvent:
+        """One change of a stored action, in the caller's transaction: a new version (the
+        buttons of earlier messages are outdated), its history event, its audit entry."""
+        assert action.id is not None  # noqa: S101 - stored rows have ids
+        action.version += 1
+        session.add(action)
+        recorded = ActionEvent(
+            action_id=action.id,
+            case_id=action.case_id,
+            kind=kind,
+            at=now,
+            member_id=member_id,
+            **(event or {}),
+        )
+        session.add(recorded)
+        session.flush()
+        self._audit.record(
+            session,
+            actor=member_actor(member_id),
+            action=audited_as,
+            subject=f"action:{action.id}",
+            case=action.case_id,
+            **audited,
+        )
+        return recorded
+
     def complete(
         self, session: Session, *, member_id: int, action_id: int, version: int
     ) -> ActionAnswered:
@@ -727,24 +764,7 @@ class PlanOfApproach:
         now = self._clock.now()
         action.state = ActionState.DONE.value
         action.done_at, action.done_by = now, member_id
-        action.version += 1
-        session.add(action)
-        session.add(
-            ActionEvent(
-                action_id=action.id,
-                case_id=action.case_id,
-                kind="done",
-                at=now,
-                member_id=member_id,
-            )
-        )
-        self._audit.record(
-            session,
-            actor=member_actor(member_id),
-            action="action.done",
-            subject=f"action:{action.id}",
-            case=action.case_id,
-        )
+        self._record_change(session, action, member_id, "done", "action.done", now)
         named = _named(action, case)
         casemanager = self._casemanager(session, action.case_id)
         if casemanager is not None and casemanager.active and casemanager.id != member_id:
@@ -823,30 +843,11 @@ class PlanOfApproach:
         now = self._clock.now()
         old, new = action.deadline, date.fromisoformat(state["date"])
         action.deadline = new
-        action.version += 1
-        session.add(action)
-        event = ActionEvent(
-            action_id=action.id,
-            case_id=action.case_id,
-            kind="postponed",
-            at=now,
-            member_id=member_id,
-            old_deadline=old,
-            new_deadline=new,
-            reason=reason.value,
-        )
-        session.add(event)
-        session.flush()
-        self._audit.record(
-            session,
-            actor=member_actor(member_id),
-            action="action.postpone",
-            subject=f"action:{action.id}",
-            case=action.case_id,
-            old=old.isoformat(),
-            new=new.isoformat(),
-            reason=reason.value,
-        )
+        event = self._record_change(
+            session, action, member_id, "postponed", "action.postpone", now,
+            event={"old_deadline": old, "new_deadline": new, "reason": reason.value},
+            old=old.isoformat(), new=new.isoformat(), reason=reason.value,
+        )  # fmt: skip
         casemanager = self._casemanager(session, action.case_id)
         if casemanager is not None and casemanager.active and casemanager.id != member_id:
             _ = self._translator(casemanager)
@@ -969,32 +970,17 @@ class PlanOfApproach:
         old_member, old_organisation = action.owner_member_id, action.owner_organisation_id
         action.owner_member_id = owner.id if owner.kind == "m" else None
         action.owner_organisation_id = owner.id if owner.kind == "o" else None
-        action.version += 1
-        session.add(action)
-        event = ActionEvent(
-            action_id=action.id,
-            case_id=action.case_id,
-            kind="reassigned",
-            at=now,
-            member_id=member_id,
-            old_owner_member_id=old_member,
-            old_owner_organisation_id=old_organisation,
-            new_owner_member_id=action.owner_member_id,
-            new_owner_organisation_id=action.owner_organisation_id,
-        )
-        session.add(event)
-        session.flush()
-        self._audit.record(
-            session,
-            actor=member_actor(member_id),
-            action="action.reassign",
-            subject=f"action:{action.id}",
-            case=action.case_id,
-            old_owner_member=old_member,
-            old_owner_organisation=old_organisation,
-            owner_member=action.owner_member_id,
-            owner_organisation=action.owner_organisation_id,
-        )
+        event = self._record_change(
+            session, action, member_id, "reassigned", "action.reassign", now,
+            event={
+                "old_owner_member_id": old_member,
+                "old_owner_organisation_id": old_organisation,
+                "new_owner_member_id": action.owner_member_id,
+                "new_owner_organisation_id": action.owner_organisation_id,
+            },
+            old_owner_member=old_member, old_owner_organisation=old_organisation,
+            owner_member=action.owner_member_id, owner_organisation=action.owner_organisation_id,
+        )  # fmt: skip
         named = _named(action, case)
         told = self._tell_new_owners(session, action, named, f"action-owner:{event.id}")
         # Whoever made the change, or owns it still (an organisation's member who now
@@ -1036,24 +1022,7 @@ class PlanOfApproach:
         assert action.id is not None  # noqa: S101 - stored rows have ids
         now = self._clock.now()
         action.state = ActionState.CANCELLED.value
-        action.version += 1
-        session.add(action)
-        event = ActionEvent(
-            action_id=action.id,
-            case_id=action.case_id,
-            kind="cancelled",
-            at=now,
-            member_id=member_id,
-        )
-        session.add(event)
-        session.flush()
-        self._audit.record(
-            session,
-            actor=member_actor(member_id),
-            action="action.cancel",
-            subject=f"action:{action.id}",
-            case=action.case_id,
-        )
+        event = self._record_change(session, action, member_id, "cancelled", "action.cancel", now)
         named = _named(action, case)
         for recipient in self._owners_to_tell(session, action):
             if recipient.id == member_id:
