@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
@@ -71,8 +71,10 @@ DIGEST_KEY = "digest"
 # of a stuck case would otherwise silence its stagnation for four weeks, just when the
 # coordinators should look at it.
 PROGRESS_EVENTS = ("created", "done", "postponed")
-
-_Entry = Callable[[int, int], CaseDigest]
+# Stored values to members: a dict lookup, several times cheaper than `Enum(value)` when
+# the national sweep reads tens of thousands of rows.
+_ZRM_DOMAINS = {domain.value: domain for domain in ZrmDomain}
+_THEMES = {theme.value: theme for theme in Theme}
 
 
 def digest_key(member_id: int, day: date, part: int = 1) -> str:
@@ -83,13 +85,24 @@ def digest_key(member_id: int, day: date, part: int = 1) -> str:
 
 @dataclass(frozen=True)
 class _CaseRow:
-    id: int
     reference: str
     pseudonym: str
     theme: Theme
-    opened: date
-    procesregie: bool
-    start: datetime  # opened, or decided when later (stagnation counts from it)
+    opened: date  # local day
+    plan: bool  # open with a plan of approach (in procesregie, or nazorg)
+    casemanager: int | None  # the member who accepted it (the current assignment)
+
+
+@dataclass(frozen=True)
+class _DueAction:
+    """An open action someone is told of today: who may be (`told`), and its line as
+    its owner sees it."""
+
+    case_id: int
+    owner_member: int | None
+    owner_organisation: int | None
+    told: frozenset[Audience]
+    own: ActionDue
 
 
 @dataclass(frozen=True)
@@ -108,6 +121,131 @@ class DigestRun:
     day: date | None
     digests: int
     parts: int
+
+
+class DueToday(Mapping[int, list[CaseDigest]]):
+    """What is due today: member id -> the cases (in reference order) with something to
+    tell them, each with what to tell.
+
+    Read once and kept compact (the due actions, the plan cases, the ZRM and
+    stagnation findings); a member's digest is built when asked, so the sweep holds
+    one digest at a time, however many people and actions a national database has.
+
+    Who hears what (one line per action and person; the first reason wins: their own,
+    then as casemanager, then as coordinator):
+
+    - an action's owner (the member, or every active member of the organisation);
+    - the case's accepted casemanager, of actions overdue beyond their threshold, the
+      ZRM measurement due, and stagnation;
+    - every coordinator, of actions overdue beyond theirs, and every stagnating case.
+    """
+
+    def __init__(
+        self,
+        *,
+        recipients: list[_Recipient],
+        cases: dict[int, _CaseRow],
+        actions: list[_DueAction],
+        zrm: dict[int, tuple[date, bool]],
+        quiet: dict[int, date],
+        names: Names,
+    ) -> None:
+        self._cases = cases
+        self._actions = actions
+        self._zrm = zrm
+        self._quiet = quiet
+        self._names = names
+        active = {r.id for r in recipients}
+        self._coordinators = frozenset(r.id for r in recipients if r.coordinator)
+        self._organisation_of = {r.id: r.organisation_id for r in recipients}
+        # Indexes into `actions`, in their order (by action id).
+        self._owned: dict[int, list[int]] = defaultdict(list)
+        self._owned_by_organisation: dict[int, list[int]] = defaultdict(list)
+        self._for_casemanager: dict[int, list[int]] = defaultdict(list)
+        self._escalated: list[int] = []
+        for index, action in enumerate(actions):
+            if action.owner_member is not None and action.owner_member in active:
+                self._owned[action.owner_member].append(index)
+            if action.owner_organisation is not None:
+                self._owned_by_organisation[action.owner_organisation].append(index)
+            casemanager = cases[action.case_id].casemanager
+            if Audience.CASEMANAGER in action.told and casemanager in active:
+                assert casemanager is not None  # noqa: S101 - in active
+                self._for_casemanager[casemanager].append(index)
+            if Audience.COORDINATORS in action.told:
+                self._escalated.append(index)
+        self._casemanager_cases: dict[int, list[int]] = defaultdict(list)
+        for case_id in {*zrm, *quiet}:
+            casemanager = cases[case_id].casemanager
+            if casemanager in active:
+                assert casemanager is not None  # noqa: S101 - in active
+                self._casemanager_cases[casemanager].append(case_id)
+        organisations = {org for org, found in self._owned_by_organisation.items() if found}
+        told = {*self._owned, *self._for_casemanager, *self._casemanager_cases}
+        told |= {m for m in active if self._organisation_of[m] in organisations}
+        if self._escalated or quiet:
+            told |= self._coordinators
+        self._told = sorted(told)
+        self._lines: dict[tuple[int, Why], ActionDue] = {}
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._told)
+
+    def __len__(self) -> int:
+        return len(self._told)
+
+    def __contains__(self, member_id: object) -> bool:
+        return member_id in self._told
+
+    def __getitem__(self, member_id: int) -> list[CaseDigest]:
+        if member_id not in self._told:
+            raise KeyError(member_id)
+        why: dict[int, Why] = {}
+        organisation = self._organisation_of[member_id]
+        for index in (
+            *self._owned.get(member_id, ()),
+            *self._owned_by_organisation.get(organisation, ()),
+        ):
+            why[index] = Why.OWNER
+        for index in self._for_casemanager.get(member_id, ()):
+            why.setdefault(index, Why.CASEMANAGER)
+        coordinator = member_id in self._coordinators
+        if coordinator:
+            for index in self._escalated:
+                why.setdefault(index, Why.COORDINATOR)
+        digests: dict[int, CaseDigest] = {}
+
+        def entry(case_id: int) -> CaseDigest:
+            found = digests.get(case_id)
+            if found is None:
+                case = self._cases[case_id]
+                found = digests[case_id] = CaseDigest(case.reference, case.pseudonym, case.theme)
+            return found
+
+        for index in sorted(why):
+            action = self._actions[index]
+            entry(action.case_id).actions.append(self._line(index, why[index]))
+        own_cases = self._casemanager_cases.get(member_id, ())
+        for case_id in own_cases:
+            if case_id in self._zrm:
+                found = entry(case_id)
+                found.zrm_due, found.zrm_first = self._zrm[case_id]
+        for case_id in self._quiet if coordinator else own_cases:
+            if case_id in self._quiet:
+                entry(case_id).quiet_since = self._quiet[case_id]
+        return sorted(digests.values(), key=lambda c: c.reference)
+
+    def _line(self, index: int, why: Why) -> ActionDue:
+        """The action's line for `why`: the escalations name its owner; one object per
+        line, shared by everyone it is told to."""
+        action = self._actions[index]
+        if why is Why.OWNER:
+            return action.own
+        line = self._lines.get((index, why))
+        if line is None:
+            owner = self._names.owner(action.owner_member, action.owner_organisation)
+            line = self._lines[(index, why)] = replace(action.own, why=why, owner=owner)
+        return line
 
 
 class Reminders:
@@ -168,9 +306,10 @@ class Reminders:
         )
         recipients = {r.id: r for r in self._recipients(session)}
         queued = parts_queued = 0
-        for member_id, cases in sorted(digests.items()):
+        for member_id in digests:  # in id order, each digest built in turn
             if digest_key(member_id, day) in told:
                 continue
+            cases = digests[member_id]
             recipient = recipients[member_id]
             _ = translator(recipient.language or self._settings.locale)
             parts = digest_parts(_, cases, day)
@@ -191,19 +330,13 @@ class Reminders:
 
     # -- what is due ------------------------------------------------------------------
 
-    def due(self, session: Session, today: date) -> dict[int, list[CaseDigest]]:
-        """Per member id, the cases (in reference order) with something to tell today."""
+    def due(self, session: Session, today: date) -> DueToday:
+        """What is due `today`, per member id: read now, each member's digest built when
+        asked (see `DueToday`)."""
         policy = self._policy
         horizon = add_working_days(today, policy.due_within)
         recipients = self._recipients(session)
-        by_org: dict[int, list[int]] = defaultdict(list)
-        for recipient in recipients:
-            by_org[recipient.organisation_id].append(recipient.id)
-        active = {r.id for r in recipients}
-        coordinators = [r.id for r in recipients if r.coordinator]
-
-        cases: dict[int, _CaseRow] = {}
-        actions = session.execute(
+        rows = session.execute(
             columns(
                 col(Action.id),
                 col(Action.version),
@@ -221,90 +354,55 @@ class Reminders:
                 col(Action.deadline) <= horizon,
                 col(Case.closed_at).is_(None),
             )
+            .order_by(col(Action.id))
         ).all()
-        plan_cases = self._plan_cases(session)
-        cases.update(plan_cases)
-        missing = {row[3] for row in actions} - cases.keys()
-        if missing:
-            cases.update(self._cases(session, missing))
-        casemanagers = self._casemanagers(session)
-
-        digests: dict[int, dict[int, CaseDigest]] = defaultdict(dict)
-
-        def entry(member_id: int, case_id: int) -> CaseDigest:
-            found = digests[member_id].get(case_id)
-            if found is None:
-                case = cases[case_id]
-                found = CaseDigest(case.reference, case.pseudonym, case.theme)
-                digests[member_id][case_id] = found
-            return found
-
-        names = Names(session, self._cipher)
-
-        def add(case_id: int, member_id: int, due: ActionDue) -> None:
-            found = entry(member_id, case_id)
-            if all(told.action_id != due.action_id for told in found.actions):
-                found.actions.append(due)  # told once: the first reason (their own) wins
-
-        per_deadline: dict[date, tuple[set[Audience], int]] = {}
-        for row in actions:
-            action_id, version, number, case_id, domain, code, owner_member, owner_org, deadline = (
-                row
-            )
+        per_deadline: dict[date, tuple[frozenset[Audience], int]] = {}
+        actions: list[_DueAction] = []
+        for action_id, version, number, case_id, domain, code, member, org, deadline in rows:
             known = per_deadline.get(deadline)
             if known is None:  # few distinct deadlines: each worked out once
-                known = (audiences(deadline, today, policy), working_days_overdue(deadline, today))
+                known = (
+                    frozenset(audiences(deadline, today, policy)),
+                    working_days_overdue(deadline, today),
+                )
                 per_deadline[deadline] = known
             told, overdue = known
-            if not told:
-                continue
-            own = ActionDue(
-                action_id=action_id,
-                version=version,
-                number=number,
-                domain=ZrmDomain(domain),
-                catalogue_code=code,
-                deadline=deadline,
-                overdue=overdue,
-                why=Why.OWNER,
-            )
-            if owner_member is not None and owner_member in active:
-                add(case_id, owner_member, own)
-            if owner_org is not None:
-                for member_id in by_org.get(owner_org, ()):
-                    add(case_id, member_id, own)
-            if Audience.CASEMANAGER not in told and Audience.COORDINATORS not in told:
-                continue
-            owner = names.owner(owner_member, owner_org)
-            casemanager = casemanagers.get(case_id)
-            if Audience.CASEMANAGER in told and casemanager is not None and casemanager in active:
-                add(case_id, casemanager, replace(own, why=Why.CASEMANAGER, owner=owner))
-            if Audience.COORDINATORS in told:
-                escalated = replace(own, why=Why.COORDINATOR, owner=owner)
-                for member_id in coordinators:
-                    add(case_id, member_id, escalated)
-
-        self._zrm_and_stagnation(
-            session, today, horizon, plan_cases, casemanagers, active, coordinators, entry
+            if told:
+                own = ActionDue(
+                    action_id=action_id,
+                    version=version,
+                    number=number,
+                    domain=_ZRM_DOMAINS[domain],
+                    catalogue_code=code,
+                    deadline=deadline,
+                    overdue=overdue,
+                    why=Why.OWNER,
+                )
+                actions.append(_DueAction(case_id, member, org, told, own))
+        cases = self._plan_cases(session)
+        missing = {action.case_id for action in actions} - cases.keys()
+        if missing:
+            cases.update(self._cases(session, missing))
+        zrm, quiet = self._zrm_and_stagnation(session, today, horizon, cases)
+        return DueToday(
+            recipients=recipients,
+            cases=cases,
+            actions=actions,
+            zrm=zrm,
+            quiet=quiet,
+            names=Names(session, self._cipher),
         )
-        return {
-            member_id: sorted(by_case.values(), key=lambda c: c.reference)
-            for member_id, by_case in digests.items()
-        }
 
     def _zrm_and_stagnation(
-        self,
-        session: Session,
-        today: date,
-        horizon: date,
-        plan_cases: dict[int, _CaseRow],
-        casemanagers: dict[int, int],
-        active: set[int],
-        coordinators: list[int],
-        entry: _Entry,
-    ) -> None:
-        if not plan_cases:
-            return
+        self, session: Session, today: date, horizon: date, cases: dict[int, _CaseRow]
+    ) -> tuple[dict[int, tuple[date, bool]], dict[int, date]]:
+        """Of the open plan cases (`cases` with `plan`): case id -> (the ZRM measurement's
+        due date, whether it is the first) when due by `horizon` and the case has an
+        accepted casemanager; case id -> the day it has been quiet since, when it stagnates."""
+        zrm: dict[int, tuple[date, bool]] = {}
+        quiet: dict[int, date] = {}
+        if not any(case.plan for case in cases.values()):
+            return zrm, quiet
         tz = self._settings.tz
         measured = {
             case_id: (first, last)
@@ -316,41 +414,42 @@ class Reminders:
                 ).group_by(col(ZrmMeasurement.case_id))
             ).all()
         }
-        stagnating = set(session.exec(select(Case.id).where(self.stagnating(today))).all())
-        last_events = (
-            dict(
-                session.exec(
-                    select(ActionEvent.case_id, func.max(ActionEvent.at))
-                    .where(
-                        col(ActionEvent.case_id).in_(sorted(stagnating)),
-                        col(ActionEvent.kind).in_(PROGRESS_EVENTS),
-                    )
-                    .group_by(col(ActionEvent.case_id))
-                ).all()
-            )
-            if stagnating
-            else {}
-        )
-        for case_id, case in plan_cases.items():
-            casemanager = casemanagers.get(case_id)
-            if casemanager in active:
-                assert casemanager is not None  # noqa: S101 - in active
-                first, last = measured.get(case_id, (None, None))
-                first_day = None if first is None else aware(first).astimezone(tz).date()
-                last_day = None if last is None else aware(last).astimezone(tz).date()
-                due = zrm_due(case.opened, first_day, last_day)
-                if due is not None and due <= horizon:
-                    found = entry(casemanager, case_id)
-                    found.zrm_due, found.zrm_first = due, first_day is None
-            if case_id not in stagnating:
+        for case_id, case in cases.items():
+            if not case.plan or case.casemanager is None:
                 continue
+            first, last = measured.get(case_id, (None, None))
+            first_day = None if first is None else aware(first).astimezone(tz).date()
+            last_day = None if last is None else aware(last).astimezone(tz).date()
+            due = zrm_due(case.opened, first_day, last_day)
+            if due is not None and due <= horizon:
+                zrm[case_id] = (due, first_day is None)
+        stagnating = session.execute(
+            columns(col(Case.id), col(Case.opened_at), col(Case.decided_at)).where(
+                self.stagnating(today)
+            )
+        ).all()
+        if not stagnating:
+            return zrm, quiet
+        last_events = dict(
+            session.exec(
+                select(ActionEvent.case_id, func.max(ActionEvent.at))
+                .where(
+                    col(ActionEvent.case_id).in_(sorted(row[0] for row in stagnating)),
+                    col(ActionEvent.kind).in_(PROGRESS_EVENTS),
+                )
+                .group_by(col(ActionEvent.case_id))
+            ).all()
+        )
+        for case_id, opened_at, decided_at in stagnating:
+            if case_id not in cases:
+                continue  # not a plan case (the rule asks procesregie: never so)
+            start = aware(opened_at)
+            if decided_at is not None:
+                start = max(start, aware(decided_at))
             last = last_events.get(case_id)
-            quiet = case.start if last is None else max(case.start, aware(last))
-            quiet_day = quiet.astimezone(tz).date()
-            told = [*coordinators, *([casemanager] if casemanager in active else [])]
-            for member_id in told:
-                assert member_id is not None  # noqa: S101 - filtered above
-                entry(member_id, case_id).quiet_since = quiet_day
+            since = start if last is None else max(start, aware(last))
+            quiet[case_id] = since.astimezone(tz).date()
+        return zrm, quiet
 
     # -- stagnation -------------------------------------------------------------------
 
@@ -412,7 +511,9 @@ class Reminders:
             if member_id is not None
         ]
 
-    def _case_rows(self, session: Session, *where: ColumnElement[bool]) -> dict[int, _CaseRow]:
+    def _case_rows(
+        self, session: Session, *where: ColumnElement[bool], plan: bool
+    ) -> dict[int, _CaseRow]:
         rows = session.execute(
             columns(
                 col(Case.id),
@@ -420,26 +521,30 @@ class Reminders:
                 col(Person.pseudonym),
                 col(Case.theme),
                 col(Case.opened_at),
-                col(Case.procesregie),
-                col(Case.decided_at),
+                col(CaseAssignment.member_id),
             )
             .join(Person, col(Person.id) == col(Case.person_id))
+            .outerjoin(
+                CaseAssignment,
+                and_(
+                    col(CaseAssignment.case_id) == col(Case.id),
+                    col(CaseAssignment.current).is_(True),
+                    col(CaseAssignment.state) == AssignmentState.ACCEPTED.value,
+                ),
+            )
             .where(*where)
         ).all()
         tz = self._settings.tz
         found: dict[int, _CaseRow] = {}
-        for case_id, reference, pseudonym, theme, opened_at, procesregie, decided_at in rows:
+        for case_id, reference, pseudonym, theme, opened_at, casemanager in rows:
             assert case_id is not None  # noqa: S101 - a stored row
-            opened = aware(opened_at)
-            start = opened if decided_at is None else max(opened, aware(decided_at))
             found[case_id] = _CaseRow(
-                id=case_id,
                 reference=reference,
                 pseudonym=pseudonym,
-                theme=Theme(theme),
-                opened=opened.astimezone(tz).date(),
-                procesregie=procesregie,
-                start=start,
+                theme=_THEMES[theme],
+                opened=aware(opened_at).astimezone(tz).date(),
+                plan=plan,
+                casemanager=casemanager,
             )
         return found
 
@@ -449,23 +554,12 @@ class Reminders:
             session,
             col(Case.closed_at).is_(None),
             or_(col(Case.procesregie).is_(True), col(Case.theme) == Theme.NAZORG.value),
+            plan=True,
         )
 
     def _cases(self, session: Session, ids: set[int]) -> dict[int, _CaseRow]:
-        return self._case_rows(session, col(Case.id).in_(sorted(ids)))
-
-    def _casemanagers(self, session: Session) -> dict[int, int]:
-        """Case id -> the member who accepted it (the current assignment), open cases only."""
-        rows = session.exec(
-            select(CaseAssignment.case_id, CaseAssignment.member_id)
-            .join(Case, col(Case.id) == col(CaseAssignment.case_id))
-            .where(
-                col(CaseAssignment.current).is_(True),
-                CaseAssignment.state == AssignmentState.ACCEPTED.value,
-                col(Case.closed_at).is_(None),
-            )
-        ).all()
-        return dict(rows)
+        """Other open cases with an action due (their plan stays after procesregie ended)."""
+        return self._case_rows(session, col(Case.id).in_(sorted(ids)), plan=False)
 
 
 class Names:

@@ -25,12 +25,15 @@ never with the number of meldingen or cases.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 from sqlmodel import select as select_model
@@ -49,12 +52,17 @@ from bot.domain.reports import (
     municipality_order,
 )
 from bot.domain.roles import Theme
+from bot.domain.stand import Quarter
 from bot.services.audit import AuditLog
 from bot.storage.dates import local_days_between
 from bot.storage.engine import Database
-from bot.storage.models import Case, CaseAssignment, Melding
+from bot.storage.models import Case, CaseAssignment, Melding, QuarterFigures
+
+log = logging.getLogger(__name__)
 
 _NAZORG = Theme.NAZORG.value
+# How long /stand waits for writers to finish before it counts without keeping.
+_LOCK_WAIT_MS = 200
 THEMES: tuple[str, ...] = tuple(t.value for t in Theme)
 DECISIONS: tuple[str, ...] = tuple(d.value for d in Decision)
 
@@ -168,6 +176,112 @@ class Reports:
                     counts[theme] = (found, count, persons)
             result.append(counts)
         return result
+
+    def quarters(
+        self, session: Session, quarters: Sequence[Quarter], today: date
+    ) -> list[Mapping[Theme, tuple[int, int, int]]]:
+        """`per_theme` of each of `quarters`, a quarter not ended counted up to `today`
+        (/stand: this quarter so far and the chart's 8 quarters).
+
+        An ended quarter's figures are kept (table quarter_figures) and read back until a
+        change to its meldingen or cases makes the database forget them (the triggers of
+        migration 0023), so /stand counts the last two years once, not every time.
+        """
+        zone = self._settings.timezone
+        ended = [q for q in quarters if q.end < today]
+        kept = self._kept(session, zone, ended)
+        missing = [q for q in ended if q not in kept]
+        keep = bool(missing) and self._hold_writers(session)
+        to_count = [q for q in quarters if q not in kept]
+        counted = dict(
+            zip(
+                to_count,
+                self.per_theme_periods(session, [(q.start, min(q.end, today)) for q in to_count]),
+                strict=True,
+            )
+        )
+        if keep:
+            self._keep(session, zone, {q: counted[q] for q in missing})
+        return [kept[q] if q in kept else counted[q] for q in quarters]
+
+    def _kept(
+        self, session: Session, zone: str, quarters: Sequence[Quarter]
+    ) -> dict[Quarter, Mapping[Theme, tuple[int, int, int]]]:
+        """The kept figures of those of `quarters` kept for every theme."""
+        if not quarters:
+            return {}
+        by_start = {q.start: q for q in quarters}
+        rows = session.execute(
+            select(
+                col(QuarterFigures.first_day),
+                col(QuarterFigures.theme),
+                col(QuarterFigures.meldingen),
+                col(QuarterFigures.cases),
+                col(QuarterFigures.persons),
+            ).where(
+                col(QuarterFigures.zone) == zone,
+                col(QuarterFigures.first_day).in_(sorted(by_start)),
+            )
+        ).all()
+        found: dict[date, dict[str, tuple[int, int, int]]] = defaultdict(dict)
+        for first_day, theme, meldingen, cases, persons in rows:
+            found[first_day][theme] = (meldingen, cases, persons)
+        kept: dict[Quarter, Mapping[Theme, tuple[int, int, int]]] = {}
+        for first_day, figures in found.items():
+            if first_day in by_start and set(THEMES) <= figures.keys():
+                kept[by_start[first_day]] = {
+                    Theme(theme): counts for theme, counts in figures.items() if any(counts)
+                }
+        return kept
+
+    def _hold_writers(self, session: Session) -> bool:
+        """Keep writers of meldingen and cases waiting until this transaction ends, so the
+        figures counted next are the ones kept; False when they do not finish within a
+        moment (then count without keeping: a writer is never kept waiting long).
+
+        SQLite: the transaction began with BEGIN IMMEDIATE and holds the write lock.
+        """
+        if self._db.dialect != "postgresql":
+            return True
+        try:
+            with session.begin_nested():
+                session.execute(text(f"SET LOCAL lock_timeout = '{_LOCK_WAIT_MS}ms'"))
+                session.execute(text("LOCK TABLE melding, vh_case IN SHARE MODE"))
+                session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
+        except OperationalError:
+            log.info("reports.quarters_not_kept", extra={"reason": "writers busy"})
+            return False
+        return True
+
+    def _keep(
+        self,
+        session: Session,
+        zone: str,
+        figures: Mapping[Quarter, Mapping[Theme, tuple[int, int, int]]],
+    ) -> None:
+        tz = self._settings.tz
+        rows = [
+            {
+                "zone": zone,
+                "first_day": quarter.start,
+                "theme": theme.value,
+                "end_day": quarter.end + timedelta(days=1),
+                # Stored as the cases' moments are (UTC): the triggers compare them.
+                "starts_at": datetime.combine(quarter.start, time(0), tzinfo=tz),
+                "ends_at": datetime.combine(quarter.end + timedelta(days=1), time(0), tzinfo=tz),
+                "meldingen": counts.get(theme, (0, 0, 0))[0],
+                "cases": counts.get(theme, (0, 0, 0))[1],
+                "persons": counts.get(theme, (0, 0, 0))[2],
+            }
+            for quarter, counts in figures.items()
+            for theme in Theme
+        ]
+        insert = postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert
+        session.execute(
+            insert(QuarterFigures.__table__)  # type: ignore[attr-defined]
+            .values(rows)
+            .on_conflict_do_nothing()
+        )
 
     def _has_data(self, session: Session, period: Period) -> bool:
         if period.first_day > self._clock.now().astimezone(self._settings.tz).date():

@@ -7,8 +7,8 @@ rule), so the time does not grow with the history (issue 12 benchmarks it at
 counted: a restricted theme is never shown outside its circle.
 
 The report figures (meldingen, cases, unique persons per theme and period) come
-through `QuarterCounts`: bot.services.reports `Reports.per_theme`, the one way the
-reports count.
+through `QuarterCounts`: bot.services.reports `Reports.quarters`, the one way the
+reports count (an ended quarter's figures kept until its data changes).
 """
 
 from __future__ import annotations
@@ -57,16 +57,10 @@ from bot.views.stand import Behind, MeetingWaiting, OpenCases, Overdue, StandFac
 class QuarterCounts(Protocol):
     """The report figures of a period, per theme, counted the way the reports count."""
 
-    def per_theme(
-        self, session: Session, start: date, end: date
-    ) -> Mapping[Theme, tuple[int, int, int]]:
-        """(meldingen, cases, unique persons) per theme from `start` to `end`, both included."""
-        ...
-
-    def per_theme_periods(
-        self, session: Session, periods: Sequence[tuple[date, date]]
+    def quarters(
+        self, session: Session, quarters: Sequence[Quarter], today: date
     ) -> list[Mapping[Theme, tuple[int, int, int]]]:
-        """`per_theme` of each period, in one pass."""
+        """`per_theme` of each quarter, one not ended counted up to `today`."""
         ...
 
 
@@ -111,9 +105,7 @@ class Stand:
         quarters = last_quarters(today)
         per_quarter = [
             {t: ThemeCounts(*counts) for t, counts in found.items() if t in themes}
-            for found in self._counts.per_theme_periods(
-                session, [(q.start, min(q.end, today)) for q in quarters]
-            )
+            for found in self._counts.quarters(session, quarters, today)
         ]
         releases_until = today + timedelta(days=RELEASES_DAYS - 1)
         return StandFacts(

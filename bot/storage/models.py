@@ -281,6 +281,8 @@ class Case(SQLModel, table=True):
             sqlite_where=text("closed_at IS NULL"),
             postgresql_where=text("closed_at IS NULL"),
         ),
+        # /stand counts the quarter so far: the open cases and those closed since.
+        Index("ix_vh_case_closed_at", "closed_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -309,6 +311,28 @@ class Case(SQLModel, table=True):
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
     decided_by: int | None = Field(default=None, foreign_key="member.id")
+
+
+class QuarterFigures(SQLModel, table=True):
+    """An ended quarter's figures of one theme, kept for /stand's chart (see
+    bot.services.reports `Reports.quarters`).
+
+    Database triggers (migration 0023) delete the rows of a quarter whenever a change
+    to a melding or case could alter its figures, so a row here is always what
+    counting again would give.
+    """
+
+    __tablename__ = "quarter_figures"
+
+    zone: str = Field(primary_key=True, max_length=64)  # VHBOT_TIMEZONE: local quarters
+    first_day: date = Field(sa_column=Column(Date, primary_key=True))
+    theme: str = Field(primary_key=True, max_length=32)
+    end_day: date = Field(sa_column=Column(Date, nullable=False))  # the day after the last
+    starts_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    ends_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    meldingen: int
+    cases: int
+    persons: int
 
 
 class CaseAssignment(SQLModel, table=True):

@@ -267,8 +267,12 @@ def test_an_open_case_of_the_same_theme_is_joined_another_theme_or_a_closed_case
         assert case is not None
         case.closed_at = datetime(2026, 11, 21, 12, 0, tzinfo=AMSTERDAM)
         session.add(case)
+    # A melding of after the closing is a relapse (one from before it joins the closed
+    # case: tests/services/test_review_r2_history.py).
     core.meldingen.import_path(
-        write_meldingen(tmp_path / "3.csv", [melding_row(person, "A-4", thema="top_x")]),
+        write_meldingen(
+            tmp_path / "3.csv", [melding_row(person, "A-4", thema="top_x", datum="2026-11-22")]
+        ),
         actor=CLI,
     )
     relapse = case_of(core, "A-4")
