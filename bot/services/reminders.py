@@ -20,8 +20,9 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, and_, func, or_
 from sqlalchemy import select as columns
@@ -83,8 +84,7 @@ def digest_key(member_id: int, day: date, part: int = 1) -> str:
     return base if part == 1 else f"{base}:{part}"
 
 
-@dataclass(frozen=True)
-class _CaseRow:
+class _CaseRow(NamedTuple):  # a NamedTuple: tens of thousands are read per sweep
     reference: str
     pseudonym: str
     theme: Theme
@@ -93,16 +93,21 @@ class _CaseRow:
     casemanager: int | None  # the member who accepted it (the current assignment)
 
 
-@dataclass(frozen=True)
-class _DueAction:
-    """An open action someone is told of today: who may be (`told`), and its line as
-    its owner sees it."""
+class _DueAction(NamedTuple):
+    """An open action someone is told of today, as read: who may be told (`told`), and
+    what its line shows (built when a digest holds it)."""
 
     case_id: int
     owner_member: int | None
     owner_organisation: int | None
     told: frozenset[Audience]
-    own: ActionDue
+    action_id: int
+    version: int
+    number: int
+    domain: str
+    catalogue_code: str | None
+    deadline: date
+    overdue: int
 
 
 @dataclass(frozen=True)
@@ -238,13 +243,25 @@ class DueToday(Mapping[int, list[CaseDigest]]):
     def _line(self, index: int, why: Why) -> ActionDue:
         """The action's line for `why`: the escalations name its owner; one object per
         line, shared by everyone it is told to."""
-        action = self._actions[index]
-        if why is Why.OWNER:
-            return action.own
         line = self._lines.get((index, why))
         if line is None:
-            owner = self._names.owner(action.owner_member, action.owner_organisation)
-            line = self._lines[(index, why)] = replace(action.own, why=why, owner=owner)
+            action = self._actions[index]
+            line = ActionDue(
+                action_id=action.action_id,
+                version=action.version,
+                number=action.number,
+                domain=_ZRM_DOMAINS[action.domain],
+                catalogue_code=action.catalogue_code,
+                deadline=action.deadline,
+                overdue=action.overdue,
+                why=why,
+                owner=(
+                    None
+                    if why is Why.OWNER
+                    else self._names.owner(action.owner_member, action.owner_organisation)
+                ),
+            )
+            self._lines[(index, why)] = line
         return line
 
 
@@ -368,17 +385,21 @@ class Reminders:
                 per_deadline[deadline] = known
             told, overdue = known
             if told:
-                own = ActionDue(
-                    action_id=action_id,
-                    version=version,
-                    number=number,
-                    domain=_ZRM_DOMAINS[domain],
-                    catalogue_code=code,
-                    deadline=deadline,
-                    overdue=overdue,
-                    why=Why.OWNER,
+                actions.append(
+                    _DueAction(
+                        case_id,
+                        member,
+                        org,
+                        told,
+                        action_id,
+                        version,
+                        number,
+                        domain,
+                        code,
+                        deadline,
+                        overdue,
+                    )
                 )
-                actions.append(_DueAction(case_id, member, org, told, own))
         cases = self._plan_cases(session)
         missing = {action.case_id for action in actions} - cases.keys()
         if missing:
@@ -414,13 +435,17 @@ class Reminders:
                 ).group_by(col(ZrmMeasurement.case_id))
             ).all()
         }
+        due_on: dict[tuple[date, date | None, date | None], date | None] = {}
         for case_id, case in cases.items():
             if not case.plan or case.casemanager is None:
                 continue
             first, last = measured.get(case_id, (None, None))
             first_day = None if first is None else aware(first).astimezone(tz).date()
             last_day = None if last is None else aware(last).astimezone(tz).date()
-            due = zrm_due(case.opened, first_day, last_day)
+            key = (case.opened, first_day, last_day)
+            if key not in due_on:  # many cases share their days: each worked out once
+                due_on[key] = zrm_due(*key)
+            due = due_on[key]
             if due is not None and due <= horizon:
                 zrm[case_id] = (due, first_day is None)
         stagnating = session.execute(

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, literal, or_, select, text
@@ -56,7 +56,7 @@ from bot.domain.stand import Quarter
 from bot.services.audit import AuditLog
 from bot.storage.dates import local_days_between
 from bot.storage.engine import Database
-from bot.storage.models import Case, CaseAssignment, Melding, QuarterFigures
+from bot.storage.models import Case, CaseAssignment, Melding, QuarterFigures, UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +126,11 @@ class Reports:
         return self.per_theme_periods(session, [(start, end)])[0]
 
     def per_theme_periods(
-        self, session: Session, periods: Sequence[tuple[date, date]]
+        self, session: Session, periods: Sequence[tuple[date, date]], *, recent: bool = False
     ) -> list[Mapping[Theme, tuple[int, int, int]]]:
         """`per_theme` of each of `periods` (first and last day, included), in one pass
-        over the meldingen and one over the cases (/stand's chart: 8 quarters)."""
+        over the meldingen and one over the cases (`recent`: periods of the last months,
+        see `_active`)."""
         if not periods:
             return []
         tz = self._settings.tz
@@ -161,7 +162,7 @@ class Reports:
         cases: list[dict[str, tuple[int, int]]] = [{} for _ in periods]
         for theme, *figures in session.execute(
             select(col(Case.theme), *case_columns)
-            .where(_active(begins_all, ends_all))
+            .where(_active(begins_all, ends_all, recent=recent))
             .group_by(col(Case.theme))
         ):
             for index in range(len(periods)):
@@ -192,14 +193,13 @@ class Reports:
         kept = self._kept(session, zone, ended)
         missing = [q for q in ended if q not in kept]
         keep = bool(missing) and self._hold_writers(session)
-        to_count = [q for q in quarters if q not in kept]
-        counted = dict(
-            zip(
-                to_count,
-                self.per_theme_periods(session, [(q.start, min(q.end, today)) for q in to_count]),
-                strict=True,
+        current = [q for q in quarters if q not in ended]
+        counted: dict[Quarter, Mapping[Theme, tuple[int, int, int]]] = {}
+        for group, recent in ((missing, False), (current, True)):
+            periods = [(q.start, min(q.end, today)) for q in group]
+            counted |= zip(
+                group, self.per_theme_periods(session, periods, recent=recent), strict=True
             )
-        )
         if keep:
             self._keep(session, zone, {q: counted[q] for q in missing})
         return [kept[q] if q in kept else counted[q] for q in quarters]
@@ -309,12 +309,24 @@ def _bounds(period: Period, settings: Settings) -> tuple[datetime, datetime]:
     )
 
 
-def _active(start: datetime, end: datetime) -> ColumnElement[bool]:
-    """A case counts in [start, end): opened before the end, not closed before the start."""
-    return and_(
-        col(Case.opened_at) < end,
-        or_(col(Case.closed_at).is_(None), col(Case.closed_at) >= start),
-    )
+# Later than any closing: an open case's end, for the comparison that reads every case.
+_NEVER = literal(datetime(9999, 12, 31, tzinfo=UTC), UTCDateTime())
+
+
+def _active(start: datetime, end: datetime, *, recent: bool = False) -> ColumnElement[bool]:
+    """A case counts in [start, end): opened before the end, not closed before the start.
+
+    Two spellings of the same condition, for the database's plan: `recent` (a period of
+    the last months, few cases) lets it read the open cases and those closed since
+    `start` by the index on closed_at; otherwise (a year, a history) reading every case
+    in order is faster than looking up most of them one by one, and this spelling,
+    which no index matches, makes it do so.
+    """
+    if recent:
+        closed_in_time = or_(col(Case.closed_at).is_(None), col(Case.closed_at) >= start)
+    else:
+        closed_in_time = func.coalesce(col(Case.closed_at), _NEVER) >= start
+    return and_(col(Case.opened_at) < end, closed_in_time)
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
