@@ -653,9 +653,7 @@ class Importer(Generic[RowT]):
         opened_at: datetime,
         actor: str,
     ) -> tuple[Case, bool]:
-        """The person's open case of `theme`; else their closed case of `theme` whose span
-        holds `opened_at` (a late melding about a past episode belongs to it); else a new
-        case opened at `opened_at`.
+        """The person's open case of `theme`, or a new one opened at `opened_at`.
 
         Returns:
             The case, and whether it was opened now.
@@ -676,21 +674,6 @@ class Importer(Generic[RowT]):
                 open_case.municipality = melding.municipality
                 session.add(open_case)
             return open_case, False
-        episode = session.exec(
-            select(Case)
-            .where(
-                Case.person_id == melding.person_id,
-                Case.theme == theme.value,
-                col(Case.opened_at) <= opened_at,
-                col(Case.closed_at) >= opened_at,
-            )
-            .order_by(col(Case.opened_at).desc())
-        ).first()
-        if episode is not None:
-            # Not a new case opened in the past and open ever since (counted in every
-            # quarter from then on): the melding joins the episode it is about, closed
-            # as it is, announced to no one.
-            return episode, False
         return self._new_case(session, melding, theme, opened_at=opened_at, actor=actor), True
 
     def _new_case(

@@ -160,10 +160,55 @@ class MeldingenService(Importer[MeldingRow]):
     def _case_of(
         self, session: Session, melding: Melding, row: MeldingRow, now: datetime, actor: str
     ) -> tuple[Case, bool]:
-        """The case the melding joins or opens, and whether it opened now."""
-        return self._open_or_join_case(
-            session, melding, row.theme, opened_at=self._at(row.date, now), actor=actor
-        )
+        """The case the melding joins or opens, and whether it opened now.
+
+        Placed by its day among the person's cases of its theme
+        (`bot.domain.meldingen.history_case`), the same for a normal import, the web
+        form and a history: the case running on that day, open or closed (a late
+        melding about a past episode belongs to it, not to a new case opened in the
+        past and open ever since); else the first case opened after it, which then
+        starts on its day; else a new case (after a closing: a relapse).
+        """
+        cases = {
+            case.id: case
+            for case in session.exec(
+                select(Case)
+                .where(Case.person_id == melding.person_id, Case.theme == row.theme.value)
+                .with_for_update()
+            )
+        }
+        spans = [
+            CaseSpan(
+                case_id=case_id,
+                opened_on=self._local_day(case.opened_at),
+                closed_on=self._closed_on(case),
+            )
+            for case_id, case in cases.items()
+            if case_id is not None
+        ]
+        closes_on = row.history.closes_on
+        placement = history_case(spans, row.date, closes_on)
+        opened_at = self._at(row.date, now)
+        if placement.case_id is None:
+            closed_at = self._at(closes_on, now) if closes_on is not None else None
+            case = self._new_case(
+                session, melding, row.theme, opened_at=opened_at, actor=actor, closed_at=closed_at
+            )
+            return case, True
+        case = cases[placement.case_id]
+        if placement.moves_start:
+            # An older melding that arrived later: the case began with it, and counts
+            # under its municipality (the first melding's), as in a file taken in order.
+            case.opened_at = opened_at
+            case.municipality = melding.municipality
+            session.add(case)
+        return case, False
+
+    def _closed_on(self, case: Case) -> date | None:
+        return self._local_day(case.closed_at) if case.closed_at is not None else None
+
+    def _local_day(self, moment: datetime) -> date:
+        return moment.astimezone(self._settings.tz).date()
 
     def _at(self, day: date, now: datetime) -> datetime:
         """The moment of something that happened on `day` (a case opening on its melding's
@@ -241,44 +286,6 @@ class HistoryService(MeldingenService):
         if created:
             opened.append(case.reference)
         return None
-
-    def _case_of(
-        self, session: Session, melding: Melding, row: MeldingRow, now: datetime, actor: str
-    ) -> tuple[Case, bool]:
-        cases = {
-            case.id: case
-            for case in session.exec(
-                select(Case)
-                .where(Case.person_id == melding.person_id, Case.theme == row.theme.value)
-                .with_for_update()
-            )
-        }
-        spans = [
-            CaseSpan(
-                case_id=case_id,
-                opened_on=self._local_day(case.opened_at),
-                closed_on=self._closed_on(case),
-            )
-            for case_id, case in cases.items()
-            if case_id is not None
-        ]
-        closes_on = row.history.closes_on
-        placement = history_case(spans, row.date, closes_on)
-        opened_at = self._at(row.date, now)
-        if placement.case_id is None:
-            closed_at = self._at(closes_on, now) if closes_on is not None else None
-            case = self._new_case(
-                session, melding, row.theme, opened_at=opened_at, actor=actor, closed_at=closed_at
-            )
-            return case, True
-        case = cases[placement.case_id]
-        if placement.moves_start:
-            # An older melding that arrived later: the case began with it, and counts
-            # under its municipality (the first melding's), as in a file taken in order.
-            case.opened_at = opened_at
-            case.municipality = melding.municipality
-            session.add(case)
-        return case, False
 
     def _record_history(
         self, session: Session, case: Case, row: MeldingRow, actor: str, *, created: bool
@@ -365,9 +372,3 @@ class HistoryService(MeldingenService):
                     history=True,
                 )
         session.add(case)
-
-    def _closed_on(self, case: Case) -> date | None:
-        return self._local_day(case.closed_at) if case.closed_at is not None else None
-
-    def _local_day(self, moment: datetime) -> date:
-        return moment.astimezone(self._settings.tz).date()

@@ -76,6 +76,8 @@ PROGRESS_EVENTS = ("created", "done", "postponed")
 # the national sweep reads tens of thousands of rows.
 _ZRM_DOMAINS = {domain.value: domain for domain in ZrmDomain}
 _THEMES = {theme.value: theme for theme in Theme}
+# The audiences an action's owner is named to.
+_ESCALATED = frozenset({Audience.CASEMANAGER, Audience.COORDINATORS})
 
 
 def digest_key(member_id: int, day: date, part: int = 1) -> str:
@@ -133,8 +135,9 @@ class DueToday(Mapping[int, list[CaseDigest]]):
     tell them, each with what to tell.
 
     Read once and kept compact (the due actions, the plan cases, the ZRM and
-    stagnation findings); a member's digest is built when asked, so the sweep holds
-    one digest at a time, however many people and actions a national database has.
+    stagnation findings, the owners' names); a member's digest is built when asked, so
+    the sweep holds one digest at a time, however many people and actions a national
+    database has. It needs no database: it can be read after its session ended.
 
     Who hears what (one line per action and person; the first reason wins: their own,
     then as casemanager, then as coordinator):
@@ -153,13 +156,13 @@ class DueToday(Mapping[int, list[CaseDigest]]):
         actions: list[_DueAction],
         zrm: dict[int, tuple[date, bool]],
         quiet: dict[int, date],
-        names: Names,
+        owners: Mapping[tuple[int | None, int | None], MemberName | OrganisationName | None],
     ) -> None:
         self._cases = cases
         self._actions = actions
         self._zrm = zrm
         self._quiet = quiet
-        self._names = names
+        self._owners = owners
         active = {r.id for r in recipients}
         self._coordinators = frozenset(r.id for r in recipients if r.coordinator)
         self._organisation_of = {r.id: r.organisation_id for r in recipients}
@@ -258,7 +261,7 @@ class DueToday(Mapping[int, list[CaseDigest]]):
                 owner=(
                     None
                     if why is Why.OWNER
-                    else self._names.owner(action.owner_member, action.owner_organisation)
+                    else self._owners.get((action.owner_member, action.owner_organisation))
                 ),
             )
             self._lines[(index, why)] = line
@@ -405,13 +408,18 @@ class Reminders:
         if missing:
             cases.update(self._cases(session, missing))
         zrm, quiet = self._zrm_and_stagnation(session, today, horizon, cases)
+        # The escalations name the action's owner: read here, so that what is returned
+        # needs the session no more.
+        names = Names(session, self._cipher)
+        owners = {
+            (action.owner_member, action.owner_organisation): names.owner(
+                action.owner_member, action.owner_organisation
+            )
+            for action in actions
+            if _ESCALATED & action.told
+        }
         return DueToday(
-            recipients=recipients,
-            cases=cases,
-            actions=actions,
-            zrm=zrm,
-            quiet=quiet,
-            names=Names(session, self._cipher),
+            recipients=recipients, cases=cases, actions=actions, zrm=zrm, quiet=quiet, owners=owners
         )
 
     def _zrm_and_stagnation(

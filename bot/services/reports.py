@@ -61,6 +61,11 @@ from bot.storage.models import Case, CaseAssignment, Melding, QuarterFigures, UT
 log = logging.getLogger(__name__)
 
 _NAZORG = Theme.NAZORG.value
+# The version of how `per_theme_periods` counts: raise it with any change to the counting,
+# so that figures kept under the old rules are no longer read (quarter_figures.rules).
+COUNTING_RULES = 1
+# A case decided in the period opened mostly within this many years before it.
+_YEARS_BACK = 5
 # How long /stand waits for writers to finish before it counts without keeping.
 _LOCK_WAIT_MS = 200
 THEMES: tuple[str, ...] = tuple(t.value for t in Theme)
@@ -192,7 +197,19 @@ class Reports:
         ended = [q for q in quarters if q.end < today]
         kept = self._kept(session, zone, ended)
         missing = [q for q in ended if q not in kept]
-        keep = bool(missing) and self._hold_writers(session)
+        keep = False
+        if missing and self._db.dialect == "postgresql":
+            # Counted and kept in a short transaction of its own, so writers wait (if at
+            # all) for that count only, not for the rest of what the caller does.
+            with self._db.session() as own:
+                if self._hold_writers(own):
+                    periods = [(q.start, q.end) for q in missing]
+                    figures = self.per_theme_periods(own, periods)
+                    self._keep(own, zone, dict(zip(missing, figures, strict=True)))
+            kept |= self._kept(session, zone, missing)
+            missing = [q for q in missing if q not in kept]
+        elif missing:
+            keep = True  # SQLite: this transaction began holding the write lock
         current = [q for q in quarters if q not in ended]
         counted: dict[Quarter, Mapping[Theme, tuple[int, int, int]]] = {}
         for group, recent in ((missing, False), (current, True)):
@@ -220,6 +237,7 @@ class Reports:
                 col(QuarterFigures.persons),
             ).where(
                 col(QuarterFigures.zone) == zone,
+                col(QuarterFigures.rules) == COUNTING_RULES,
                 col(QuarterFigures.first_day).in_(sorted(by_start)),
             )
         ).all()
@@ -230,19 +248,16 @@ class Reports:
         for first_day, figures in found.items():
             if first_day in by_start and set(THEMES) <= figures.keys():
                 kept[by_start[first_day]] = {
-                    Theme(theme): counts for theme, counts in figures.items() if any(counts)
+                    Theme(theme): counts
+                    for theme, counts in figures.items()
+                    if theme in THEMES and any(counts)  # a theme no longer known: left out
                 }
         return kept
 
     def _hold_writers(self, session: Session) -> bool:
-        """Keep writers of meldingen and cases waiting until this transaction ends, so the
-        figures counted next are the ones kept; False when they do not finish within a
-        moment (then count without keeping: a writer is never kept waiting long).
-
-        SQLite: the transaction began with BEGIN IMMEDIATE and holds the write lock.
-        """
-        if self._db.dialect != "postgresql":
-            return True
+        """PostgreSQL: keep writers of meldingen and cases waiting until this transaction
+        ends, so the figures counted next are the ones kept; False when the writers in
+        flight do not finish within a moment (then nothing is kept)."""
         try:
             with session.begin_nested():
                 session.execute(text(f"SET LOCAL lock_timeout = '{_LOCK_WAIT_MS}ms'"))
@@ -263,6 +278,7 @@ class Reports:
         rows = [
             {
                 "zone": zone,
+                "rules": COUNTING_RULES,
                 "first_day": quarter.start,
                 "theme": theme.value,
                 "end_day": quarter.end + timedelta(days=1),
@@ -348,6 +364,8 @@ class _Counter:
         # The whole period, then (a year) its quarters: the quarterly tables show both.
         self._periods = period.with_quarters()
         self._bounds = {p: _bounds(p, settings) for p in self._periods}
+        # The years the days from opening to decision mostly lie in (see local_days_between).
+        self._years = (period.first_day.year - _YEARS_BACK, period.first_day.year)
 
     def report(self) -> Report:
         cases = self._cases()
@@ -500,11 +518,17 @@ class _Counter:
         """theme -> {days from the case's opening to its triage decision: cases}."""
         start, end = self._bounds[self._period]
         route, at = self._route()
-        days = local_days_between(self._dialect, col(Case.opened_at), at, self._settings.timezone)
-        statement = (
-            select(col(Case.theme), days, func.count())
+        days = local_days_between(
+            self._dialect, col(Case.opened_at), at, self._settings.timezone, self._years
+        )
+        # Days worked out once per case (in the subquery), not again for the grouping.
+        decided = (
+            select(col(Case.theme).label("theme"), days.label("days"))
             .where(at >= start, at < end, route.is_not(None))
-            .group_by(col(Case.theme), days)
+            .subquery()
+        )
+        statement = select(decided.c.theme, decided.c.days, func.count()).group_by(
+            decided.c.theme, decided.c.days
         )
         result: dict[str, dict[int, int]] = defaultdict(dict)
         for theme, count_days, count in self._rows(statement):
@@ -534,14 +558,17 @@ class _Counter:
             .subquery()
         )
         days = local_days_between(
-            self._dialect, col(Case.opened_at), first.c.at, self._settings.timezone
+            self._dialect, col(Case.opened_at), first.c.at, self._settings.timezone, self._years
         )
-        statement = (
-            select(days, func.count())
+        accepted_in_period = (
+            select(days.label("days"))
             .select_from(Case)
             .join(first, first.c.case_id == col(Case.id))
             .where(col(Case.theme) == _NAZORG, first.c.at >= start, first.c.at < end)
-            .group_by(days)
+            .subquery()
+        )
+        statement = select(accepted_in_period.c.days, func.count()).group_by(
+            accepted_in_period.c.days
         )
         return {int(count_days): count for count_days, count in self._rows(statement)}
 

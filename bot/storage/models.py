@@ -325,6 +325,9 @@ class QuarterFigures(SQLModel, table=True):
     __tablename__ = "quarter_figures"
 
     zone: str = Field(primary_key=True, max_length=64)  # VHBOT_TIMEZONE: local quarters
+    # The version of the counting rules (bot.services.reports COUNTING_RULES): figures
+    # counted by other rules are not read.
+    rules: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     first_day: date = Field(sa_column=Column(Date, primary_key=True))
     theme: str = Field(primary_key=True, max_length=32)
     end_day: date = Field(sa_column=Column(Date, nullable=False))  # the day after the last
@@ -386,7 +389,11 @@ class Announcement(SQLModel, table=True):
     """
 
     __tablename__ = "announcement"
-    __table_args__ = (UniqueConstraint("kind", "subject_id", name="uq_announcement_kind_subject"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "subject_id", name="uq_announcement_kind_subject"),
+        # /stand's answer rates read the announcements of the last 90 days.
+        Index("ix_announcement_created_at", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=32)
@@ -606,7 +613,12 @@ class Action(SQLModel, table=True):
     done_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     done_by: int | None = Field(default=None, foreign_key="member.id")
 
-    __table_args__ = (UniqueConstraint("case_id", "number", name="uq_action_case_number"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "number", name="uq_action_case_number"),
+        # The open cases' open actions by deadline (/stand's overdue, the sweep) from the
+        # index alone, without reading each action of each case.
+        Index("ix_action_case_state_deadline", "case_id", "state", "deadline"),
+    )
 
 
 class ActionEvent(SQLModel, table=True):
@@ -623,6 +635,9 @@ class ActionEvent(SQLModel, table=True):
     old_deadline: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     new_deadline: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     reason: str | None = Field(default=None, max_length=16)  # bot.domain.plan.PostponeReason
+
+    # Stagnation asks, per open case, for a recent event: one probe of this index each.
+    __table_args__ = (Index("ix_action_event_case_at", "case_id", "at"),)
     # The owner before and after the event (a member or an organisation): set on
     # `created` (after only) and `reassigned`.
     old_owner_member_id: int | None = Field(default=None, foreign_key="member.id")

@@ -248,9 +248,7 @@ class RevealPages:
                 title=_("New melding"),
                 stored=_("The melding is stored. It opened case {reference}.", reference=ref)
                 if outcome.new_case
-                else _(
-                    "The melding is stored. It joined the open case {reference}.", reference=ref
-                ),
+                else _("The melding is stored. It joined case {reference}.", reference=ref),
             )
         if isinstance(outcome, MeldingFormProblems):
             fields_wrong = sorted({p.field for p in outcome.problems})

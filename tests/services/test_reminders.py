@@ -440,3 +440,23 @@ def test_a_zrm_measured_twice_the_same_day_is_no_follow_up(core: Core, team: Tea
     row = _digest(core, team.casemanager)
     assert row is not None
     assert "ZRM: vervolgmeting uiterlijk vrijdag 20 november 2026" in row.text
+
+
+def test_what_is_due_needs_no_database_once_read(core: Core, team: Team) -> None:
+    # Read in one session, used after it ended: nothing reads the database again (on
+    # SQLite a new read would hold the write lock for as long as the object lives).
+    with core.db.session() as session:
+        case = pf.case(session, opened=MONDAY - timedelta(days=80), casemanager=team.casemanager)
+        pf.action(
+            session,
+            case=case,
+            deadline=MONDAY - timedelta(days=40),
+            created_by=team.casemanager,
+            owner=team.owner,
+        )
+    with core.db.session() as session:
+        due = core.reminders.due(session, MONDAY)
+    before = core.db.engine.pool.checkedout()
+    escalated = due[team.coordinator][0].actions[0]
+    assert (escalated.why, escalated.owner) == (Why.COORDINATOR, "Bram Eigenaar")
+    assert core.db.engine.pool.checkedout() == before

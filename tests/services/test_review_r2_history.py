@@ -5,11 +5,14 @@ The clock stands on Monday 2026-11-23 09:00 (Amsterdam).
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import col, select
 
+from bot.clock import FrozenClock
 from bot.core import Core
 from bot.domain.reports import TOTAL, Period, Table
 from bot.services.audit import CLI
@@ -17,7 +20,7 @@ from bot.services.reports import NoData
 from bot.storage.models import Case, Melding, OutboxMessage
 from tests.conftest import People
 from tests.services.test_history_import import history_row, midnight, write
-from tests.services.test_meldingen_import import melding_row, write_meldingen
+from tests.services.test_meldingen_import import case_of, melding_row, write_meldingen
 
 
 def _cases(core: Core) -> list[Case]:
@@ -124,3 +127,56 @@ def test_a_late_melding_within_a_closed_history_case_opens_no_case_in_the_past(
         actor=CLI,
     )
     assert len(_cases(core)) == 2
+
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def test_a_late_melding_of_a_closed_case_s_first_day_joins_it(
+    core: Core, people: People, clock: FrozenClock, tmp_path: Path
+) -> None:
+    # Opened by a melding of today (at the moment of the import, not at midnight), closed
+    # two days later; a melding about that first day arriving later joins it.
+    person = people.identity()
+    core.meldingen.import_path(
+        write_meldingen(tmp_path / "a.csv", [melding_row(person, "A-1", datum="2026-11-23")]),
+        actor=CLI,
+    )
+    with core.db.session() as session:
+        case = session.exec(select(Case)).one()
+        case.closed_at = datetime(2026, 11, 25, 12, 0, tzinfo=AMSTERDAM)
+        session.add(case)
+    clock.advance(timedelta(days=10))
+    core.meldingen.import_path(
+        write_meldingen(tmp_path / "b.csv", [melding_row(person, "A-2", datum="2026-11-23")]),
+        actor=CLI,
+    )
+    assert len(_cases(core)) == 1
+    assert case_of(core, "A-2").closed_at is not None
+
+
+def test_a_late_melding_within_a_closed_case_joins_it_also_when_a_later_case_is_open(
+    core: Core, people: People, tmp_path: Path
+) -> None:
+    person = people.identity()
+    core.meldingen.import_path(
+        write_meldingen(tmp_path / "a.csv", [melding_row(person, "E-1", datum="2026-01-10")]),
+        actor=CLI,
+    )
+    with core.db.session() as session:
+        case = session.exec(select(Case)).one()
+        case.closed_at = datetime(2026, 3, 31, 12, 0, tzinfo=AMSTERDAM)
+        session.add(case)
+    core.meldingen.import_path(
+        write_meldingen(tmp_path / "b.csv", [melding_row(person, "E-2", datum="2026-06-01")]),
+        actor=CLI,
+    )
+    episode, running = _cases(core)
+    core.meldingen.import_path(
+        write_meldingen(tmp_path / "c.csv", [melding_row(person, "E-3", datum="2026-02-15")]),
+        actor=CLI,
+    )
+    after = {c.id: c for c in _cases(core)}
+    assert case_of(core, "E-3").id == episode.id
+    assert after[running.id].opened_at == running.opened_at
+    assert after[running.id].closed_at is None

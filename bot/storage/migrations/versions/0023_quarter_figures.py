@@ -1,4 +1,5 @@
-"""Past quarters' figures, kept, and forgotten by the database when their data changes
+"""Past quarters' figures, kept, and forgotten by the database when their data changes;
+indexes for /stand at national scale
 
 quarter_figures: per ended quarter (local days, VHBOT_TIMEZONE) and theme, the
 meldingen, cases and unique persons as the reports count them (/stand's chart of
@@ -52,10 +53,12 @@ _SQLITE = [
     f"CREATE TRIGGER tr_case_quarter_delete AFTER DELETE ON vh_case BEGIN {_CASE.format(row='OLD')}; END",
     "CREATE TRIGGER tr_case_quarter_update AFTER UPDATE OF opened_at, theme, person_id ON vh_case BEGIN "
     f"{_CASE.format(row='OLD')}; {_CASE.format(row='NEW')}; END",
-    # The stored timestamps are ISO strings: '9999' sorts after every one of them.
-    "CREATE TRIGGER tr_case_quarter_close AFTER UPDATE OF closed_at ON vh_case BEGIN "
-    "DELETE FROM quarter_figures WHERE ends_at > NEW.opened_at"
-    " AND starts_at > min(coalesce(OLD.closed_at, '9999'), coalesce(NEW.closed_at, '9999')); END",
+    # The stored timestamps are ISO strings: an open case's end sorts after every one.
+    "CREATE TRIGGER tr_case_quarter_close AFTER UPDATE OF closed_at ON vh_case"
+    " WHEN OLD.closed_at IS NOT NEW.closed_at BEGIN"
+    " DELETE FROM quarter_figures WHERE ends_at > NEW.opened_at AND starts_at > min("
+    "coalesce(OLD.closed_at, '9999-12-31 23:59:59.999999'),"
+    " coalesce(NEW.closed_at, '9999-12-31 23:59:59.999999')); END",
 ]
 _SQLITE_NAMES = [
     'tr_melding_quarter_insert', 'tr_melding_quarter_delete', 'tr_melding_quarter_update',
@@ -108,6 +111,7 @@ def upgrade() -> None:
     op.create_table(
         "quarter_figures",
         sa.Column("zone", sa.String(length=64), nullable=False),
+        sa.Column("rules", sa.Integer(), nullable=False),
         sa.Column("first_day", sa.Date(), nullable=False),
         sa.Column("theme", sa.String(length=32), nullable=False),
         sa.Column("end_day", sa.Date(), nullable=False),
@@ -116,11 +120,16 @@ def upgrade() -> None:
         sa.Column("meldingen", sa.Integer(), nullable=False),
         sa.Column("cases", sa.Integer(), nullable=False),
         sa.Column("persons", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("zone", "first_day", "theme"),
+        sa.PrimaryKeyConstraint("zone", "rules", "first_day", "theme"),
     )
     # /stand's count of the quarter so far: the open cases and those closed since the
     # quarter began, without reading the closed history.
     op.create_index("ix_vh_case_closed_at", "vh_case", ["closed_at"])
+    # /stand at national scale: the overdue actions of the open cases from the index
+    # alone, one probe per open case for stagnation, the answer rates' 90 days.
+    op.create_index("ix_action_case_state_deadline", "action", ["case_id", "state", "deadline"])
+    op.create_index("ix_action_event_case_at", "action_event", ["case_id", "at"])
+    op.create_index("ix_announcement_created_at", "announcement", ["created_at"])
     statements = _POSTGRESQL if op.get_bind().dialect.name == "postgresql" else _SQLITE
     for statement in statements:
         op.execute(statement)
@@ -135,5 +144,8 @@ def downgrade() -> None:
     else:
         for name in _SQLITE_NAMES:
             op.execute(f"DROP TRIGGER {name}")
+    op.drop_index("ix_announcement_created_at", table_name="announcement")
+    op.drop_index("ix_action_event_case_at", table_name="action_event")
+    op.drop_index("ix_action_case_state_deadline", table_name="action")
     op.drop_index("ix_vh_case_closed_at", table_name="vh_case")
     op.drop_table("quarter_figures")
