@@ -580,12 +580,17 @@ class _Counter:
         meldingen: dict[Period, _Counts],
         triage: dict[tuple[str, Period], _Counts],
     ) -> Iterable[Figure]:
+        # Triage meldingen per (period, municipality) and per (period, "") for the region,
+        # summed once (not again for each of 300 municipalities).
+        triage_meldingen: dict[tuple[Period, str], int] = defaultdict(int)
+        for p in self._periods:
+            for (theme, m), count in meldingen[p].items():
+                if theme != _NAZORG:
+                    triage_meldingen[(p, m)] += count
+                    triage_meldingen[(p, "")] += count
+
         def melding_count(p: Period, municipality: str) -> int:
-            return sum(
-                count
-                for (theme, m), count in meldingen[p].items()
-                if theme != _NAZORG and municipality in ("", m)
-            )
+            return triage_meldingen.get((p, municipality), 0)
 
         for municipality in (*municipalities, ""):
             for p in self._periods:
