@@ -48,7 +48,7 @@ from bot.privacy.crypto import FieldCipher
 from bot.safe import MemberName, OrganisationName, printable_name
 from bot.services import outbox
 from bot.services.members import MEMBER_NAME_CONTEXT
-from bot.storage.engine import Database
+from bot.storage.engine import Database, collector_paused
 from bot.storage.models import (
     Action,
     ActionEvent,
@@ -355,29 +355,37 @@ class Reminders:
     def due(self, session: Session, today: date) -> DueToday:
         """What is due `today`, per member id: read now, each member's digest built when
         asked (see `DueToday`)."""
+        with collector_paused():
+            return self._due(session, today)
+
+    def _due(self, session: Session, today: date) -> DueToday:
         policy = self._policy
         horizon = add_working_days(today, policy.due_within)
         recipients = self._recipients(session)
-        rows = session.connection().execute(
-            columns(
-                col(Action.id),
-                col(Action.version),
-                col(Action.number),
-                col(Action.case_id),
-                col(Action.domain),
-                col(Action.catalogue_code),
-                col(Action.owner_member_id),
-                col(Action.owner_organisation_id),
-                col(Action.deadline),
+        rows = (
+            session.connection()
+            .execute(
+                columns(
+                    col(Action.id),
+                    col(Action.version),
+                    col(Action.number),
+                    col(Action.case_id),
+                    col(Action.domain),
+                    col(Action.catalogue_code),
+                    col(Action.owner_member_id),
+                    col(Action.owner_organisation_id),
+                    col(Action.deadline),
+                )
+                .join(Case, col(Case.id) == col(Action.case_id))
+                .where(
+                    col(Action.state) == ActionState.OPEN.value,
+                    col(Action.deadline) <= horizon,
+                    col(Case.closed_at).is_(None),
+                )
+                .order_by(col(Action.id))
             )
-            .join(Case, col(Case.id) == col(Action.case_id))
-            .where(
-                col(Action.state) == ActionState.OPEN.value,
-                col(Action.deadline) <= horizon,
-                col(Case.closed_at).is_(None),
-            )
-            .order_by(col(Action.id))
-        ).all()
+            .all()
+        )
         per_deadline: dict[date, tuple[frozenset[Audience], int]] = {}
         actions: list[_DueAction] = []
         for action_id, version, number, case_id, domain, code, member, org, deadline in rows:
@@ -414,13 +422,12 @@ class Reminders:
         # The escalations name the action's owner: read here, so that what is returned
         # needs the session no more.
         names = Names(session, self._cipher)
-        owners = {
-            (action.owner_member, action.owner_organisation): names.owner(
-                action.owner_member, action.owner_organisation
-            )
+        escalated = {
+            (action.owner_member, action.owner_organisation)
             for action in actions
-            if _ESCALATED & action.told
+            if not _ESCALATED.isdisjoint(action.told)
         }
+        owners = {(member, org): names.owner(member, org) for member, org in escalated}
         return DueToday(
             recipients=recipients, cases=cases, actions=actions, zrm=zrm, quiet=quiet, owners=owners
         )
@@ -550,26 +557,30 @@ class Reminders:
     def _case_rows(
         self, session: Session, *where: ColumnElement[bool], plan: bool
     ) -> dict[int, _CaseRow]:
-        rows = session.connection().execute(
-            columns(
-                col(Case.id),
-                col(Case.reference),
-                col(Person.pseudonym),
-                col(Case.theme),
-                col(Case.opened_at),
-                col(CaseAssignment.member_id),
+        rows = (
+            session.connection()
+            .execute(
+                columns(
+                    col(Case.id),
+                    col(Case.reference),
+                    col(Person.pseudonym),
+                    col(Case.theme),
+                    col(Case.opened_at),
+                    col(CaseAssignment.member_id),
+                )
+                .join(Person, col(Person.id) == col(Case.person_id))
+                .outerjoin(
+                    CaseAssignment,
+                    and_(
+                        col(CaseAssignment.case_id) == col(Case.id),
+                        col(CaseAssignment.current).is_(True),
+                        col(CaseAssignment.state) == AssignmentState.ACCEPTED.value,
+                    ),
+                )
+                .where(*where)
             )
-            .join(Person, col(Person.id) == col(Case.person_id))
-            .outerjoin(
-                CaseAssignment,
-                and_(
-                    col(CaseAssignment.case_id) == col(Case.id),
-                    col(CaseAssignment.current).is_(True),
-                    col(CaseAssignment.state) == AssignmentState.ACCEPTED.value,
-                ),
-            )
-            .where(*where)
-        ).all()
+            .all()
+        )
         tz = self._settings.tz
         found: dict[int, _CaseRow] = {}
         for case_id, reference, pseudonym, theme, opened_at, casemanager in rows:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import sqlite3
@@ -178,6 +179,24 @@ class Outages:
                     "seconds": round(time.monotonic() - since, 1),
                 },
             )
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector waits while a large read builds its rows.
+
+    Tens of thousands of row tuples (the national sweep) hold no reference cycles, but
+    each allocation burst sets off collections that walk the whole heap again: a
+    third of the read's time. Memory is still freed as before (reference counting);
+    only the cycle search waits, and runs again when the block ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @contextmanager
