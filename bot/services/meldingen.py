@@ -21,7 +21,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import BinaryIO
 
 from sqlmodel import Session, col, func, select
@@ -74,6 +74,11 @@ def new_bron_id() -> str:
 class MeldingenService(Importer[MeldingRow]):
     kind = "meldingen"
     audit_action = "import.meldingen"
+    # A normal melding reads its person's cases without locking them, as before: a web
+    # form locking them and then the audit chain would deadlock with an import batch
+    # that holds the chain and then reads them (the one-open-case index and the row's
+    # own retry settle two imports of one person). A history locks them (below).
+    _locks_cases = False
 
     def _read(self, stream: BinaryIO) -> Iterator[MeldingRow | RowError]:
         return read_meldingen(
@@ -169,26 +174,24 @@ class MeldingenService(Importer[MeldingRow]):
         past and open ever since); else the first case opened after it, which then
         starts on its day; else a new case (after a closing: a relapse).
         """
-        cases = {
-            case.id: case
-            for case in session.exec(
-                select(Case)
-                .where(Case.person_id == melding.person_id, Case.theme == row.theme.value)
-                .with_for_update()
-            )
-        }
+        query = select(Case).where(
+            Case.person_id == melding.person_id, Case.theme == row.theme.value
+        )
+        if self._locks_cases:
+            query = query.with_for_update()
+        cases = {case.id: case for case in session.exec(query)}
+        opened_at = self._at(row.date, now)
         spans = [
             CaseSpan(
                 case_id=case_id,
                 opened_on=self._local_day(case.opened_at),
-                closed_on=self._closed_on(case),
+                closed_on=self._closed_before(case, opened_at),
             )
             for case_id, case in cases.items()
             if case_id is not None
         ]
         closes_on = row.history.closes_on
         placement = history_case(spans, row.date, closes_on)
-        opened_at = self._at(row.date, now)
         if placement.case_id is None:
             closed_at = self._at(closes_on, now) if closes_on is not None else None
             case = self._new_case(
@@ -206,6 +209,20 @@ class MeldingenService(Importer[MeldingRow]):
 
     def _closed_on(self, case: Case) -> date | None:
         return self._local_day(case.closed_at) if case.closed_at is not None else None
+
+    def _closed_before(self, case: Case, moment: datetime) -> date | None:
+        """The last day `case` runs on for a melding at `moment`: its closing day, or the
+        day before when it closed that same day before `moment` (a melding of today
+        after this morning's closing is a relapse, not part of the closed case)."""
+        closed_on = self._closed_on(case)
+        closed_earlier_that_day = (
+            case.closed_at is not None
+            and case.closed_at < moment
+            and closed_on == self._local_day(moment)
+        )
+        if closed_on is not None and closed_earlier_that_day:
+            return closed_on - timedelta(days=1)
+        return closed_on
 
     def _local_day(self, moment: datetime) -> date:
         return moment.astimezone(self._settings.tz).date()
@@ -246,6 +263,9 @@ class HistoryService(MeldingenService):
     first melding, a closing before one of its meldingen, or another decision than the
     one taken in vhbot (a history never replaces what a coordinator decided).
     """
+
+    # Its rows decide and close cases: the person's cases are locked while one is placed.
+    _locks_cases = True
 
     kind = "history"
     audit_action = "import.history"

@@ -5,17 +5,22 @@ The clock stands on Monday 2026-11-23 09:00 (Amsterdam).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import threading
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
 from bot.clock import FrozenClock
 from bot.core import Core
+from bot.domain.identity import Identity
+from bot.domain.meldingen import MeldingRow, check_one
 from bot.domain.reports import TOTAL, Period, Table
 from bot.services.audit import CLI
+from bot.services.meldingen import new_bron_id
 from bot.services.reports import NoData
 from bot.storage.models import Case, Melding, OutboxMessage
 from tests.conftest import People
@@ -130,6 +135,7 @@ def test_a_late_melding_within_a_closed_history_case_opens_no_case_in_the_past(
 
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+TODAY = date(2026, 11, 23)
 
 
 def test_a_late_melding_of_a_closed_case_s_first_day_joins_it(
@@ -180,3 +186,70 @@ def test_a_late_melding_within_a_closed_case_joins_it_also_when_a_later_case_is_
     assert case_of(core, "E-3").id == episode.id
     assert after[running.id].opened_at == running.opened_at
     assert after[running.id].closed_at is None
+
+
+def test_a_melding_of_today_after_its_case_closed_today_opens_a_new_case(
+    core: Core, people: People, clock: FrozenClock, tmp_path: Path
+) -> None:
+    # Closed this morning at 08:00; a melding dated today arrives at 14:00: a relapse, to
+    # be triaged, not a line in this morning's closed case.
+    person = people.identity()
+    core.meldingen.import_path(
+        write_meldingen(tmp_path / "a.csv", [melding_row(person, "A-1", datum="2026-10-20")]),
+        actor=CLI,
+    )
+    with core.db.session() as session:
+        case = session.exec(select(Case)).one()
+        case.closed_at = datetime(2026, 11, 23, 8, 0, tzinfo=AMSTERDAM)
+        session.add(case)
+    clock.advance(timedelta(hours=5))
+    report = core.meldingen.import_path(
+        write_meldingen(tmp_path / "b.csv", [melding_row(person, "A-2", datum="2026-11-23")]),
+        actor=CLI,
+    )
+    assert case_of(core, "A-2").closed_at is None
+    assert report.cases_opened
+
+
+def _form_row(core: Core, person: Identity, datum: str) -> MeldingRow:
+    values = {
+        "bron_id": new_bron_id(), "bron": "gemeente", "thema": "oggz",
+        "achternaam": person.surname, "voornamen": person.given_names,
+        "geboortedatum": person.birth_date.isoformat(), "bsn": person.bsn or "",
+        "gemeente": "leudal", "datum": datum,
+    }  # fmt: skip
+    row = check_one(values, municipalities=core.settings.municipalities, today=TODAY)
+    assert isinstance(row, MeldingRow)
+    return row
+
+
+def test_an_import_and_a_form_melding_for_the_same_person_do_not_deadlock(
+    core: Core, people: People
+) -> None:
+    # An import batch holds the audit chain (its earlier rows) and then places a row of Q;
+    # a web form for Q meanwhile places its melding and then audits. Neither may lock
+    # Q's cases before the chain, or the two wait for each other.
+    if core.db.dialect != "postgresql":
+        pytest.skip("SQLite runs one writer at a time (BEGIN IMMEDIATE)")
+    p, q = people.identity(), people.identity()
+    core.meldingen.add(_form_row(core, q, "2026-11-01"), actor=CLI)
+    errors: list[BaseException] = []
+
+    def form() -> None:
+        try:
+            with core.db.session() as session:
+                core.meldingen.add_in(session, _form_row(core, q, "2026-11-20"), actor=CLI)
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=form)
+    try:
+        with core.db.session() as batch:
+            core.meldingen.add_in(batch, _form_row(core, p, "2026-11-20"), actor=CLI)
+            thread.start()
+            thread.join(timeout=1.5)
+            core.meldingen.add_in(batch, _form_row(core, q, "2026-11-21"), actor=CLI)
+    except OperationalError as error:
+        errors.append(error)
+    thread.join(timeout=10)
+    assert not errors, [type(e).__name__ for e in errors]
