@@ -18,7 +18,7 @@ ZONES = ["Europe/Amsterdam", "Asia/Kolkata", "America/St_Johns", "Asia/Beirut"]
 
 
 def _moments() -> list[datetime]:
-    """Every 20 minutes around the 2025 changes of summer time (Amsterdam's and
+    """Every 40 minutes around the 2025 changes of summer time (Amsterdam's and
     Newfoundland's, Beirut's at midnight), around New Year, and a few far outside 2024-2025."""
     days = [
         datetime(2025, 3, 29, 20, tzinfo=UTC),
@@ -27,7 +27,7 @@ def _moments() -> list[datetime]:
         datetime(2024, 12, 31, 18, tzinfo=UTC),
         datetime(2025, 12, 31, 18, tzinfo=UTC),
     ]
-    found = [start + timedelta(minutes=20 * n) for start in days for n in range(24)]
+    found = [start + timedelta(minutes=40 * n) for start in days for n in range(12)]
     return [*found, datetime(2019, 6, 1, 22, 30, tzinfo=UTC), datetime(2031, 1, 1, tzinfo=UTC)]
 
 
@@ -35,7 +35,7 @@ def _moments() -> list[datetime]:
 def test_the_database_counts_local_days_as_python_does(core: Core, zone: str) -> None:
     tz = ZoneInfo(zone)
     moments = _moments()
-    pairs = [(a, b) for a in moments[::31] for b in moments]
+    pairs = [(a, b) for a in moments[::15] for b in moments]
     for years in (None, (2024, 2025)):
         columns = [
             local_days_between(
