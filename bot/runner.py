@@ -46,6 +46,12 @@ DUTY_RETRY_MAX = 15.0
 CAUGHT_UP = "vhbot.caught_up"
 
 
+# An at-start run is never skipped as "missed": APScheduler drops a job that starts more
+# than a second late (its misfire grace), which on a busy machine left the catch-up of
+# downtime undone (and caught_up() never set).
+AT_START: dict[str, object] = {"misfire_grace_time": None}
+
+
 def caught_up(application: Application[Any, Any, Any, Any, Any, Any]) -> asyncio.Event:
     """Set once every duty's run at start-up has ended (done, or failed and left to its
     retry): from then on what the bot shows changes only through what happens next."""
@@ -113,7 +119,7 @@ def _schedule(application: Application[Any, Any, Any, Any, Any, Any], core: Core
             # Each runs at start-up too, catching up whatever downtime left. Not with
             # run_repeating(first=0): APScheduler takes a start already past as
             # missed and runs it first one whole interval later (see PTB's docs).
-            job_queue.run_once(first_run(duty, job), when=0, name=duty.name)
+            job_queue.run_once(first_run(duty, job), when=0, name=duty.name, job_kwargs=AT_START)
 
     async def catch_up_tallies(context: ContextTypes.DEFAULT_TYPE) -> None:
         await tally_editor(application).catch_up(context.bot)
@@ -126,7 +132,8 @@ def _schedule(application: Application[Any, Any, Any, Any, Any, Any], core: Core
         first=TALLY_CATCH_UP_SECONDS,
         name="tally_catch_up",
     )
-    job_queue.run_once(catch_up_tallies, when=0, name="tally_catch_up")  # see above: not first=0
+    # See above: not first=0.
+    job_queue.run_once(catch_up_tallies, when=0, name="tally_catch_up", job_kwargs=AT_START)
     schedule_group_removal(application, core)
 
 
