@@ -58,6 +58,15 @@ from bot.views.decisions import (
 # -- outcomes ----------------------------------------------------------------------------
 
 
+def accepted_casemanager() -> ColumnElement[bool]:
+    """An assignment that makes its member the case's casemanager: the case's current
+    one, and accepted (one rule for the digests, /stand, the plan and the decisions)."""
+    return and_(
+        col(CaseAssignment.current).is_(True),
+        col(CaseAssignment.state) == AssignmentState.ACCEPTED.value,
+    )
+
+
 class DecisionOutcome(StrEnum):
     RECORDED = "recorded"
     CORRECTED = "corrected"  # replaced the case's earlier decision
@@ -642,8 +651,7 @@ class Decisions:
             .join(CaseAssignment, col(CaseAssignment.case_id) == col(Case.id))
             .where(
                 CaseAssignment.member_id == member_id,
-                CaseAssignment.state == AssignmentState.ACCEPTED.value,
-                col(CaseAssignment.current).is_(True),
+                accepted_casemanager(),
                 col(Case.closed_at).is_(None),
             )
             .order_by(col(Case.opened_at), col(Case.id))
@@ -688,8 +696,7 @@ class Decisions:
                 select(CaseAssignment.id).where(
                     CaseAssignment.case_id == case_id,
                     CaseAssignment.member_id == member_id,
-                    CaseAssignment.state == AssignmentState.ACCEPTED.value,
-                    col(CaseAssignment.current).is_(True),
+                    accepted_casemanager(),
                 )
             ).first()
             is not None

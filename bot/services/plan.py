@@ -36,7 +36,6 @@ from sqlmodel import Session, col, func, select
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.domain.decisions import AssignmentState
 from bot.domain.identity import Identity
 from bot.domain.plan import (
     ACTION_CATALOGUE,
@@ -57,6 +56,7 @@ from bot.privacy.crypto import FieldCipher
 from bot.privacy.pii_guard import PiiGuard
 from bot.services import outbox
 from bot.services.audit import AuditLog, Detail, member_actor
+from bot.services.decisions import accepted_casemanager
 from bot.services.members import MAX_MEMBER_NUMBER, MEMBER_NAME_CONTEXT
 from bot.services.persons import IdentityErased, PersonVault
 from bot.storage.models import (
@@ -1475,9 +1475,7 @@ class PlanOfApproach:
         """The case's current, accepted casemanager."""
         member_id = session.exec(
             select(CaseAssignment.member_id).where(
-                CaseAssignment.case_id == case_id,
-                CaseAssignment.state == AssignmentState.ACCEPTED.value,
-                col(CaseAssignment.current).is_(True),
+                CaseAssignment.case_id == case_id, accepted_casemanager()
             )
         ).first()
         return session.get(Member, member_id) if member_id is not None else None

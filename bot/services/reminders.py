@@ -31,7 +31,6 @@ from sqlmodel import Session, col, select
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.calendar import add_working_days, is_working_day
-from bot.domain.decisions import AssignmentState
 from bot.domain.plan import (
     REMINDER_POLICY,
     ActionState,
@@ -47,6 +46,7 @@ from bot.i18n import translator
 from bot.privacy.crypto import FieldCipher
 from bot.safe import MemberName, OrganisationName, printable_name
 from bot.services import outbox
+from bot.services.decisions import accepted_casemanager
 from bot.services.members import MEMBER_NAME_CONTEXT
 from bot.storage.engine import Database, collector_paused
 from bot.storage.models import (
@@ -571,11 +571,7 @@ class Reminders:
                 .join(Person, col(Person.id) == col(Case.person_id))
                 .outerjoin(
                     CaseAssignment,
-                    and_(
-                        col(CaseAssignment.case_id) == col(Case.id),
-                        col(CaseAssignment.current).is_(True),
-                        col(CaseAssignment.state) == AssignmentState.ACCEPTED.value,
-                    ),
+                    and_(col(CaseAssignment.case_id) == col(Case.id), accepted_casemanager()),
                 )
                 .where(*where)
             )

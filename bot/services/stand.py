@@ -23,7 +23,7 @@ from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
 from bot.config import Settings
-from bot.domain.decisions import AssignmentState, Decision
+from bot.domain.decisions import Decision
 from bot.domain.dpan import BRON as DJI
 from bot.domain.dpan import Soort
 from bot.domain.plan import ActionState
@@ -39,7 +39,7 @@ from bot.domain.stand import (
 from bot.privacy.crypto import FieldCipher
 from bot.safe import OrganisationName, printable_name
 from bot.services.agenda import Agenda
-from bot.services.decisions import Decisions
+from bot.services.decisions import Decisions, accepted_casemanager
 from bot.services.reminders import Names, Reminders
 from bot.storage.models import (
     Action,
@@ -224,11 +224,7 @@ class Stand:
             .join(Case, col(Case.id) == col(Action.case_id))
             .outerjoin(
                 CaseAssignment,
-                and_(
-                    col(CaseAssignment.case_id) == col(Case.id),
-                    col(CaseAssignment.current).is_(True),
-                    col(CaseAssignment.state) == AssignmentState.ACCEPTED.value,
-                ),
+                and_(col(CaseAssignment.case_id) == col(Case.id), accepted_casemanager()),
             )
             .where(
                 col(Action.state) == ActionState.OPEN.value,

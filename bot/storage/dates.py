@@ -21,7 +21,6 @@ from sqlalchemy import Date, Integer, SQLColumnExpression, case, cast, func
 from sqlalchemy.sql.elements import ColumnElement
 
 SQLITE_LOCAL_DATE = "vh_local_date"
-SQLITE_LOCAL_DAYS = "vh_local_days"
 
 
 @cache
@@ -40,25 +39,9 @@ def _local_date(stored: str | None, zone: str | None) -> str | None:
     return moment.astimezone(_zone(zone)).date().isoformat()
 
 
-def _local_days(start: str | None, end: str | None, zone: str | None) -> int | None:
-    """`vh_local_days(start, end, zone)` on SQLite: whole local days from `start` to `end`
-    (stored UTC timestamps); NULL when either is NULL. One call per row: a year's report
-    asks it for a hundred thousand cases."""
-    if start is None or end is None or zone is None:
-        return None
-    tz = _zone(zone)
-    begins, ends = datetime.fromisoformat(start), datetime.fromisoformat(end)
-    if begins.tzinfo is None:
-        begins = begins.replace(tzinfo=UTC)
-    if ends.tzinfo is None:
-        ends = ends.replace(tzinfo=UTC)
-    return (ends.astimezone(tz).date() - begins.astimezone(tz).date()).days
-
-
 def register_sqlite_functions(connection: sqlite3.Connection | Any) -> None:
     """Give a new SQLite connection the functions `local_days_between` uses."""
     connection.create_function(SQLITE_LOCAL_DATE, 2, _local_date, deterministic=True)
-    connection.create_function(SQLITE_LOCAL_DAYS, 3, _local_days, deterministic=True)
 
 
 def local_days_between(
@@ -82,8 +65,6 @@ def local_days_between(
     if dialect == "postgresql":
         days = cast(func.timezone(zone, end), Date) - cast(func.timezone(zone, start), Date)
         return cast(days, Integer)
-    if years is None:
-        return cast(getattr(func, SQLITE_LOCAL_DAYS)(start, end, zone), Integer)
     return cast(
         func.julianday(_sqlite_local_date(end, zone, years))
         - func.julianday(_sqlite_local_date(start, zone, years)),
@@ -92,14 +73,18 @@ def local_days_between(
 
 
 def _sqlite_local_date(
-    moment: SQLColumnExpression[Any], zone: str, years: tuple[int, int]
+    moment: SQLColumnExpression[Any], zone: str, years: tuple[int, int] | None
 ) -> ColumnElement[str]:
     """The local ISO date of a stored UTC timestamp on SQLite, without a Python call per
     row for the moments within `years`: SQLite's `date(moment, '+N minutes')` with N the
     zone's offset at that moment, picked by a CASE over the offset changes in those
     years (a year's report reads a hundred thousand cases: calling Python for each took
-    more than a second). Moments outside `years` go to `vh_local_date`."""
+    more than a second). Moments outside `years`, and all without them, go to
+    `vh_local_date`."""
     local = getattr(func, SQLITE_LOCAL_DATE)
+    if years is None:
+        every: ColumnElement[str] = local(moment, zone)
+        return every
     spans = _offsets(zone, *years)
     branches: list[tuple[ColumnElement[bool], ColumnElement[str]]] = [
         (moment < spans[0][0], local(moment, zone))

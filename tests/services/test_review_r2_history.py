@@ -20,6 +20,7 @@ from bot.domain.identity import Identity
 from bot.domain.meldingen import MeldingRow, check_one
 from bot.domain.reports import TOTAL, Period, Table
 from bot.services.audit import CLI
+from bot.services.imports import ImportReport
 from bot.services.meldingen import new_bron_id
 from bot.services.reports import NoData
 from bot.storage.models import Case, Melding, OutboxMessage
@@ -60,10 +61,7 @@ def test_an_older_melding_of_a_normal_import_moves_the_case_to_its_municipality(
         ),
         actor=CLI,
     )
-    core.meldingen.import_path(
-        write_meldingen(tmp_path / "b.csv", [melding_row(person, "N-1", datum="2026-10-01")]),
-        actor=CLI,
-    )
+    _import(core, tmp_path / "b.csv", person, "N-1", "2026-10-01")
     [case] = _cases(core)
     assert (case.opened_at, case.municipality) == (midnight("2026-10-01"), "Roermond")
     report = core.reports.report(Period(2026), actor=CLI)
@@ -110,10 +108,7 @@ def test_a_late_melding_within_a_closed_history_case_opens_no_case_in_the_past(
                                                "2025-02-01")]),
         actor=CLI,
     )  # fmt: skip
-    core.meldingen.import_path(
-        write_meldingen(tmp_path / "m.csv", [melding_row(person, "M-1", datum="2025-01-20")]),
-        actor=CLI,
-    )
+    _import(core, tmp_path / "m.csv", person, "M-1", "2025-01-20")
     # 2025: one case (the history's) and its two meldingen; 2026 has no case at all.
     found = core.reports.report(Period(2025), actor=CLI).find(Table.THEME, "2025", "top_x", TOTAL)
     assert (found.meldingen, found.cases, found.persons) == (2, 1, 1)
@@ -127,15 +122,26 @@ def test_a_late_melding_within_a_closed_history_case_opens_no_case_in_the_past(
         assert joined == case.id
         assert session.exec(select(OutboxMessage)).all() == []
     # A melding after the closing is a relapse: a new case.
-    core.meldingen.import_path(
-        write_meldingen(tmp_path / "m2.csv", [melding_row(person, "M-2", datum="2025-03-20")]),
-        actor=CLI,
-    )
+    _import(core, tmp_path / "m2.csv", person, "M-2", "2025-03-20")
     assert len(_cases(core)) == 2
 
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 TODAY = date(2026, 11, 23)
+
+
+def _close_the_only_case(core: Core, at: datetime) -> None:
+    with core.db.session() as session:
+        case = session.exec(select(Case)).one()
+        case.closed_at = at
+        session.add(case)
+
+
+def _import(core: Core, path: Path, person: Identity, bron_id: str, datum: str) -> ImportReport:
+    """One melding of `person`, imported the normal way."""
+    return core.meldingen.import_path(
+        write_meldingen(path, [melding_row(person, bron_id, datum=datum)]), actor=CLI
+    )
 
 
 def test_a_late_melding_of_a_closed_case_s_first_day_joins_it(
@@ -144,19 +150,10 @@ def test_a_late_melding_of_a_closed_case_s_first_day_joins_it(
     # Opened by a melding of today (at the moment of the import, not at midnight), closed
     # two days later; a melding about that first day arriving later joins it.
     person = people.identity()
-    core.meldingen.import_path(
-        write_meldingen(tmp_path / "a.csv", [melding_row(person, "A-1", datum="2026-11-23")]),
-        actor=CLI,
-    )
-    with core.db.session() as session:
-        case = session.exec(select(Case)).one()
-        case.closed_at = datetime(2026, 11, 25, 12, 0, tzinfo=AMSTERDAM)
-        session.add(case)
+    _import(core, tmp_path / "a.csv", person, "A-1", "2026-11-23")
+    _close_the_only_case(core, datetime(2026, 11, 25, 12, 0, tzinfo=AMSTERDAM))
     clock.advance(timedelta(days=10))
-    core.meldingen.import_path(
-        write_meldingen(tmp_path / "b.csv", [melding_row(person, "A-2", datum="2026-11-23")]),
-        actor=CLI,
-    )
+    _import(core, tmp_path / "b.csv", person, "A-2", "2026-11-23")
     assert len(_cases(core)) == 1
     assert case_of(core, "A-2").closed_at is not None
 
@@ -165,23 +162,11 @@ def test_a_late_melding_within_a_closed_case_joins_it_also_when_a_later_case_is_
     core: Core, people: People, tmp_path: Path
 ) -> None:
     person = people.identity()
-    core.meldingen.import_path(
-        write_meldingen(tmp_path / "a.csv", [melding_row(person, "E-1", datum="2026-01-10")]),
-        actor=CLI,
-    )
-    with core.db.session() as session:
-        case = session.exec(select(Case)).one()
-        case.closed_at = datetime(2026, 3, 31, 12, 0, tzinfo=AMSTERDAM)
-        session.add(case)
-    core.meldingen.import_path(
-        write_meldingen(tmp_path / "b.csv", [melding_row(person, "E-2", datum="2026-06-01")]),
-        actor=CLI,
-    )
+    _import(core, tmp_path / "a.csv", person, "E-1", "2026-01-10")
+    _close_the_only_case(core, datetime(2026, 3, 31, 12, 0, tzinfo=AMSTERDAM))
+    _import(core, tmp_path / "b.csv", person, "E-2", "2026-06-01")
     episode, running = _cases(core)
-    core.meldingen.import_path(
-        write_meldingen(tmp_path / "c.csv", [melding_row(person, "E-3", datum="2026-02-15")]),
-        actor=CLI,
-    )
+    _import(core, tmp_path / "c.csv", person, "E-3", "2026-02-15")
     after = {c.id: c for c in _cases(core)}
     assert case_of(core, "E-3").id == episode.id
     assert after[running.id].opened_at == running.opened_at
@@ -194,19 +179,10 @@ def test_a_melding_of_today_after_its_case_closed_today_opens_a_new_case(
     # Closed this morning at 08:00; a melding dated today arrives at 14:00: a relapse, to
     # be triaged, not a line in this morning's closed case.
     person = people.identity()
-    core.meldingen.import_path(
-        write_meldingen(tmp_path / "a.csv", [melding_row(person, "A-1", datum="2026-10-20")]),
-        actor=CLI,
-    )
-    with core.db.session() as session:
-        case = session.exec(select(Case)).one()
-        case.closed_at = datetime(2026, 11, 23, 8, 0, tzinfo=AMSTERDAM)
-        session.add(case)
+    _import(core, tmp_path / "a.csv", person, "A-1", "2026-10-20")
+    _close_the_only_case(core, datetime(2026, 11, 23, 8, 0, tzinfo=AMSTERDAM))
     clock.advance(timedelta(hours=5))
-    report = core.meldingen.import_path(
-        write_meldingen(tmp_path / "b.csv", [melding_row(person, "A-2", datum="2026-11-23")]),
-        actor=CLI,
-    )
+    report = _import(core, tmp_path / "b.csv", person, "A-2", "2026-11-23")
     assert case_of(core, "A-2").closed_at is None
     assert report.cases_opened
 
