@@ -17,7 +17,8 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 
-from sqlalchemy import and_, func
+from sqlalchemy import and_, false, func, or_
+from sqlalchemy import case as when
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
@@ -103,32 +104,38 @@ class Agenda:
         and the duty): meetings and items are inserted unless there, so the second
         waits for the first and adds nothing. Returns how many items were added.
         """
-        cases = session.exec(
-            select(Case)
-            .where(col(Case.closed_at).is_(None), col(Case.decision).is_(None))
-            .order_by(col(Case.id))
+        undecided = and_(col(Case.closed_at).is_(None), col(Case.decision).is_(None))
+        # Columns, not entities: at national scale hundreds of cases and their items are
+        # read on every /stand and /agenda, and only these fields are needed.
+        cases = session.execute(
+            columns(col(Case.id), col(Case.theme)).where(undecided).order_by(col(Case.id))
         ).all()
         meetings: dict[MeetingType, Meeting] = {}
-        # Each case's latest item, read in one query (not one per case): newest first.
-        latests: dict[int, tuple[AgendaItem, Meeting]] = {}
-        for found in session.exec(
-            select(AgendaItem, Meeting)
+        # Each case's latest item (its announcement, meeting and start), read in one
+        # query (not one per case): newest first.
+        latests: dict[int, tuple[int | None, int, datetime]] = {}
+        for case_id, announcement_id, meeting_id, starts_at in session.execute(
+            columns(
+                col(AgendaItem.case_id),
+                col(AgendaItem.announcement_id),
+                col(Meeting.id),
+                col(Meeting.starts_at),
+            )
             .join(Meeting, col(Meeting.id) == col(AgendaItem.meeting_id))
             .join(Case, col(Case.id) == col(AgendaItem.case_id))
-            .where(col(Case.closed_at).is_(None), col(Case.decision).is_(None))
+            .where(undecided)
             .order_by(col(Meeting.starts_at).desc())
         ).all():
-            latests.setdefault(found[0].case_id, (found[0], found[1]))
+            latests.setdefault(case_id, (announcement_id, meeting_id, starts_at))
         added = 0
-        for case in cases:
-            assert case.id is not None  # noqa: S101 - stored rows have ids
-            kind = meeting_type_for(Theme(case.theme))
+        for case_id, theme in cases:
+            kind = meeting_type_for(Theme(theme))
             if kind not in meetings:
                 meetings[kind] = self._meeting(session, kind, now)
             meeting = meetings[kind]
-            latest = latests.get(case.id)
+            latest = latests.get(case_id)
             if latest is not None and (
-                latest[1].id == meeting.id or not self._day_over(aware(latest[1].starts_at), now)
+                latest[1] == meeting.id or not self._day_over(aware(latest[2]), now)
             ):
                 # Planned already; or its meeting is today (it may be on now) or later
                 # (e.g. after a schedule change).
@@ -139,20 +146,20 @@ class Agenda:
                 AgendaItem,
                 ["meeting_id", "case_id"],
                 meeting_id=meeting.id,
-                case_id=case.id,
-                rolled_over_from=passed[1].id if passed is not None else None,
+                case_id=case_id,
+                rolled_over_from=passed[1] if passed is not None else None,
                 created_at=now,
             )
             if not inserted:
                 continue  # another transaction planned it first
             added += 1
-            if passed is not None and passed[0].announcement_id is not None:
+            if passed is not None and passed[0] is not None:
                 item = session.exec(
                     select(AgendaItem).where(
-                        AgendaItem.meeting_id == meeting.id, AgendaItem.case_id == case.id
+                        AgendaItem.meeting_id == meeting.id, AgendaItem.case_id == case_id
                     )
                 ).one()
-                self._carry_over(session, passed[0].announcement_id, item, meeting)
+                self._carry_over(session, passed[0], item, meeting)
         session.flush()
         return added
 
@@ -317,38 +324,50 @@ class Agenda:
                 select(Meeting).where(Meeting.type == kind.value, Meeting.starts_at == starts_at)
             ).first()
             items = waiting = 0
-            if meeting is not None:
-                for shown in Theme:
-                    if meeting_type_for(shown) is not kind or shown not in entitled:
-                        continue
-                    if theme is not None and shown is not theme:
-                        continue
-                    expected = [
+            shown = [
+                t
+                for t in Theme
+                if meeting_type_for(t) is kind and t in entitled and theme in (None, t)
+            ]
+            if meeting is not None and shown:
+                expected = {
+                    t.value: [
                         o.id
-                        for o in self._announcements.answering_organisations(session, shown)
+                        for o in self._announcements.answering_organisations(session, t)
                         if o.id is not None
                     ]
-                    answered = session.execute(
-                        columns(col(AgendaItem.id), func.count(col(Answer.id)))
-                        .select_from(AgendaItem)
-                        .join(Case, col(Case.id) == col(AgendaItem.case_id))
-                        .outerjoin(
-                            Answer,
-                            and_(
-                                col(Answer.announcement_id) == col(AgendaItem.announcement_id),
-                                col(Answer.organisation_id).in_(expected),
-                            ),
-                        )
-                        .where(
-                            col(AgendaItem.meeting_id) == meeting.id,
-                            col(Case.closed_at).is_(None),
-                            col(Case.decision).is_(None),
-                            col(Case.theme) == shown.value,
-                        )
-                        .group_by(col(AgendaItem.id))
-                    ).all()
-                    items += len(answered)
-                    waiting += sum(1 for _, count in answered if count < len(expected))
+                    for t in shown
+                }
+                # One GROUP BY for the meeting: an answer counts when its organisation is
+                # one its item's theme expects.
+                counts = or_(
+                    false(),
+                    *(
+                        and_(col(Case.theme) == value, col(Answer.organisation_id).in_(ids))
+                        for value, ids in expected.items()
+                        if ids
+                    ),
+                )
+                answered = session.execute(
+                    columns(
+                        col(Case.theme),
+                        func.count(when((counts, col(Answer.id)))),
+                    )
+                    .select_from(AgendaItem)
+                    .join(Case, col(Case.id) == col(AgendaItem.case_id))
+                    .outerjoin(
+                        Answer, col(Answer.announcement_id) == col(AgendaItem.announcement_id)
+                    )
+                    .where(
+                        col(AgendaItem.meeting_id) == meeting.id,
+                        col(Case.closed_at).is_(None),
+                        col(Case.decision).is_(None),
+                        col(Case.theme).in_(list(expected)),
+                    )
+                    .group_by(col(AgendaItem.id), col(Case.theme))
+                ).all()
+                items = len(answered)
+                waiting = sum(1 for value, count in answered if count < len(expected[value]))
             counted.append((kind, starts_at, items, waiting))
         return counted
 

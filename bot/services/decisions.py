@@ -719,7 +719,6 @@ class Decisions:
             )
             .select_from(Case)
             .outerjoin(CaseAssignment, col(CaseAssignment.id) == newest)
-            .outerjoin(Member, col(Member.id) == col(CaseAssignment.member_id))
             .where(self._waiting(now))
             .order_by(col(Case.opened_at), col(Case.id))
         ).all()
@@ -746,9 +745,6 @@ class Decisions:
         """How many cases of each of `themes` `waiting_for_casemanager` lists (one GROUP BY)."""
         rows = session.execute(
             columns(col(Case.theme), func.count(col(Case.id)))
-            .select_from(Case)
-            .outerjoin(CaseAssignment, col(CaseAssignment.id) == self._newest_assignment())
-            .outerjoin(Member, col(Member.id) == col(CaseAssignment.member_id))
             .where(self._waiting(now), col(Case.theme).in_(sorted(t.value for t in themes)))
             .group_by(col(Case.theme))
         ).all()
@@ -765,11 +761,15 @@ class Decisions:
         )
 
     def _waiting(self, now: datetime) -> ColumnElement[bool]:
-        """The rule of `waiting_for_casemanager`, as a condition on `Case` outer-joined with
-        its newest assignment and that assignment's member: open, needing a casemanager
-        (bot.domain.decisions.needs_casemanager), waiting since before the bound of
-        `casemanager_overdue` (from `casemanager_wait_start`), and the newest
-        assignment is not an accepted one of an active member."""
+        """The rule of `waiting_for_casemanager`, as a condition on `Case`: open, needing a
+        casemanager (bot.domain.decisions.needs_casemanager), waiting since before the
+        bound of `casemanager_overdue` (from `casemanager_wait_start`), and without an
+        accepted casemanager (`accepted_casemanager`, the digests' and /stand's rule) who
+        is an active member.
+
+        The current assignment decides, not the newest: a case closed and reopened by a
+        correction keeps its accepted assignment, but not as current (the casemanager's
+        access ended), so it waits for a new one."""
         tz = self._settings.tz
         last_day = last_overdue_wait_day(now.astimezone(tz).date())
         bound = datetime.combine(last_day + timedelta(days=1), time(0), tz)
@@ -785,10 +785,16 @@ class Decisions:
                     col(Case.decided_at) < bound,
                 ),
             ),
-            or_(
-                col(CaseAssignment.id).is_(None),
-                col(CaseAssignment.state) != AssignmentState.ACCEPTED.value,
-                col(Member.active).is_not(True),
+            ~(
+                columns(col(CaseAssignment.id))
+                .join(Member, col(Member.id) == col(CaseAssignment.member_id))
+                .where(
+                    col(CaseAssignment.case_id) == col(Case.id),
+                    accepted_casemanager(),
+                    col(Member.active).is_(True),
+                )
+                .correlate(Case)
+                .exists()
             ),
         )
 

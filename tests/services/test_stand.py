@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from bot.clock import FrozenClock
 from bot.core import Core
-from bot.domain.decisions import Decision
+from bot.domain.decisions import CloseReason, Decision
 from bot.domain.meetings import MeetingType
 from bot.domain.plan import ActionState
 from bot.domain.roles import Role, Theme
@@ -187,8 +187,17 @@ def test_agenda_items_waiting_and_the_organisations_behind(
         decided(session, Theme.RADICALISERING, None, opened=date(2026, 11, 3))
         core.agenda.plan(session, clock.now())
         core.agenda.announce_due(session, clock.now())
-        # Both organisations answered the first; only RN the second.
-        for case, organisations in ((first, (team.rn, team.pol)), (second, (team.rn,))):
+        # An organisation whose only member has left since is not expected any more:
+        # its answer to the second item does not stand in for POL's.
+        gone = core.memberships.add_organisation(
+            session, name="Gemeente", code="GEM", themes=None, actor=CLI
+        )
+        leaver = pf.member(
+            core.memberships, session, telegram_id=410, org="GEM", roles=[Role.PARTNER]
+        )
+        assert gone.id is not None
+        # Both organisations answered the first; only RN (and GEM) the second.
+        for case, organisations in ((first, (team.rn, team.pol)), (second, (team.rn, gone.id))):
             announcement = session.exec(
                 select(Announcement).where(Announcement.case_id == case.id)
             ).one()
@@ -203,6 +212,7 @@ def test_agenda_items_waiting_and_the_organisations_behind(
                         answered_at=clock.now(),
                     )
                 )
+        core.memberships.deactivate(session, member_id=leaver, actor=CLI)
     shown = facts(core, team.coordinator)
     meetings = {m.type: (m.items, m.waiting) for m in shown.meetings}
     # The triage meets Tuesday: three items (the OGGZ one rolled over), two still waiting.
@@ -344,6 +354,37 @@ def test_cases_waiting_for_a_casemanager(core: Core, team: Team) -> None:
         [Theme.NAZORG] * 2 + [Theme.MULTIPROBLEMATIEK] * 3 + [Theme.RADICALISERING]
     )
     assert facts(core, team.radical_coordinator).without_casemanager == {Theme.RADICALISERING: 1}
+
+
+def test_a_case_reopened_by_a_correction_waits_for_a_casemanager_again(
+    core: Core, team: Team, clock: FrozenClock
+) -> None:
+    # Its accepted assignment ended with the closing (the casemanager's access ended):
+    # the digests and /stand's overdue actions see no casemanager, so the daily report
+    # must list it, not take the old acceptance for a casemanager.
+    with core.db.session() as session:
+        reference = pf.case(
+            session, opened=date(2026, 9, 1), decided=date(2026, 11, 2),
+            casemanager=team.casemanager,
+        ).reference  # fmt: skip
+        core.decisions.decide(
+            session, reference=reference, decision=Decision.AFGESLOTEN,
+            member_id=team.coordinator, reason=CloseReason.DOEL_BEREIKT,
+        )  # fmt: skip
+        core.decisions.decide(
+            session, reference=reference, decision=Decision.PROCESREGIE,
+            member_id=team.coordinator,
+        )  # fmt: skip
+        listed = core.decisions.waiting_for_casemanager(session, clock.now())
+    assert facts(core, team.coordinator).without_casemanager == {}
+    assert listed == []  # waiting from the correction on: not 2 working days yet
+    clock.set(datetime(2026, 11, 26, 9, tzinfo=AMSTERDAM))  # Thursday
+    assert facts(core, team.coordinator).without_casemanager == {Theme.MULTIPROBLEMATIEK: 1}
+    with core.db.session() as session:
+        listed = core.decisions.waiting_for_casemanager(session, clock.now())
+        told = core.reminders.due(session, clock.now().date())
+    assert [w.reference for w in listed] == [reference]
+    assert team.casemanager not in told
 
 
 def test_releases_in_the_next_fourteen_days(core: Core, team: Team) -> None:
