@@ -25,15 +25,12 @@ never with the number of meldingen or cases.
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select, text
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 from sqlmodel import select as select_model
@@ -56,9 +53,8 @@ from bot.domain.stand import Quarter
 from bot.services.audit import AuditLog
 from bot.storage.dates import local_days_between
 from bot.storage.engine import Database
+from bot.storage.kept import count_and_keep, insert_absent
 from bot.storage.models import Case, CaseAssignment, Melding, QuarterFigures, UTCDateTime
-
-log = logging.getLogger(__name__)
 
 _NAZORG = Theme.NAZORG.value
 # The version of how `per_theme_periods` counts: raise it with any change to the counting,
@@ -66,8 +62,6 @@ _NAZORG = Theme.NAZORG.value
 COUNTING_RULES = 1
 # A case decided in the period opened mostly within this many years before it.
 _YEARS_BACK = 5
-# How long /stand waits for writers to finish before it counts without keeping.
-_LOCK_WAIT_MS = 200
 THEMES: tuple[str, ...] = tuple(t.value for t in Theme)
 DECISIONS: tuple[str, ...] = tuple(d.value for d in Decision)
 
@@ -197,29 +191,33 @@ class Reports:
         ended = [q for q in quarters if q.end < today]
         kept = self._kept(session, zone, ended)
         missing = [q for q in ended if q not in kept]
-        keep = False
-        if missing and self._db.dialect == "postgresql":
-            # Counted and kept in a short transaction of its own, so writers wait (if at
-            # all) for that count only, not for the rest of what the caller does.
-            with self._db.session() as own:
-                if self._hold_writers(own):
-                    periods = [(q.start, q.end) for q in missing]
-                    figures = self.per_theme_periods(own, periods)
-                    self._keep(own, zone, dict(zip(missing, figures, strict=True)))
-            kept |= self._kept(session, zone, missing)
-            missing = [q for q in missing if q not in kept]
-        elif missing:
-            keep = True  # SQLite: this transaction began holding the write lock
-        current = [q for q in quarters if q not in ended]
-        counted: dict[Quarter, Mapping[Theme, tuple[int, int, int]]] = {}
-        for group, recent in ((missing, False), (current, True)):
-            periods = [(q.start, min(q.end, today)) for q in group]
-            counted |= zip(
-                group, self.per_theme_periods(session, periods, recent=recent), strict=True
+        counted: dict[Quarter, Mapping[Theme, tuple[int, int, int]]] = dict(
+            count_and_keep(
+                self._db,
+                session,
+                missing,
+                tables=("melding", "vh_case"),
+                count=self._count_quarters,
+                keep=lambda own, figures: self._keep(own, zone, figures),
             )
-        if keep:
-            self._keep(session, zone, {q: counted[q] for q in missing})
+        )
+        current = [q for q in quarters if q not in ended]
+        counted |= self._count_quarters(session, current, today=today, recent=True)
         return [kept[q] if q in kept else counted[q] for q in quarters]
+
+    def _count_quarters(
+        self,
+        session: Session,
+        quarters: Sequence[Quarter],
+        *,
+        today: date | None = None,
+        recent: bool = False,
+    ) -> dict[Quarter, Mapping[Theme, tuple[int, int, int]]]:
+        """`per_theme` of each of `quarters`, up to `today` when given (see `_active`
+        for `recent`)."""
+        periods = [(q.start, q.end if today is None else min(q.end, today)) for q in quarters]
+        figures = self.per_theme_periods(session, periods, recent=recent)
+        return dict(zip(quarters, figures, strict=True))
 
     def _kept(
         self, session: Session, zone: str, quarters: Sequence[Quarter]
@@ -254,20 +252,6 @@ class Reports:
                 }
         return kept
 
-    def _hold_writers(self, session: Session) -> bool:
-        """PostgreSQL: keep writers of meldingen and cases waiting until this transaction
-        ends, so the figures counted next are the ones kept; False when the writers in
-        flight do not finish within a moment (then nothing is kept)."""
-        try:
-            with session.begin_nested():
-                session.execute(text(f"SET LOCAL lock_timeout = '{_LOCK_WAIT_MS}ms'"))
-                session.execute(text("LOCK TABLE melding, vh_case IN SHARE MODE"))
-                session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
-        except OperationalError:
-            log.info("reports.quarters_not_kept", extra={"reason": "writers busy"})
-            return False
-        return True
-
     def _keep(
         self,
         session: Session,
@@ -292,12 +276,7 @@ class Reports:
             for quarter, counts in figures.items()
             for theme in Theme
         ]
-        insert = postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert
-        session.execute(
-            insert(QuarterFigures.__table__)  # type: ignore[attr-defined]
-            .values(rows)
-            .on_conflict_do_nothing()
-        )
+        insert_absent(session, QuarterFigures, rows)
 
     def _has_data(self, session: Session, period: Period) -> bool:
         if period.first_day > self._clock.now().astimezone(self._settings.tz).date():
