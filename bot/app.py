@@ -20,6 +20,7 @@ from bot.privacy.crypto import FieldCipher
 from bot.privacy.keys import load_key_file
 from bot.services.agenda import Agenda
 from bot.services.announcements import Announcements
+from bot.services.answer_rates import AnswerRates
 from bot.services.audit import AuditLog
 from bot.services.decisions import Decisions
 from bot.services.detention import DetentionService
@@ -146,5 +147,6 @@ def open_core(settings: Settings, *, clock: Clock | None = None) -> Core:
             decisions=decisions,
             reminders=reminders,
             counts=reports,
+            rates=AnswerRates(settings=settings, db=db),
         ),
     )

@@ -39,12 +39,11 @@ from bot.domain.stand import (
 from bot.privacy.crypto import FieldCipher
 from bot.safe import OrganisationName, printable_name
 from bot.services.agenda import Agenda
+from bot.services.answer_rates import AnswerRates
 from bot.services.decisions import Decisions, accepted_casemanager
 from bot.services.reminders import Names, Reminders
 from bot.storage.models import (
     Action,
-    Announcement,
-    Answer,
     Case,
     CaseAssignment,
     Melding,
@@ -79,6 +78,7 @@ class Stand:
         decisions: Decisions,
         reminders: Reminders,
         counts: QuarterCounts,
+        rates: AnswerRates,
     ) -> None:
         self._settings = settings
         self._cipher = cipher
@@ -86,6 +86,7 @@ class Stand:
         self._decisions = decisions
         self._reminders = reminders
         self._counts = counts
+        self._rates = rates
 
     def facts(
         self, session: Session, now: datetime, *, member_id: int, theme: Theme | None = None
@@ -172,32 +173,15 @@ class Stand:
         self, session: Session, now: datetime, themes: Collection[Theme]
     ) -> tuple[Behind, ...]:
         """Organisations (with an active member) by their answer rate over the last
-        ANSWER_RATE_DAYS days, lowest first, only those that left something unanswered:
-        answers / announcements of the themes (of `themes`) the organisation works on."""
-        since = now - timedelta(days=ANSWER_RATE_DAYS)
-        recent = and_(
-            col(Announcement.created_at) >= since, col(Announcement.theme).in_(_values(themes))
-        )
-        asked: dict[str, int] = dict(
-            session.execute(
-                columns(col(Announcement.theme), func.count(col(Announcement.id)))
-                .where(recent)
-                .group_by(col(Announcement.theme))
-            ).all()
-        )
-        if not asked:
+        ANSWER_RATE_DAYS local days (today so far included), lowest first, only those
+        that left something unanswered: answers / announcements of the themes (of
+        `themes`) the organisation works on (`AnswerRates`)."""
+        today = now.astimezone(self._settings.tz).date()
+        counts = self._rates.over(session, today, ANSWER_RATE_DAYS)
+        asked = {t.value: counts.asked.get(t.value, 0) for t in themes}
+        if not any(asked.values()):
             return ()
-        answered: dict[tuple[int, str], int] = {
-            (organisation_id, theme): count
-            for organisation_id, theme, count in session.execute(
-                columns(
-                    col(Answer.organisation_id), col(Announcement.theme), func.count(col(Answer.id))
-                )
-                .join(Announcement, col(Announcement.id) == col(Answer.announcement_id))
-                .where(recent)
-                .group_by(col(Answer.organisation_id), col(Announcement.theme))
-            ).all()
-        }
+        answered = counts.answered
         with_members = select(Member.organisation_id).where(col(Member.active).is_(True))
         organisations = session.exec(
             select(Organisation).where(col(Organisation.id).in_(with_members))

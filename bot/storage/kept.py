@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 # How long a count waits for writers in flight before it counts without keeping.
 LOCK_WAIT_MS = 200
 
+_ROWS_PER_INSERT = 100
+
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -84,9 +86,10 @@ def hold_writers(session: Session, tables: Sequence[str]) -> bool:
 def insert_absent(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
     """Insert `rows`, leaving out those whose key is there already (kept by a
     transaction that counted the same period at the same time: the same figures)."""
-    if not rows:
-        return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = model.__table__  # type: ignore[attr-defined]
-    session.execute(insert(table).values(list(rows)).on_conflict_do_nothing())
+    # In slices: one statement's parameters stay under SQLite's limit.
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = list(rows[start : start + _ROWS_PER_INSERT])
+        session.execute(insert(table).values(chunk).on_conflict_do_nothing())

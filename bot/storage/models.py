@@ -281,8 +281,19 @@ class Case(SQLModel, table=True):
             sqlite_where=text("closed_at IS NULL"),
             postgresql_where=text("closed_at IS NULL"),
         ),
-        # /stand counts the quarter so far: the open cases and those closed since.
-        Index("ix_vh_case_closed_at", "closed_at"),
+        # /stand counts the quarter so far: the open cases and those closed since; the
+        # open cases' columns that /stand, the agenda and the casemanager report read,
+        # so that they come from the index alone (migration 0024).
+        Index(
+            "ix_vh_case_closed_at",
+            "closed_at",
+            "theme",
+            "decision",
+            "procesregie",
+            "opened_at",
+            "decided_at",
+            "person_id",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -338,6 +349,29 @@ class QuarterFigures(SQLModel, table=True):
     persons: int
 
 
+class AnswerDay(SQLModel, table=True):
+    """An ended day's answer figures of one theme, kept for /stand's answer rates (see
+    bot.services.answer_rates): the announcements made that day (organisation_id 0) or
+    one organisation's answers to them.
+
+    Database triggers (migration 0024) delete a day's rows whenever a change to its
+    announcements or their answers could alter them, so a row here is always what
+    counting again would give.
+    """
+
+    __tablename__ = "answer_days"
+    __table_args__ = (Index("ix_answer_days_ends_at", "ends_at"),)
+
+    zone: str = Field(primary_key=True, max_length=64)  # VHBOT_TIMEZONE: local days
+    day: date = Field(sa_column=Column(Date, primary_key=True))
+    theme: str = Field(primary_key=True, max_length=32)
+    # 0: the day's announcements of the theme; else that organisation's answers to them.
+    organisation_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    starts_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    ends_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    count: int
+
+
 class CaseAssignment(SQLModel, table=True):
     """A case offered to a casemanager, and what became of the offer.
 
@@ -348,7 +382,11 @@ class CaseAssignment(SQLModel, table=True):
     """
 
     __tablename__ = "case_assignment"
-    __table_args__ = (UniqueConstraint("case_id", "current"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "current"),
+        # A case's accepted casemanager from the index alone (/stand, the daily report).
+        Index("ix_case_assignment_case_current", "case_id", "current", "state", "member_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="vh_case.id", index=True)
@@ -636,8 +674,9 @@ class ActionEvent(SQLModel, table=True):
     new_deadline: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     reason: str | None = Field(default=None, max_length=16)  # bot.domain.plan.PostponeReason
 
-    # Stagnation asks, per open case, for a recent event: one probe of this index each.
-    __table_args__ = (Index("ix_action_event_case_at", "case_id", "at"),)
+    # Stagnation asks, per open case, for a recent event of some kinds: one probe of this
+    # index each.
+    __table_args__ = (Index("ix_action_event_case_at", "case_id", "at", "kind"),)
     # The owner before and after the event (a member or an organisation): set on
     # `created` (after only) and `reassigned`.
     old_owner_member_id: int | None = Field(default=None, foreign_key="member.id")

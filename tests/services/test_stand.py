@@ -22,6 +22,7 @@ from bot.domain.meetings import MeetingType
 from bot.domain.plan import ActionState
 from bot.domain.roles import Role, Theme
 from bot.domain.stand import Quarter, ThemeCounts
+from bot.services.answer_rates import AnswerRates
 from bot.services.audit import CLI
 from bot.services.stand import Stand
 from bot.storage.models import Announcement, Answer, Case, Melding, Organisation, Person
@@ -427,6 +428,7 @@ def test_the_quarter_figures_and_the_chart_come_through_quarter_counts(
         decisions=core.decisions,
         reminders=core.reminders,
         counts=counts,
+        rates=AnswerRates(settings=core.settings, db=core.db),
     )
     with core.db.session() as session:
         shown = stand.facts(session, core.clock.now(), member_id=team.coordinator)
