@@ -163,9 +163,7 @@ def _answer_deleted(session: Session, ids: dict[str, int]) -> None:
 
 def _answer_moved(session: Session, ids: dict[str, int]) -> None:
     session.execute(
-        update(Answer)
-        .where(col(Answer.id) == ids["answer"])
-        .values(announcement_id=ids["quiet"])
+        update(Answer).where(col(Answer.id) == ids["answer"]).values(announcement_id=ids["quiet"])
     )
 
 
