@@ -21,7 +21,8 @@ from bot.domain.small_cells import SMALL_CELL, is_small
 CHART_QUARTERS = 8
 # Releases from detention shown: from today, this many days (today included).
 RELEASES_DAYS = 14
-# Answer rates are counted over the announcements of this many days back.
+# Answer rates are counted over the announcements of this many local days (today so far
+# included).
 ANSWER_RATE_DAYS = 90
 
 

@@ -293,6 +293,7 @@ class Case(SQLModel, table=True):
             "opened_at",
             "decided_at",
             "person_id",
+            "id",
         ),
     )
 
@@ -656,6 +657,9 @@ class Action(SQLModel, table=True):
         # The open cases' open actions by deadline (/stand's overdue, the sweep) from the
         # index alone, without reading each action of each case.
         Index("ix_action_case_state_deadline", "case_id", "state", "deadline"),
+        # Every overdue open action, read as one range of this index alone (/stand's
+        # overdue actions, counted per case).
+        Index("ix_action_state_deadline_case", "state", "deadline", "case_id"),
     )
 
 

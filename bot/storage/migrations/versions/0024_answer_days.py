@@ -16,9 +16,10 @@ Triggers delete a kept day the moment a change could alter it, as in 0023:
 
 The indexes: the open cases' columns that /stand, the agenda and the casemanager
 report read (closed_at first, so the range of cases closed since a moment still
-uses it), the kind of a case's recent action events (stagnation), and a case's
-current assignment with its state and member (the accepted casemanager): each read
-from the index alone, without a probe of the table per row.
+uses it), the kind of a case's recent action events (stagnation), the overdue open
+actions by deadline, and a case's current assignment with its state and member (the
+accepted casemanager): each read from the index alone, without a probe of the table
+per row.
 
 Beware, as in 0023: `op.batch_alter_table` on SQLite drops the triggers of the table
 it rebuilds (tests/services/test_answer_days.py fails when they are missing).
@@ -111,9 +112,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_answer_days_ends_at", "answer_days", ["ends_at"])
     op.drop_index("ix_vh_case_closed_at", table_name="vh_case")
-    op.create_index("ix_vh_case_closed_at", "vh_case", [*_OPEN_CASES, "person_id"])
+    # The id last: PostgreSQL answers from the index alone only when every column read
+    # is in it (SQLite's indexes hold the rowid anyway).
+    op.create_index("ix_vh_case_closed_at", "vh_case", [*_OPEN_CASES, "person_id", "id"])
     op.drop_index("ix_action_event_case_at", table_name="action_event")
     op.create_index("ix_action_event_case_at", "action_event", ["case_id", "at", "kind"])
+    op.create_index(
+        "ix_action_state_deadline_case", "action", ["state", "deadline", "case_id"]
+    )
     op.create_index(
         "ix_case_assignment_case_current",
         "case_assignment",
@@ -134,6 +140,7 @@ def downgrade() -> None:
         for name in _SQLITE_NAMES:
             op.execute(f"DROP TRIGGER {name}")
     op.drop_index("ix_case_assignment_case_current", table_name="case_assignment")
+    op.drop_index("ix_action_state_deadline_case", table_name="action")
     op.drop_index("ix_action_event_case_at", table_name="action_event")
     op.create_index("ix_action_event_case_at", "action_event", ["case_id", "at"])
     op.drop_index("ix_vh_case_closed_at", table_name="vh_case")
