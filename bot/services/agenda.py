@@ -331,12 +331,10 @@ class Agenda:
             ]
             if meeting is not None and shown:
                 expected = {
-                    t.value: [
-                        o.id
-                        for o in self._announcements.answering_organisations(session, t)
-                        if o.id is not None
-                    ]
-                    for t in shown
+                    t.value: [o.id for o in organisations if o.id is not None]
+                    for t, organisations in self._announcements.answering_per_theme(
+                        session, shown
+                    ).items()
                 }
                 # One GROUP BY for the meeting: an answer counts when its organisation is
                 # one its item's theme expects.

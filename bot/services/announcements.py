@@ -261,14 +261,23 @@ class Announcements:
 
     def answering_organisations(self, session: Session, theme: Theme) -> list[Organisation]:
         """Organisations that may see the theme and have someone to answer."""
+        return self.answering_per_theme(session, [theme])[theme]
+
+    def answering_per_theme(
+        self, session: Session, themes: Sequence[Theme]
+    ) -> dict[Theme, list[Organisation]]:
+        """`answering_organisations` of each of `themes`, read once."""
         with_members = set(
             session.exec(select(Member.organisation_id).where(col(Member.active).is_(True))).all()
         )
-        return [
+        answering = [
             o
             for o in session.exec(select(Organisation).order_by(col(Organisation.name)))
-            if theme in parse_themes(o.themes) and o.id in with_members
+            if o.id in with_members
         ]
+        return {
+            theme: [o for o in answering if theme in parse_themes(o.themes)] for theme in themes
+        }
 
     def facts(self, session: Session, announcement_id: int) -> Facts:
         """What the announcement's renderer shows of its subject."""

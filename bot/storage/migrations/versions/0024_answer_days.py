@@ -43,11 +43,11 @@ depends_on: str | Sequence[str] | None = None
 _ANNOUNCEMENT = (
     "DELETE FROM answer_days WHERE starts_at <= {row}.created_at AND ends_at > {row}.created_at"
 )
+# The moment as a scalar, so that the delete reads the few days after it by the ends_at
+# index (an answer belongs to a recent announcement), not every kept day.
 _ANSWER = (
-    "DELETE FROM answer_days WHERE EXISTS (SELECT 1 FROM announcement a"
-    " WHERE a.id = {row}.announcement_id"
-    " AND answer_days.starts_at <= a.created_at AND answer_days.ends_at > a.created_at)"
-)
+    "DELETE FROM answer_days WHERE ends_at > ({moment}) AND starts_at <= ({moment})"
+).replace("{moment}", "SELECT created_at FROM announcement WHERE id = {row}.announcement_id")
 
 _SQLITE = [
     "CREATE TRIGGER tr_announcement_days_insert AFTER INSERT ON announcement BEGIN "
