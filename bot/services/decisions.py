@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, ScalarSelect
+from sqlalchemy import ColumnElement, ScalarSelect, case
 from sqlalchemy import select as columns
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, and_, col, func, or_, select
@@ -675,7 +675,11 @@ class Decisions:
                 CaseAssignment.case_id == case_id,
                 col(CaseAssignment.state) != AssignmentState.WITHDRAWN.value,
             )
-            .order_by(col(CaseAssignment.current).desc(), col(CaseAssignment.id).desc())
+            # Portable: PostgreSQL sorts NULL first in descending order, SQLite last.
+            .order_by(
+                case((col(CaseAssignment.current).is_(True), 1), else_=0).desc(),
+                col(CaseAssignment.id).desc(),
+            )
         ).first()
         if assignment is None:
             return None
@@ -706,7 +710,7 @@ class Decisions:
 
     def waiting_for_casemanager(self, session: Session, now: datetime) -> list[WaitingCase]:
         """Open cases needing a casemanager without an accepted one, 2 working days on."""
-        newest = self._newest_assignment()
+        shown = self._shown_assignment()
         rows = session.execute(
             columns(
                 col(Case.reference),
@@ -718,7 +722,7 @@ class Decisions:
                 col(CaseAssignment.member_id),
             )
             .select_from(Case)
-            .outerjoin(CaseAssignment, col(CaseAssignment.id) == newest)
+            .outerjoin(CaseAssignment, col(CaseAssignment.id) == shown)
             .where(self._waiting(now))
             .order_by(col(Case.opened_at), col(Case.id))
         ).all()
@@ -750,12 +754,27 @@ class Decisions:
         ).all()
         return {Theme(theme): count for theme, count in rows}
 
-    def _newest_assignment(self) -> ScalarSelect[int | None]:
-        """The id of a case's newest assignment (correlated with the outer `Case`)."""
+    def _shown_assignment(self) -> ScalarSelect[int | None]:
+        """The id of the assignment a waiting case's line shows (correlated with the outer
+        `Case`): its current one (an open offer, or an acceptance by a member who left),
+        else its newest declined one; none otherwise. An acceptance that ended when the
+        case closed is not shown: a case reopened since has no casemanager."""
         assignment = aliased(CaseAssignment)
         return (
-            columns(func.max(assignment.id))
-            .where(col(assignment.case_id) == col(Case.id))
+            columns(col(assignment.id))
+            .where(
+                col(assignment.case_id) == col(Case.id),
+                or_(
+                    col(assignment.current).is_(True),
+                    col(assignment.state) == AssignmentState.DECLINED.value,
+                ),
+            )
+            # Portable: PostgreSQL sorts NULL first in descending order, SQLite last.
+            .order_by(
+                case((col(assignment.current).is_(True), 1), else_=0).desc(),
+                col(assignment.id).desc(),
+            )
+            .limit(1)
             .correlate(Case)
             .scalar_subquery()
         )

@@ -108,6 +108,10 @@ class Stand:
             {t: ThemeCounts(*counts) for t, counts in found.items() if t in themes}
             for found in self._counts.quarters(session, quarters, today)
         ]
+        # Before the meetings: planning the agenda may carry an item over and so write an
+        # announcement in this transaction, and the answer rates keep their days only
+        # where no transaction has written announcements (bot.storage.kept).
+        behind = self._behind(session, now, themes)
         releases_until = today + timedelta(days=RELEASES_DAYS - 1)
         return StandFacts(
             now=now,
@@ -116,7 +120,7 @@ class Stand:
             quarter=quarter,
             open_cases=self._open_cases(session, themes, local_midnight(quarter.start, tz)),
             meetings=self._meetings(session, now, theme, member_id),
-            behind=self._behind(session, now, themes),
+            behind=behind,
             overdue=self._overdue(session, today, themes),
             stagnating=self._stagnating(session, today, themes),
             stagnant_after_days=self._reminders.policy.stagnant_after_days,

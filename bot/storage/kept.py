@@ -16,7 +16,8 @@ databases:
 - PostgreSQL: in a short transaction of its own that first takes a SHARE lock on
   the counted tables (writers wait for that count only, not for the rest of what the
   caller does). Writers in flight that do not finish within a moment mean the
-  figures are counted in the caller's transaction and not kept.
+  figures are counted in the caller's transaction and not kept. The caller's own
+  transaction counts as such a writer: count before writing to the counted tables.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ class WaitingCase:
     reference: str
     theme: Theme
     since: datetime
-    state: AssignmentState | None  # of its newest assignment; None: never offered
+    state: AssignmentState | None  # of its current or newest declined assignment; None: neither
     member_number: int | None
 
 

@@ -20,13 +20,14 @@ import pytest
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
+from bot.clock import FrozenClock
 from bot.core import Core
 from bot.domain.announcements import AnnouncementKind
 from bot.domain.roles import Theme
 from bot.domain.stand import ANSWER_RATE_DAYS
 from bot.services.answer_rates import AnswerCounts, AnswerRates
 from bot.storage.models import Announcement, Answer, AnswerDay
-from tests.services.test_stand import Team, team  # noqa: F401 - the fixture
+from tests.services.test_stand import Team, decided, facts, team  # noqa: F401 - the fixture
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 TODAY = date(2026, 11, 23)
@@ -303,3 +304,22 @@ def test_a_writer_waits_for_no_more_than_the_keeping(core: Core, history: dict[s
         assert done.is_set()
     assert kept_days(core) == everything - {date(2026, 11, 20)}
     assert shown(core) == counted(core)
+
+
+def test_a_stand_that_carries_an_item_over_still_keeps_its_days(
+    core: Core,
+    team: Team,  # noqa: F811 - the fixture
+    clock: FrozenClock,
+) -> None:
+    # /stand plans the agenda, which may carry an item over and so update its
+    # announcement in /stand's own transaction. On PostgreSQL the days are kept in a
+    # transaction of their own that locks announcements: counted after that update,
+    # it would wait for /stand itself, give up and keep nothing (found in review).
+    clock.set(datetime(2026, 11, 9, 9, tzinfo=AMSTERDAM))
+    with core.db.session() as session:
+        decided(session, Theme.OGGZ, None, opened=date(2026, 11, 6))
+        core.agenda.plan(session, clock.now())
+        assert core.agenda.announce_due(session, clock.now()) == 1
+    clock.set(datetime(2026, 11, 23, 9, tzinfo=AMSTERDAM))
+    facts(core, team.coordinator)  # the OGGZ item rolls over to Tuesday's meeting
+    assert kept_days(core) == {FIRST + timedelta(days=n) for n in range(ANSWER_RATE_DAYS - 1)}

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from bot.clock import FrozenClock
 from bot.core import Core
-from bot.domain.decisions import CloseReason, Decision
+from bot.domain.decisions import AssignmentState, CloseReason, Decision, DeclineReason
 from bot.domain.meetings import MeetingType
 from bot.domain.plan import ActionState
 from bot.domain.roles import Role, Theme
@@ -25,7 +25,15 @@ from bot.domain.stand import Quarter, ThemeCounts
 from bot.services.answer_rates import AnswerRates
 from bot.services.audit import CLI
 from bot.services.stand import Stand
-from bot.storage.models import Announcement, Answer, Case, Melding, Organisation, Person
+from bot.storage.models import (
+    Announcement,
+    Answer,
+    Case,
+    CaseAssignment,
+    Melding,
+    Organisation,
+    Person,
+)
 from bot.views.stand import StandFacts
 from tests import plan_factory as pf
 
@@ -385,7 +393,40 @@ def test_a_case_reopened_by_a_correction_waits_for_a_casemanager_again(
         listed = core.decisions.waiting_for_casemanager(session, clock.now())
         told = core.reminders.due(session, clock.now().date())
     assert [w.reference for w in listed] == [reference]
+    # Its line shows no casemanager, not the acceptance that ended with the closing.
+    assert (listed[0].state, listed[0].member_number) == (None, None)
     assert team.casemanager not in told
+
+
+def test_a_waiting_case_shows_its_open_offer_not_an_older_decline(
+    core: Core, team: Team, clock: FrozenClock
+) -> None:
+    # Declined by one casemanager, then offered to another: the offer is what the daily
+    # report and the case page show (PostgreSQL sorts the declined row's NULL `current`
+    # first in descending order, SQLite last).
+    with core.db.session() as session:
+        other = pf.member(
+            core.memberships, session, telegram_id=411, org="RN", roles=[Role.CASEMANAGER]
+        )
+        case = pf.case(session, opened=date(2026, 9, 1), decided=date(2026, 11, 2))
+        assert case.id is not None
+        for member in (team.casemanager, other):
+            core.decisions.assign(
+                session, member_number=member, by=team.coordinator, reference=case.reference
+            )
+            if member == team.casemanager:
+                offer = session.exec(
+                    select(CaseAssignment).where(CaseAssignment.member_id == member)
+                ).one()
+                assert offer.id is not None
+                core.decisions.answer_offer(
+                    session, assignment_id=offer.id, member_id=member, accept=False,
+                    reason=DeclineReason.CAPACITY,
+                )  # fmt: skip
+        listed = core.decisions.waiting_for_casemanager(session, clock.now())
+        shown = core.decisions.casemanager_of(session, case.id)
+    assert [(w.state, w.member_number) for w in listed] == [(AssignmentState.OFFERED, other)]
+    assert shown is not None and shown.state is AssignmentState.OFFERED
 
 
 def test_releases_in_the_next_fourteen_days(core: Core, team: Team) -> None:
