@@ -633,6 +633,11 @@ class _Counter:
         self, municipalities: Sequence[str], decisions: dict[tuple[str, str], _Counts]
     ) -> Iterable[Figure]:
         label = self._period.label
+        # The region's cases per theme and decision, summed once (not once per row).
+        totals: dict[tuple[str, str], int] = defaultdict(int)
+        for decision in DECISIONS:
+            for (theme, _), count in decisions[("cases", decision)].items():
+                totals[(theme, decision)] += count
         for theme in THEMES:
             for municipality in (*municipalities, ""):
                 for decision in DECISIONS:
@@ -648,7 +653,7 @@ class _Counter:
                         cases=(
                             cases.get((theme, municipality), 0)
                             if municipality
-                            else sum(c for (t, _), c in cases.items() if t == theme)
+                            else totals[(theme, decision)]
                         ),
                         persons=persons.get((theme, municipality), 0),
                         decision=decision,
