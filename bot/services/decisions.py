@@ -18,10 +18,12 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, case
+from sqlalchemy import ColumnElement, ScalarSelect, UnaryExpression, case
 from sqlalchemy import select as columns
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.util import AliasedClass
 from sqlmodel import Session, and_, col, func, or_, select
 
 from bot.clock import Clock
@@ -64,6 +66,18 @@ def accepted_casemanager() -> ColumnElement[bool]:
     return and_(
         col(CaseAssignment.current).is_(True),
         col(CaseAssignment.state) == AssignmentState.ACCEPTED.value,
+    )
+
+
+def _current_then_newest(
+    assignment: type[CaseAssignment] | AliasedClass[CaseAssignment],
+) -> tuple[UnaryExpression[Any], UnaryExpression[Any]]:
+    """ORDER BY a case's current assignment first, then the newest. Not `current DESC`:
+    PostgreSQL sorts the NULL of a past assignment first in descending order, SQLite
+    last."""
+    return (
+        case((col(assignment.current).is_(True), 1), else_=0).desc(),
+        col(assignment.id).desc(),
     )
 
 
@@ -675,11 +689,7 @@ class Decisions:
                 CaseAssignment.case_id == case_id,
                 col(CaseAssignment.state) != AssignmentState.WITHDRAWN.value,
             )
-            # Portable: PostgreSQL sorts NULL first in descending order, SQLite last.
-            .order_by(
-                case((col(CaseAssignment.current).is_(True), 1), else_=0).desc(),
-                col(CaseAssignment.id).desc(),
-            )
+            .order_by(*_current_then_newest(CaseAssignment))
         ).first()
         if assignment is None:
             return None
@@ -769,11 +779,7 @@ class Decisions:
                     col(assignment.state) == AssignmentState.DECLINED.value,
                 ),
             )
-            # Portable: PostgreSQL sorts NULL first in descending order, SQLite last.
-            .order_by(
-                case((col(assignment.current).is_(True), 1), else_=0).desc(),
-                col(assignment.id).desc(),
-            )
+            .order_by(*_current_then_newest(assignment))
             .limit(1)
             .correlate(Case)
             .scalar_subquery()

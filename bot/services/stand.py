@@ -111,7 +111,7 @@ class Stand:
         # Before the meetings: planning the agenda may carry an item over and so write an
         # announcement in this transaction, and the answer rates keep their days only
         # where no transaction has written announcements (bot.storage.kept).
-        behind = self._behind(session, now, themes)
+        behind = self._behind(session, today, themes)
         releases_until = today + timedelta(days=RELEASES_DAYS - 1)
         return StandFacts(
             now=now,
@@ -181,13 +181,12 @@ class Stand:
         )
 
     def _behind(
-        self, session: Session, now: datetime, themes: Collection[Theme]
+        self, session: Session, today: date, themes: Collection[Theme]
     ) -> tuple[Behind, ...]:
         """Organisations (with an active member) by their answer rate over the last
         ANSWER_RATE_DAYS local days (today so far included), lowest first, only those
         that left something unanswered: answers / announcements of the themes (of
         `themes`) the organisation works on (`AnswerRates`)."""
-        today = now.astimezone(self._settings.tz).date()
         counts = self._rates.over(session, today, ANSWER_RATE_DAYS)
         asked = {t.value: counts.asked.get(t.value, 0) for t in themes}
         if not any(asked.values()):
